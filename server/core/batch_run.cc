@@ -1,0 +1,292 @@
+// Implementation of BatchRun.
+#include "server/core/batch_run.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+namespace jobgroup {
+namespace {
+
+uint64_t WindowFor(const BatchRun::Options& o) {
+  uint64_t w = std::numeric_limits<uint64_t>::max();
+  if (o.max_concurrency > 0) w = o.max_concurrency;
+  if (o.batch_size > 0) w = std::min<uint64_t>(w, o.batch_size);
+  return w;
+}
+
+}  // namespace
+
+std::shared_ptr<BatchRun> BatchRun::Create(Dispatcher* dispatcher,
+                                           Options options, ResultSink* sink) {
+  auto run = std::make_shared<BatchRun>(dispatcher, options, sink);
+  if (options.deadline != absl::InfiniteFuture()) {
+    // The call's own deadline covers time between rounds and idle input too.
+    std::weak_ptr<BatchRun> weak = run;
+    TimerService::TimerId id =
+        dispatcher->timers()->Schedule(options.deadline, [weak] {
+          if (auto r = weak.lock()) {
+            r->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
+          }
+        });
+    absl::MutexLock lock(&run->mu_);
+    run->deadline_timer_ = id;
+  }
+  return run;
+}
+
+BatchRun::BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink)
+    : dispatcher_(dispatcher),
+      options_(options),
+      sink_(sink),
+      window_(WindowFor(options)),
+      started_(absl::Now()) {}
+
+void BatchRun::AddJobs(uint64_t count, JobFactory factory) {
+  absl::Status cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    if (!factory_) factory_ = std::move(factory);
+    added_ += count;
+    cancelled = cancelled_;
+  }
+  if (!cancelled.ok()) {
+    SettlePending(cancelled);
+    return;
+  }
+  Pump();
+}
+
+void BatchRun::CloseInput() {
+  {
+    absl::MutexLock lock(&mu_);
+    input_closed_ = true;
+  }
+  CloseRoundIfDue();
+  Pump();
+  MaybeFinish();
+}
+
+void BatchRun::Cancel(absl::Status why) {
+  if (why.ok()) why = absl::CancelledError("cancelled");
+  std::shared_ptr<TaskGroup> group;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_.ok() || done_) return;
+    cancelled_ = why;
+    group = group_;
+  }
+  if (group) group->Cancel(why);
+  SettlePending(why);
+  CloseRoundIfDue();
+  MaybeFinish();
+}
+
+void BatchRun::Ack(uint64_t n) {
+  {
+    absl::MutexLock lock(&mu_);
+    unacked_ -= std::min(n, unacked_);
+  }
+  Pump();
+}
+
+uint64_t BatchRun::pending() const {
+  absl::MutexLock lock(&mu_);
+  return added_ - next_;
+}
+
+uint64_t BatchRun::in_window() const {
+  absl::MutexLock lock(&mu_);
+  return running_ + unacked_;
+}
+
+void BatchRun::Pump() {
+  std::shared_ptr<BatchRun> self = shared_from_this();
+  for (;;) {
+    std::shared_ptr<TaskGroup> group;
+    uint64_t index;
+    bool close_round = false;
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_) return;
+      cancelled = !cancelled_.ok();
+    }
+    if (cancelled) {
+      // A cancel that found a spawn under way left the round open for us.
+      CloseRoundIfDue();
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!cancelled_.ok() || done_) continue;
+      if (group_ == nullptr) {
+        if (next_ >= added_) return;
+        // The group's callbacks keep the run alive while a round runs; the
+        // cycle ends when the round does (group_ is reset).
+        group_ = TaskGroup::Create(
+            TaskGroup::Options{options_.deadline, options_.policy},
+            dispatcher_->timers(),
+            [self](JobResult r) { self->OnOutcome(std::move(r)); },
+            [self](const absl::Status& why) { self->OnGroupCancelled(why); },
+            [self](const absl::Status& reason) { self->OnRoundDone(reason); });
+        round_end_ = options_.batch_size > 0
+                         ? next_ + options_.batch_size
+                         : std::numeric_limits<uint64_t>::max();
+        round_closed_ = false;
+      }
+      if (round_closed_) return;
+      if (spawning_ == 0 &&
+          (next_ >= round_end_ || (input_closed_ && next_ >= added_))) {
+        round_closed_ = true;
+        close_round = true;
+        group = group_;
+      } else {
+        if (next_ >= added_ || next_ >= round_end_ ||
+            running_ + unacked_ >= window_) {
+          return;
+        }
+        index = next_++;
+        ++running_;
+        ++spawning_;
+        group = group_;
+      }
+    }
+    if (close_round) {
+      group->Close();
+      return;
+    }
+    // factory_ is set once, before the first job is added, then read-only.
+    std::shared_ptr<const JobSpec> spec = factory_(index);
+    auto task = std::make_shared<JobTask>(
+        dispatcher_, std::move(spec),
+        JobTask::Options{options_.deadline, options_.fallback_mode,
+                         options_.retry, options_.task_observer,
+                         group->scope()});
+    group->Spawn(index, std::move(task));
+    {
+      absl::MutexLock lock(&mu_);
+      --spawning_;
+    }
+  }
+}
+
+void BatchRun::CloseRoundIfDue() {
+  std::shared_ptr<TaskGroup> group;
+  {
+    absl::MutexLock lock(&mu_);
+    if (group_ == nullptr || round_closed_ || spawning_ != 0) return;
+    bool cancelled = !cancelled_.ok();
+    if (!(cancelled || next_ >= round_end_ ||
+          (input_closed_ && next_ >= added_))) {
+      return;
+    }
+    round_closed_ = true;
+    group = group_;
+  }
+  group->Close();
+}
+
+void BatchRun::OnOutcome(JobResult result) {
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
+    ++unacked_;
+    ++delivering_;
+    summary_.Add(result.outcome);
+  }
+  bool consumed = sink_->OnResult(std::move(result));
+  {
+    absl::MutexLock lock(&mu_);
+    --delivering_;
+    if (consumed && unacked_ > 0) --unacked_;
+  }
+  Pump();
+  MaybeFinish();
+}
+
+void BatchRun::OnGroupCancelled(const absl::Status& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_.ok()) cancelled_ = why;
+  }
+  SettlePending(why);
+  CloseRoundIfDue();
+}
+
+void BatchRun::OnRoundDone(const absl::Status& reason) {
+  absl::Status cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    group_ = nullptr;
+    if (!reason.ok() && cancelled_.ok()) cancelled_ = reason;
+    cancelled = cancelled_;
+  }
+  if (!cancelled.ok()) {
+    SettlePending(cancelled);
+  } else {
+    Pump();
+  }
+  MaybeFinish();
+}
+
+void BatchRun::SettlePending(const absl::Status& why) {
+  std::vector<JobResult> results;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_ || next_ >= added_) return;
+    JobOutcome outcome = OutcomeForCancellation(why);
+    results.reserve(added_ - next_);
+    for (; next_ < added_; ++next_) {
+      JobResult r;
+      r.index = next_;
+      r.outcome = outcome;
+      r.error = why;
+      summary_.Add(outcome);
+      results.push_back(std::move(r));
+    }
+    unacked_ += results.size();
+    delivering_ += results.size();
+  }
+  Emit(std::move(results));
+}
+
+void BatchRun::Emit(std::vector<JobResult> results) {
+  uint64_t consumed = 0;
+  for (JobResult& r : results) {
+    if (sink_->OnResult(std::move(r))) ++consumed;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    delivering_ -= results.size();
+    unacked_ -= std::min(consumed, unacked_);
+  }
+  MaybeFinish();
+}
+
+void BatchRun::MaybeFinish() {
+  BatchSummary summary;
+  TimerService::TimerId timer = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    bool cancelled = !cancelled_.ok();
+    if (!(input_closed_ || cancelled)) return;
+    if (next_ < added_ && !cancelled) return;
+    if (next_ < added_ || group_ != nullptr || running_ != 0 ||
+        spawning_ != 0 || delivering_ != 0) {
+      return;
+    }
+    done_ = true;
+    summary_.elapsed = absl::Now() - started_;
+    summary_.deadline_hit = absl::IsDeadlineExceeded(cancelled_);
+    summary_.cancel_reason = cancelled_;
+    summary = summary_;
+    std::swap(timer, deadline_timer_);
+  }
+  if (timer != 0) dispatcher_->timers()->Cancel(timer);
+  sink_->OnDone(summary);
+}
+
+}  // namespace jobgroup

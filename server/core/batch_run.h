@@ -1,0 +1,145 @@
+// BatchRun: runs the jobs of one call — in rounds of batch_size, each round
+// one TaskGroup, with at most max_concurrency jobs of the call in flight (a
+// sliding window) — and hands every job's one result to a ResultSink.
+//
+// Jobs come from a JobSource: all known up front (RunBatch, StreamBatch) or
+// appended as they arrive (Process) until CloseInput(). A job is made into
+// its JobSpec only when it is about to start, so a call holds no more than
+// its window in memory beyond the request itself.
+//
+// The window counts jobs running plus results the sink has not consumed
+// yet, so a slow reader stops the call from starting more jobs. When the
+// call is cancelled (deadline, fail-fast, client, drain) jobs not yet
+// started never start: each gets the cancellation's outcome at once.
+//
+// Thread-safe. The sink is called from any thread, concurrently for
+// OnResult(), never under BatchRun's lock; OnDone() comes once, after every
+// OnResult() has returned.
+#ifndef JOBGROUP_SERVER_CORE_BATCH_RUN_H_
+#define JOBGROUP_SERVER_CORE_BATCH_RUN_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/dispatcher.h"
+#include "server/core/job.h"
+#include "server/core/job_task.h"
+#include "server/core/task_group.h"
+
+namespace jobgroup {
+
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  // ResultSink::OnResult()
+  //
+  // One job's result. Returns true when consumed at once; false when the
+  // sink keeps it (e.g. until a stream writes it) and will call
+  // BatchRun::Ack() for it later. Must not block.
+  virtual bool OnResult(JobResult result) = 0;
+  // ResultSink::OnDone()
+  //
+  // Every job has its result; the last call the sink gets.
+  virtual void OnDone(const BatchSummary& summary) = 0;
+};
+
+// Makes the JobSpec of the job at `index` (0-based, in arrival order).
+using JobFactory =
+    std::function<std::shared_ptr<const JobSpec>(uint64_t index)>;
+
+class BatchRun : public std::enable_shared_from_this<BatchRun> {
+ public:
+  struct Options {
+    uint32_t batch_size = 0;       // 0: one round.
+    uint32_t max_concurrency = 0;  // 0: no window beyond batch_size.
+    FailurePolicy policy = FailurePolicy::kFailFast;
+    FallbackMode fallback_mode = FallbackMode::kSequential;
+    RetryPolicy retry;
+    absl::Time deadline = absl::InfiniteFuture();
+    JobTaskObserver* task_observer = nullptr;
+  };
+
+  // `dispatcher` and `sink` must outlive the run (until OnDone returns).
+  static std::shared_ptr<BatchRun> Create(Dispatcher* dispatcher,
+                                          Options options, ResultSink* sink);
+
+  // BatchRun::AddJobs()
+  //
+  // Makes `count` more jobs available; `factory` builds each when it
+  // starts (the factory is kept and used for every later index too).
+  void AddJobs(uint64_t count, JobFactory factory);
+
+  // BatchRun::CloseInput()
+  //
+  // No more jobs will be added; the run ends when the last result is in.
+  void CloseInput();
+
+  // BatchRun::Cancel()
+  //
+  // Cancels the call: unfinished jobs end with the outcome of `why`.
+  void Cancel(absl::Status why);
+
+  // BatchRun::Ack()
+  //
+  // The sink consumed `n` results it had kept; frees their window slots.
+  void Ack(uint64_t n);
+
+  // Jobs added but not yet started.
+  uint64_t pending() const;
+  // Jobs running plus results not yet consumed.
+  uint64_t in_window() const;
+  // The window size: jobs running plus unconsumed results at most.
+  uint64_t window() const { return window_; }
+
+  BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink);
+  BatchRun(const BatchRun&) = delete;
+  BatchRun& operator=(const BatchRun&) = delete;
+
+ private:
+  // Starts what the window and round allow; closes finished rounds.
+  void Pump();
+  void OnOutcome(JobResult result);
+  void OnGroupCancelled(const absl::Status& why);
+  void OnRoundDone(const absl::Status& reason);
+  // Settles every job not started yet with `why`'s outcome.
+  void SettlePending(const absl::Status& why);
+  // Emits results decided outside any group, then checks for the end.
+  void Emit(std::vector<JobResult> results);
+  void MaybeFinish();
+  // Closes the current round once nothing more will be spawned into it.
+  void CloseRoundIfDue();
+
+  Dispatcher* const dispatcher_;
+  const Options options_;
+  ResultSink* const sink_;
+  const uint64_t window_;
+  const absl::Time started_;
+
+  mutable absl::Mutex mu_;
+  JobFactory factory_ ABSL_GUARDED_BY(mu_);
+  uint64_t added_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs made available.
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;   // Next index to start.
+  bool input_closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t running_ ABSL_GUARDED_BY(mu_) = 0;     // Spawned, no outcome.
+  uint64_t unacked_ ABSL_GUARDED_BY(mu_) = 0;     // Results not consumed.
+  uint64_t spawning_ ABSL_GUARDED_BY(mu_) = 0;    // Spawn() calls under way.
+  uint64_t delivering_ ABSL_GUARDED_BY(mu_) = 0;  // Sink calls under way.
+  std::shared_ptr<TaskGroup> group_ ABSL_GUARDED_BY(mu_);
+  uint64_t round_end_ ABSL_GUARDED_BY(mu_) = 0;  // First index after round.
+  bool round_closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
+  BatchSummary summary_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_CORE_BATCH_RUN_H_

@@ -1,0 +1,192 @@
+// Implementation of Dispatcher and Attempt.
+#include "server/core/dispatcher.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace jobgroup {
+
+std::shared_ptr<Attempt> Dispatcher::Start(
+    std::shared_ptr<const JobSpec> job, absl::Time deadline,
+    Attempt::DoneFn done, std::shared_ptr<const CancellationSignal> scope) {
+  auto attempt = std::make_shared<Attempt>(this, std::move(job), deadline,
+                                           std::move(done), std::move(scope));
+  attempt->Begin();
+  return attempt;
+}
+
+Attempt::Attempt(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+                 absl::Time deadline, DoneFn done,
+                 std::shared_ptr<const CancellationSignal> scope)
+    : dispatcher_(dispatcher),
+      job_(std::move(job)),
+      backend_(job_->resolved_backend),
+      deadline_(job_->timeout > absl::ZeroDuration()
+                    ? std::min(deadline, absl::Now() + job_->timeout)
+                    : deadline),
+      admitted_(absl::Now()),
+      scope_(std::move(scope)),
+      done_(std::move(done)) {}
+
+void Attempt::Begin() {
+  std::shared_ptr<Attempt> self = shared_from_this();
+  bool granted;
+  {
+    absl::MutexLock lock(&mu_);
+    if (job_->timeout > absl::ZeroDuration()) {
+      timeout_timer_ = dispatcher_->timers_->Schedule(
+          deadline_, [self, timeout = job_->timeout] {
+            self->Cancel(absl::DeadlineExceededError(
+                absl::StrCat("job timeout of ", absl::FormatDuration(timeout),
+                             " exceeded")));
+          });
+    }
+    // The grant callback may run on another thread before we store the id;
+    // it then waits for mu_, and finds the state it needs.
+    waiter_ = backend_->AcquireOrWait(
+        [self](absl::Duration waited) { self->OnPermit(waited); });
+    granted = waiter_ == 0;
+  }
+  if (granted) OnPermit(absl::ZeroDuration());
+}
+
+void Attempt::OnPermit(absl::Duration waited) {
+  if (dispatcher_->observer_) {
+    dispatcher_->observer_->OnPermitWait(*backend_, waited);
+  }
+  bool cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled = state_ != State::kWaitingPermit;
+    if (!cancelled) state_ = State::kQueued;
+  }
+  if (cancelled) {
+    // Cancelled while the permit was on its way: give it back.
+    backend_->Release();
+    return;
+  }
+  if (scope_ && scope_->IsCancelled()) {
+    Cancel(scope_->reason());
+    return;
+  }
+  std::shared_ptr<Attempt> self = shared_from_this();
+  if (!dispatcher_->workers_->Submit([self] { self->RunOnWorker(); })) {
+    Cancel(absl::UnavailableError("server is shutting down"));
+  }
+}
+
+void Attempt::Cancel(absl::Status why) {
+  bool release_permit = false;
+  bool tell_handler = false;
+  TimerService::TimerId timer = 0;
+  DoneFn done;
+  AttemptResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_called_) return;
+    absl::Time now = absl::Now();
+    switch (state_) {
+      case State::kWaitingPermit:
+        // If the permit was granted meanwhile, OnPermit sees kFinished and
+        // returns it.
+        backend_->CancelWait(waiter_);
+        state_ = State::kFinished;
+        break;
+      case State::kQueued:
+        state_ = State::kFinished;  // The worker skips it.
+        release_permit = true;
+        break;
+      case State::kRunning:
+        tell_handler = true;
+        dispatcher_->abandoned_.fetch_add(1);
+        break;
+      case State::kFinished:
+        return;
+    }
+    done_called_ = true;
+    done = std::move(done_);
+    std::swap(timer, timeout_timer_);
+    result.ran = tell_handler;
+    result.run_time = tell_handler ? now - started_ : absl::ZeroDuration();
+    result.queue_time = (tell_handler ? started_ : now) - admitted_;
+  }
+  if (timer != 0) dispatcher_->timers_->Cancel(timer);
+  if (release_permit) backend_->Release();
+  result.output = why;
+  result.cancelled = true;
+  done(std::move(result));
+  if (tell_handler) context_->RequestCancel(std::move(why));
+}
+
+void Attempt::RunOnWorker() {
+  absl::Duration queued;
+  std::shared_ptr<Attempt> self = shared_from_this();
+  if (scope_ && scope_->IsCancelled()) {
+    Cancel(scope_->reason());  // Queued: gives the permit back.
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != State::kQueued) return;  // Cancelled in the queue.
+    state_ = State::kRunning;
+    started_ = absl::Now();
+    queued = started_ - admitted_;
+    dispatcher_->running_.fetch_add(1);
+    // Built under mu_ so that Cancel() never sees kRunning without it.
+    context_.emplace(job_.get(), dispatcher_->timers_, deadline_,
+                     [self](absl::StatusOr<std::string> output) {
+                       self->OnHandlerFinished(std::move(output));
+                     });
+  }
+  const JobKind& kind = *job_->resolved_kind;
+  if (dispatcher_->observer_) {
+    dispatcher_->observer_->OnHandlerStart(*job_, queued);
+  }
+  // Handlers are user code: an exception costs this job only.
+  try {
+    if (kind.sync) {
+      absl::StatusOr<std::string> out = kind.sync(*context_);
+      context_->Finish(std::move(out));
+    } else {
+      kind.async(std::shared_ptr<JobContext>(self, &*context_));
+    }
+  } catch (const std::exception& e) {
+    context_->Finish(
+        absl::InternalError(absl::StrCat("handler threw: ", e.what())));
+  } catch (...) {
+    context_->Finish(absl::InternalError("handler threw a non-exception"));
+  }
+}
+
+void Attempt::OnHandlerFinished(absl::StatusOr<std::string> output) {
+  AttemptResult result;
+  DoneFn done;
+  TimerService::TimerId timer = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = State::kFinished;
+    result.ran = true;
+    result.run_time = absl::Now() - started_;
+    result.queue_time = started_ - admitted_;
+    if (!done_called_) {
+      done_called_ = true;
+      done = std::move(done_);
+    }
+    std::swap(timer, timeout_timer_);
+  }
+  if (timer != 0) dispatcher_->timers_->Cancel(timer);
+  dispatcher_->running_.fetch_sub(1);
+  if (!done) dispatcher_->abandoned_.fetch_sub(1);
+  if (dispatcher_->observer_) {
+    dispatcher_->observer_->OnHandlerEnd(*job_, result.run_time);
+  }
+  backend_->Release();
+  if (done) {
+    result.output = std::move(output);
+    done(std::move(result));
+  }
+}
+
+}  // namespace jobgroup

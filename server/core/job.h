@@ -1,0 +1,110 @@
+// Core job types: what a job is, how it may end, and its one result. Plain
+// values with no synchronization of their own; the service converts them to
+// and from the protobuf API.
+#ifndef JOBGROUP_SERVER_CORE_JOB_H_
+#define JOBGROUP_SERVER_CORE_JOB_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace jobgroup {
+
+class JobKind;
+class Semaphore;
+
+// One unit of work. Built by the service from the request and validated
+// before it runs, then immutable.
+struct JobSpec {
+  std::string id;
+  std::string kind;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string backend;  // Empty: the kind's default backend.
+  absl::Duration timeout = absl::ZeroDuration();  // Zero: none.
+  std::vector<JobSpec> fallbacks;
+
+  // Resolved at validation: never null once the job runs.
+  const JobKind* resolved_kind = nullptr;
+  Semaphore* resolved_backend = nullptr;
+
+  // The value of param `name`, or `fallback` when absent.
+  absl::string_view Param(absl::string_view name,
+                          absl::string_view fallback = {}) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return v;
+    }
+    return fallback;
+  }
+  bool HasParam(absl::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return true;
+    }
+    return false;
+  }
+};
+
+// How a job ended. Every job gets exactly one.
+enum class JobOutcome {
+  kSucceeded,
+  kFailed,
+  kCancelled,
+  kDeadlineExceeded,
+  kRejected,
+};
+inline constexpr int kJobOutcomeCount = 5;
+absl::string_view JobOutcomeName(JobOutcome outcome);  // "succeeded", ...
+
+// The outcome that a cancellation for `reason` gives a job that has not
+// finished: DEADLINE_EXCEEDED for deadline reasons, CANCELLED otherwise.
+JobOutcome OutcomeForCancellation(const absl::Status& reason);
+
+enum class FailurePolicy { kFailFast, kCollectAll };
+enum class FallbackMode { kSequential, kRace };
+
+struct RetryPolicy {
+  uint32_t max_attempts = 1;  // 1: no retry.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+  double multiplier = 2.0;
+  double jitter = 0.0;  // Fraction of each wait drawn at random.
+};
+
+// The one result of one job.
+struct JobResult {
+  uint64_t index = 0;
+  JobOutcome outcome = JobOutcome::kRejected;
+  absl::Status error;  // OK when succeeded.
+  std::string output;
+  uint32_t attempts = 0;
+  uint32_t served_by = 0;  // 0: the primary; k: the k-th fallback.
+  absl::Duration queue_time = absl::ZeroDuration();
+  absl::Duration run_time = absl::ZeroDuration();
+  // The job's kind when it started; null for a job that never started.
+  const JobKind* kind = nullptr;
+};
+
+// Counts of the outcomes of one call.
+struct BatchSummary {
+  uint64_t total = 0;
+  uint64_t counts[kJobOutcomeCount] = {};
+  absl::Duration elapsed = absl::ZeroDuration();
+  bool deadline_hit = false;
+  // The reason the call was cancelled, OK when it was not.
+  absl::Status cancel_reason;
+
+  uint64_t count(JobOutcome o) const { return counts[static_cast<int>(o)]; }
+  void Add(JobOutcome o) {
+    ++counts[static_cast<int>(o)];
+    ++total;
+  }
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_CORE_JOB_H_

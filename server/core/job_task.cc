@@ -1,0 +1,256 @@
+// Implementation of JobTask.
+#include "server/core/job_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace jobgroup {
+namespace {
+
+absl::Duration Backoff(const RetryPolicy& p, uint32_t retry_number) {
+  double mult = p.multiplier > 0 ? p.multiplier : 2.0;
+  double secs = absl::ToDoubleSeconds(p.initial_backoff) *
+                std::pow(mult, static_cast<double>(retry_number - 1));
+  secs = std::min(secs, absl::ToDoubleSeconds(p.max_backoff));
+  if (p.jitter > 0) {
+    thread_local absl::InsecureBitGen gen;
+    double j = std::clamp(p.jitter, 0.0, 1.0);
+    secs = secs * (1 - j) + secs * j * absl::Uniform(gen, 0.0, 1.0);
+  }
+  return absl::Seconds(std::max(secs, 0.0));
+}
+
+}  // namespace
+
+JobTask::JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+                 Options options)
+    : dispatcher_(dispatcher), job_(std::move(job)), options_(options) {}
+
+std::shared_ptr<const JobSpec> JobTask::Candidate(uint32_t k) const {
+  if (k == 0) return job_;
+  return std::shared_ptr<const JobSpec>(job_, &job_->fallbacks[k - 1]);
+}
+
+void JobTask::Start(DoneFn done) {
+  DoneFn settle_now;
+  JobResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = std::move(done);
+    started_ = true;
+    size_t n = 1 + job_->fallbacks.size();
+    live_.resize(n);
+    live_try_.assign(n, 0);
+    errors_.resize(n);
+    if (!cancelled_.ok()) {
+      result.outcome = OutcomeForCancellation(cancelled_);
+      result.error = cancelled_;
+      settle_now = std::move(done_);
+    }
+  }
+  if (settle_now) {
+    settle_now(std::move(result));
+    return;
+  }
+  StartAttempt(0, 1);
+}
+
+void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
+  DoneFn done;
+  JobResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (settled_) return;
+    if (!cancelled_.ok()) {
+      // Cancelled while a retry was on its way.
+      JobResult c;
+      c.outcome = OutcomeForCancellation(cancelled_);
+      c.error = cancelled_;
+      std::vector<std::shared_ptr<Attempt>> none;
+      SettleLocked(std::move(c), &none);
+      done = std::move(done_);
+      result = *settled_;
+    } else {
+      ++attempts_;
+      live_try_[candidate] = try_number;
+    }
+  }
+  if (done) {
+    done(std::move(result));
+    return;
+  }
+  std::shared_ptr<JobTask> self = shared_from_this();
+  std::shared_ptr<Attempt> attempt = dispatcher_->Start(
+      Candidate(candidate), options_.deadline,
+      [self, candidate, try_number](AttemptResult r) {
+        self->OnAttemptDone(candidate, try_number, std::move(r));
+      },
+      options_.scope);
+  absl::Status cancel_it;
+  {
+    absl::MutexLock lock(&mu_);
+    if (live_try_[candidate] == try_number) {  // Not over yet.
+      if (settled_ || !cancelled_.ok()) {
+        cancel_it =
+            cancelled_.ok() ? absl::CancelledError("job settled") : cancelled_;
+      } else {
+        live_[candidate] = attempt;
+      }
+    }
+  }
+  if (!cancel_it.ok()) attempt->Cancel(cancel_it);
+}
+
+void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
+                            AttemptResult r) {
+  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  std::vector<uint32_t> to_start;
+  DoneFn done;
+  JobResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (live_try_[candidate] == try_number) {
+      live_try_[candidate] = 0;
+      live_[candidate] = nullptr;
+    }
+    if (settled_) return;
+    queue_time_ = r.queue_time;
+    run_time_ = r.run_time;
+    if (r.output.ok()) {
+      JobResult ok;
+      ok.outcome = JobOutcome::kSucceeded;
+      ok.output = *std::move(r.output);
+      ok.served_by = candidate;
+      if (candidate > 0 && options_.observer) {
+        options_.observer->OnFallbackServed(*job_, candidate);
+      }
+      SettleLocked(std::move(ok), &to_cancel);
+    } else if (r.cancelled) {
+      // Cancelled or out of time: neither retried nor handed to fallbacks.
+      JobResult c;
+      c.outcome = OutcomeForCancellation(r.output.status());
+      c.error = r.output.status();
+      SettleLocked(std::move(c), &to_cancel);
+    } else {
+      const absl::Status& err = r.output.status();
+      last_code_ = err.code();
+      errors_[candidate] = std::string(err.message());
+      absl::Duration wait = Backoff(options_.retry, try_number);
+      if (try_number < options_.retry.max_attempts &&
+          absl::Now() + wait < options_.deadline) {
+        if (options_.observer) options_.observer->OnRetry(*job_);
+        std::weak_ptr<JobTask> weak = weak_from_this();
+        live_try_[candidate] = try_number + 1;  // Reserved for the retry.
+        retry_timer_ = dispatcher_->timers()->ScheduleAfter(
+            wait, [weak, candidate, try_number] {
+              auto self = weak.lock();
+              if (!self) return;
+              {
+                absl::MutexLock lock(&self->mu_);
+                self->retry_timer_ = 0;
+                self->live_try_[candidate] = 0;
+              }
+              self->StartAttempt(candidate, try_number + 1);
+            });
+      } else {
+        if (try_number < options_.retry.max_attempts) {
+          errors_[candidate] += " (no retry: it would pass the deadline)";
+        }
+        AfterCandidateFailed(candidate, &to_start);
+      }
+    }
+    if (settled_) {
+      done = std::move(done_);
+      result = *settled_;
+    }
+  }
+  for (auto& a : to_cancel) a->Cancel(absl::CancelledError("lost the race"));
+  for (uint32_t c : to_start) StartAttempt(c, 1);
+  if (done) done(std::move(result));
+}
+
+void JobTask::AfterCandidateFailed(uint32_t candidate,
+                                   std::vector<uint32_t>* to_start) {
+  uint32_t n = static_cast<uint32_t>(job_->fallbacks.size());
+  bool all_failed;
+  if (candidate == 0 && n > 0) {
+    if (options_.fallback_mode == FallbackMode::kRace) {
+      for (uint32_t k = 1; k <= n; ++k) to_start->push_back(k);
+    } else {
+      to_start->push_back(1);
+    }
+    return;
+  }
+  if (options_.fallback_mode == FallbackMode::kRace && candidate > 0) {
+    all_failed = ++race_failed_ == n;
+  } else {
+    all_failed = candidate == n;
+    if (!all_failed) to_start->push_back(candidate + 1);
+  }
+  if (!all_failed) return;
+  JobResult failed;
+  failed.outcome = JobOutcome::kFailed;
+  if (n == 0) {
+    failed.error = absl::Status(last_code_, errors_[0]);
+  } else {
+    std::vector<std::string> parts;
+    for (uint32_t k = 0; k <= n; ++k) {
+      parts.push_back(absl::StrCat(
+          k == 0 ? "primary" : absl::StrCat("fallback ", k), ": ", errors_[k]));
+    }
+    failed.error = absl::Status(last_code_, absl::StrJoin(parts, "; "));
+  }
+  std::vector<std::shared_ptr<Attempt>> none;
+  SettleLocked(std::move(failed), &none);
+}
+
+void JobTask::SettleLocked(JobResult result,
+                           std::vector<std::shared_ptr<Attempt>>* to_cancel) {
+  result.attempts = attempts_;
+  result.queue_time = queue_time_;
+  result.run_time = run_time_;
+  settled_ = std::move(result);
+  for (size_t k = 0; k < live_.size(); ++k) {
+    if (live_[k]) to_cancel->push_back(std::move(live_[k]));
+    live_try_[k] = 0;
+  }
+  if (retry_timer_ != 0) {
+    dispatcher_->timers()->Cancel(retry_timer_);
+    retry_timer_ = 0;
+  }
+}
+
+void JobTask::Cancel(const absl::Status& why) {
+  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  DoneFn done;
+  JobResult result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (settled_ || !cancelled_.ok()) return;
+    cancelled_ = why.ok() ? absl::CancelledError("cancelled") : why;
+    if (!started_) return;  // Start() settles it.
+    for (auto& a : live_) {
+      if (a) to_cancel.push_back(a);
+    }
+    if (retry_timer_ != 0 && dispatcher_->timers()->Cancel(retry_timer_)) {
+      // It was waiting for a retry: nothing else will settle it.
+      retry_timer_ = 0;
+      JobResult c;
+      c.outcome = OutcomeForCancellation(cancelled_);
+      c.error = cancelled_;
+      std::vector<std::shared_ptr<Attempt>> none;
+      SettleLocked(std::move(c), &none);
+      done = std::move(done_);
+      result = *settled_;
+    }
+  }
+  for (auto& a : to_cancel) a->Cancel(why);
+  if (done) done(std::move(result));
+}
+
+}  // namespace jobgroup

@@ -1,0 +1,101 @@
+// JobTask: one job of a call as a Task of its TaskGroup: the primary
+// attempt, retries of failed attempts, and fallbacks.
+//
+//  - Retries: only FAILED attempts are retried, up to RetryPolicy's
+//    max_attempts per candidate (the primary or one fallback), after a
+//    backoff that parks on the timer (no thread) and never runs past the
+//    deadline.
+//  - Fallbacks: tried only when the primary FAILS (not when it is cancelled
+//    or runs out of time). SEQUENTIAL tries them in order; RACE starts them
+//    all at once, the first success wins and the others are cancelled.
+//  - The result says which candidate served (served_by) and counts every
+//    attempt; when all fail, the error lists each candidate's last error.
+//
+// Thread-safe: attempts end on any thread. Held by shared_ptr (its attempts
+// call back into it).
+#ifndef JOBGROUP_SERVER_CORE_JOB_TASK_H_
+#define JOBGROUP_SERVER_CORE_JOB_TASK_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/dispatcher.h"
+#include "server/core/job.h"
+#include "server/core/task_group.h"
+
+namespace jobgroup {
+
+// Receives per-job events, e.g. for metrics. Thread-safe; must not block.
+class JobTaskObserver {
+ public:
+  virtual ~JobTaskObserver() = default;
+  virtual void OnRetry(const JobSpec& job) {}
+  virtual void OnFallbackServed(const JobSpec& primary, uint32_t served_by) {}
+};
+
+class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
+ public:
+  struct Options {
+    absl::Time deadline = absl::InfiniteFuture();
+    FallbackMode fallback_mode = FallbackMode::kSequential;
+    RetryPolicy retry;
+    JobTaskObserver* observer = nullptr;
+    // The group's scope: once cancelled, no attempt starts its handler.
+    std::shared_ptr<const CancellationSignal> scope;
+  };
+
+  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+          Options options);
+
+  void Start(DoneFn done) override;
+  void Cancel(const absl::Status& why) override;
+  const JobKind* kind() const override { return job_->resolved_kind; }
+
+ private:
+  // Candidate 0 is the primary, k the k-th fallback.
+  std::shared_ptr<const JobSpec> Candidate(uint32_t k) const;
+  void StartAttempt(uint32_t candidate, uint32_t try_number);
+  void OnAttemptDone(uint32_t candidate, uint32_t try_number,
+                     AttemptResult result);
+  // What to do after `candidate` failed for good.
+  // Appends the candidates to start next to `to_start`, or settles the
+  // job as FAILED.
+  void AfterCandidateFailed(uint32_t candidate, std::vector<uint32_t>* to_start)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Settles the job: takes done_ into `done`, and the attempts still live
+  // into `to_cancel`.
+  void SettleLocked(JobResult result,
+                    std::vector<std::shared_ptr<Attempt>>* to_cancel)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Dispatcher* const dispatcher_;
+  const std::shared_ptr<const JobSpec> job_;
+  const Options options_;
+
+  absl::Mutex mu_;
+  DoneFn done_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
+  // Live attempt of each candidate, and which try it is (0: none live).
+  std::vector<std::shared_ptr<Attempt>> live_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> live_try_ ABSL_GUARDED_BY(mu_);
+  std::optional<JobResult> settled_ ABSL_GUARDED_BY(mu_);
+  TimerService::TimerId retry_timer_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t race_failed_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last error of each candidate, for the final error message.
+  std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);
+  absl::StatusCode last_code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kUnknown;
+  absl::Duration queue_time_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::Duration run_time_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_CORE_JOB_TASK_H_

@@ -1,0 +1,68 @@
+// Implementation of Semaphore.
+#include "server/core/semaphore.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace jobgroup {
+
+Semaphore::Semaphore(std::string name, int64_t capacity)
+    : name_(std::move(name)), capacity_(std::max<int64_t>(capacity, 1)) {}
+
+Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired) {
+  absl::MutexLock lock(&mu_);
+  if (waiters_.empty() && in_use_ < capacity_) {
+    ++in_use_;
+    peak_in_use_ = std::max(peak_in_use_, in_use_);
+    return 0;
+  }
+  WaiterId id = next_id_++;
+  waiters_.emplace(id, Waiter{std::move(on_acquired), absl::Now()});
+  return id;
+}
+
+bool Semaphore::TryAcquire() {
+  absl::MutexLock lock(&mu_);
+  if (!waiters_.empty() || in_use_ >= capacity_) return false;
+  ++in_use_;
+  peak_in_use_ = std::max(peak_in_use_, in_use_);
+  return true;
+}
+
+bool Semaphore::CancelWait(WaiterId id) {
+  absl::MutexLock lock(&mu_);
+  return waiters_.erase(id) > 0;
+}
+
+void Semaphore::Release() {
+  Waiter next;
+  {
+    absl::MutexLock lock(&mu_);
+    if (waiters_.empty()) {
+      --in_use_;
+      return;
+    }
+    // The permit passes to the oldest waiter; in_use_ stays the same.
+    auto it = waiters_.begin();
+    next = std::move(it->second);
+    waiters_.erase(it);
+  }
+  next.fn(absl::Now() - next.since);
+}
+
+int64_t Semaphore::in_use() const {
+  absl::MutexLock lock(&mu_);
+  return in_use_;
+}
+
+int64_t Semaphore::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(waiters_.size());
+}
+
+int64_t Semaphore::peak_in_use() const {
+  absl::MutexLock lock(&mu_);
+  return peak_in_use_;
+}
+
+}  // namespace jobgroup

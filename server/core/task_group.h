@@ -1,0 +1,140 @@
+// TaskGroup: a structured-concurrency scope for the jobs of one call (or one
+// round of it), in the manner of Python's asyncio.TaskGroup.
+//
+//  - Every task spawned into the group gets exactly one outcome, reported
+//    once through the outcome callback.
+//  - The group's deadline wraps every task: when it passes, tasks that have
+//    not finished end DEADLINE_EXCEEDED at once and are told to stop.
+//  - FAIL_FAST: the first FAILED task cancels the others (CANCELLED).
+//    COLLECT_ALL: failures are reported one by one and the rest go on.
+//  - Cancel() (client gone, server draining) ends every unfinished task
+//    with the reason's outcome.
+//  - Once Close() was called and every task has its outcome, the done
+//    callback runs, once, after every outcome callback has returned.
+// A task spawned after the group was cancelled is not started; it gets the
+// cancellation's outcome at once.
+//
+// Thread-safe. Callbacks run on whichever thread settled the outcome
+// (a worker, the timer thread, a gRPC thread), without the group's lock held;
+// they must not block, and may call Spawn(), Close() and Cancel().
+#ifndef JOBGROUP_SERVER_CORE_TASK_GROUP_H_
+#define JOBGROUP_SERVER_CORE_TASK_GROUP_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/cancellation.h"
+#include "server/core/job.h"
+#include "server/core/timer_service.h"
+
+namespace jobgroup {
+
+// A unit of work the group can start and stop.
+class Task {
+ public:
+  using DoneFn = absl::AnyInvocable<void(JobResult)>;
+  virtual ~Task() = default;
+  // Starts the work; must not block. Calls `done` exactly once, as its last
+  // action (the group may destroy the task inside `done`). Cancel() may
+  // come before Start().
+  virtual void Start(DoneFn done) = 0;
+  // Asks the work to stop; idempotent; must not block.
+  virtual void Cancel(const absl::Status& why) = 0;
+  // The kind of job this task runs, copied into its result; may be null.
+  virtual const JobKind* kind() const { return nullptr; }
+};
+
+class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
+ public:
+  struct Options {
+    absl::Time deadline = absl::InfiniteFuture();
+    FailurePolicy policy = FailurePolicy::kFailFast;
+  };
+  // Each task's outcome, exactly once per spawned task.
+  using OutcomeFn = absl::AnyInvocable<void(JobResult)>;
+  // Once, when the group is cancelled (with the reason).
+  using CancelFn = absl::AnyInvocable<void(const absl::Status&)>;
+  // Once, when closed and every outcome is reported. The status is the
+  // cancellation reason, OK when the group was never cancelled.
+  using DoneFn = absl::AnyInvocable<void(const absl::Status&)>;
+
+  // `timers` must outlive the group.
+  static std::shared_ptr<TaskGroup> Create(Options options,
+                                           TimerService* timers,
+                                           OutcomeFn on_outcome,
+                                           CancelFn on_cancel, DoneFn on_done);
+
+  // TaskGroup::Spawn()
+  //
+  // Starts `task` as the job at `index` (unique within the group). Must not
+  // be called after Close(). A spawn at or past the deadline cancels the
+  // group first, so the task never starts.
+  void Spawn(uint64_t index, std::shared_ptr<Task> task);
+
+  // TaskGroup::Cancel()
+  //
+  // Cancels every unfinished task with `why`. Only the first cancellation
+  // (from here, the deadline or fail-fast) counts. Returns at once.
+  void Cancel(absl::Status why);
+
+  // TaskGroup::Close()
+  //
+  // No more spawns; the done callback runs when the last outcome is in.
+  void Close();
+
+  bool cancelled() const;
+  absl::Status cancel_reason() const;
+  // Set (lock-free to read) the moment the group is cancelled, before any
+  // task is told; work about to start checks it so that nothing starts
+  // after the group's cancellation. Never has callbacks.
+  std::shared_ptr<const CancellationSignal> scope() const { return scope_; }
+  size_t running() const;
+
+  // Use Create().
+  TaskGroup(Options options, TimerService* timers, OutcomeFn on_outcome,
+            CancelFn on_cancel, DoneFn on_done);
+  ~TaskGroup();
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+
+ private:
+  void OnTaskDone(uint64_t index, JobResult result);
+  // Decides the outcome of every running task; returns them to be cancelled.
+  std::vector<std::shared_ptr<Task>> CancelLocked(
+      absl::Status why, std::vector<JobResult>* outcomes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports outcomes and cancellations decided under the lock, then the
+  // done callback when it is due.
+  void Deliver(std::vector<JobResult> outcomes,
+               std::vector<std::shared_ptr<Task>> to_cancel,
+               const absl::Status& cancelled_now);
+
+  const Options options_;
+  TimerService* const timers_;
+  OutcomeFn on_outcome_;
+  CancelFn on_cancel_;
+  const std::shared_ptr<CancellationSignal> scope_ =
+      std::make_shared<CancellationSignal>();
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Task>> running_
+      ABSL_GUARDED_BY(mu_);
+  absl::Status cancel_reason_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Outcomes decided but whose callback has not returned yet; done waits
+  // for them.
+  int64_t delivering_ ABSL_GUARDED_BY(mu_) = 0;
+  DoneFn on_done_ ABSL_GUARDED_BY(mu_);
+  TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_CORE_TASK_GROUP_H_

@@ -1,0 +1,331 @@
+// Tests of BatchRun over the real dispatcher, workers, timers and backends:
+// rounds, the window, backend caps, deadline, fail-fast, cancellation and
+// exactly one result per job.
+#include "server/core/batch_run.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/unit/core/test_env.h"
+
+namespace jobgroup {
+namespace {
+
+using testing::CollectingSink;
+using testing::Repeat;
+using testing::TestEnv;
+
+std::shared_ptr<BatchRun> RunAll(TestEnv& env, BatchRun::Options o,
+                                 ResultSink* sink, uint64_t n,
+                                 JobFactory factory) {
+  auto run = BatchRun::Create(&env.dispatcher(), o, sink);
+  run->AddJobs(n, std::move(factory));
+  run->CloseInput();
+  return run;
+}
+
+TEST(BatchRunTest, EveryJobSucceedsAndTheSummaryAddsUp) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("echo");
+  RunAll(env, {}, &sink, 1000, Repeat(job));
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.count(), 1000u);
+  EXPECT_EQ(sink.summary().total, 1000u);
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 1000u);
+  EXPECT_FALSE(sink.summary().deadline_hit);
+}
+
+TEST(BatchRunTest, BackendCapacityIsNeverExceededAndStaysFullyUsed) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("sleep", {{"ms", "20"}}, "db");  // db has capacity 3.
+  absl::Time start = absl::Now();
+  RunAll(env, {}, &sink, 30, Repeat(job));
+  ASSERT_TRUE(sink.Wait());
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 30u);
+  EXPECT_EQ(env.inside["db"].peak.load(), 3);
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
+  // 30 jobs of 20 ms through 3 permits: 10 waves, so >= 200 ms; fully used
+  // permits keep it well under the 600 ms that one permit would need.
+  EXPECT_GE(took, absl::Milliseconds(200));
+  EXPECT_LT(took, absl::Milliseconds(550));
+  EXPECT_EQ(env.backends().Find("db")->in_use(), 0);
+}
+
+TEST(BatchRunTest, WindowCapsJobsInFlight) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("sleep", {{"ms", "5"}});
+  BatchRun::Options o;
+  o.max_concurrency = 7;
+  RunAll(env, o, &sink, 100, Repeat(job));
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 100u);
+  EXPECT_EQ(env.inside["local"].peak.load(), 7);
+}
+
+TEST(BatchRunTest, RoundsNeverOverlap) {
+  TestEnv env;
+  CollectingSink sink;
+  // Round r's jobs record when they start and end; a job of round r+1 must
+  // start after every job of round r ended.
+  absl::Mutex mu;
+  std::vector<std::pair<absl::Time, absl::Time>> spans(40);
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  for (int i = 0; i < 40; ++i) {
+    jobs.push_back(env.Job("sleep", {{"ms", std::to_string(1 + (i * 7) % 9)}}));
+  }
+  BatchRun::Options o;
+  o.batch_size = 8;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(40, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  ASSERT_EQ(results.size(), 40u);
+  // Reconstruct spans from queue and run times is not exact; instead use the
+  // inside counter: with batch_size 8, never more than 8 inside.
+  EXPECT_LE(env.inside["local"].peak.load(), 8);
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 40u);
+}
+
+TEST(BatchRunTest, NextRoundStartsOnlyAfterThePreviousEnded) {
+  TestEnv env;
+  CollectingSink sink;
+  // Round 0: one slow job and fast ones; round 1 must not start before the
+  // slow job of round 0 has ended.
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  jobs.push_back(env.Job("sleep", {{"ms", "150"}}));
+  for (int i = 1; i < 8; ++i) jobs.push_back(env.Job("sleep", {{"ms", "1"}}));
+  BatchRun::Options o;
+  o.batch_size = 4;
+  absl::Time start = absl::Now();
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(8, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  for (int i = 4; i < 8; ++i) {
+    // Queue time counts from the job's start in its round; the round began
+    // after job 0's 150 ms, so the whole call took >= 150 ms + round 1.
+    EXPECT_EQ(results[i].outcome, JobOutcome::kSucceeded);
+  }
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_GE(results[0].run_time, absl::Milliseconds(150));
+}
+
+TEST(BatchRunTest, DeadlineGivesPartialResults) {
+  TestEnv env;
+  CollectingSink sink;
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  for (int i = 0; i < 20; ++i) {
+    jobs.push_back(env.Job("sleep", {{"ms", i < 5 ? "1" : "5000"}}));
+  }
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(100);
+  o.max_concurrency = 10;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(20, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
+  EXPECT_LT(absl::Now(), o.deadline + absl::Milliseconds(200));
+  EXPECT_TRUE(sink.summary().deadline_hit);
+  EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 5);
+  EXPECT_EQ(sink.Count(JobOutcome::kDeadlineExceeded), 15);
+  EXPECT_EQ(sink.summary().total, 20u);
+  // Running sleeps were told to stop; nothing still holds a permit.
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
+}
+
+TEST(BatchRunTest, FailFastCancelsEverythingElse) {
+  TestEnv env;
+  CollectingSink sink;
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  jobs.push_back(env.Job("fail"));
+  for (int i = 1; i < 50; ++i)
+    jobs.push_back(env.Job("sleep", {{"ms", "2000"}}));
+  BatchRun::Options o;
+  o.max_concurrency = 10;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(50, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
+  EXPECT_EQ(sink.Count(JobOutcome::kFailed), 1);
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 49);
+  EXPECT_LE(env.started.load(), 10);  // Jobs outside the window never ran.
+}
+
+TEST(BatchRunTest, CollectAllRunsEveryJob) {
+  TestEnv env;
+  CollectingSink sink;
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  for (int i = 0; i < 30; ++i) {
+    jobs.push_back(i % 3 == 0 ? env.Job("fail")
+                              : env.Job("sleep", {{"ms", "1"}}));
+  }
+  BatchRun::Options o;
+  o.policy = FailurePolicy::kCollectAll;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(30, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.Count(JobOutcome::kFailed), 10);
+  EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 20);
+}
+
+TEST(BatchRunTest, CancelFreesEveryPermitAndEndsEveryJob) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("sleep", {{"ms", "10000"}}, "db");
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(100, Repeat(job));
+  run->CloseInput();
+  absl::SleepFor(absl::Milliseconds(30));
+  EXPECT_EQ(env.backends().Find("db")->in_use(), 3);
+  EXPECT_EQ(env.backends().Find("db")->waiting(), 97);
+  run->Cancel(absl::CancelledError("client cancelled"));
+  ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 100);
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while (env.backends().Find("db")->in_use() > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(env.backends().Find("db")->in_use(), 0);
+  EXPECT_EQ(env.backends().Find("db")->waiting(), 0);
+  EXPECT_EQ(env.cancelled_handlers.load(), 3);
+}
+
+TEST(BatchRunTest, ThrowingHandlerCostsOnlyItsJob) {
+  TestEnv env;
+  CollectingSink sink;
+  std::vector<std::shared_ptr<JobSpec>> jobs = {
+      env.Job("echo"), env.Job("throw"), env.Job("echo")};
+  BatchRun::Options o;
+  o.policy = FailurePolicy::kCollectAll;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(3, [&](uint64_t i) { return jobs[i]; });
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  auto r = sink.results();
+  EXPECT_EQ(r[1].outcome, JobOutcome::kFailed);
+  EXPECT_NE(r[1].error.message().find("kaboom"), std::string::npos);
+  EXPECT_EQ(r[0].outcome, JobOutcome::kSucceeded);
+  EXPECT_EQ(r[2].outcome, JobOutcome::kSucceeded);
+}
+
+TEST(BatchRunTest, HungHandlerStillAnswersAtTheDeadline) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("hang");
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(80);
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(1, Repeat(job));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
+  EXPECT_EQ(sink.Count(JobOutcome::kDeadlineExceeded), 1);
+  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 1);
+  env.release_hang.Notify();
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while (env.dispatcher().abandoned_handlers() > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 0);
+  EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
+}
+
+TEST(BatchRunTest, SlowSinkHoldsTheWindow) {
+  TestEnv env;
+  CollectingSink sink(/*consume=*/false);
+  auto job = env.Job("echo");
+  BatchRun::Options o;
+  o.max_concurrency = 5;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(20, Repeat(job));
+  run->CloseInput();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(sink.count(), 5u);  // Nothing consumed: the window is full.
+  EXPECT_EQ(run->pending(), 15u);
+  run->Ack(5);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(sink.count(), 10u);
+  run->Ack(15);
+  for (int i = 0; i < 100 && !sink.done(); ++i) {
+    run->Ack(5);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.count(), 20u);
+}
+
+TEST(BatchRunTest, StreamedInputRunsAsItArrives) {
+  TestEnv env;
+  CollectingSink sink;
+  auto job = env.Job("echo");
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  for (int i = 0; i < 10; ++i) {
+    run->AddJobs(10, Repeat(job));
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_FALSE(sink.done());
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.summary().total, 100u);
+}
+
+// Many calls at once, each cancelled at a random moment: every job of every
+// call gets exactly one result (the sink checks), and afterwards every
+// permit is back.
+TEST(BatchRunTest, RandomCancellationsLoseNoJobAndNoPermit) {
+  TestEnv env(2, 16);
+  constexpr int kCalls = 40;
+  std::vector<std::unique_ptr<CollectingSink>> sinks;
+  std::vector<std::shared_ptr<BatchRun>> runs;
+  for (int c = 0; c < kCalls; ++c) {
+    sinks.push_back(std::make_unique<CollectingSink>());
+    BatchRun::Options o;
+    o.max_concurrency = 1 + c % 7;
+    o.batch_size = c % 3 == 0 ? 5 : 0;
+    o.policy = c % 2 ? FailurePolicy::kCollectAll : FailurePolicy::kFailFast;
+    std::vector<std::shared_ptr<JobSpec>> jobs;
+    for (int i = 0; i < 50; ++i) {
+      jobs.push_back(i % 11 == 10
+                         ? env.Job("fail")
+                         : env.Job("sleep", {{"ms", std::to_string(i % 4)}},
+                                   i % 2 ? "db" : ""));
+    }
+    auto run = BatchRun::Create(&env.dispatcher(), o, sinks.back().get());
+    run->AddJobs(50, [jobs](uint64_t i) { return jobs[i]; });
+    run->CloseInput();
+    runs.push_back(run);
+  }
+  std::thread canceller([&] {
+    for (int c = 0; c < kCalls; c += 2) {
+      absl::SleepFor(absl::Microseconds(300 * (c % 5)));
+      runs[c]->Cancel(absl::CancelledError("client gone"));
+    }
+  });
+  canceller.join();
+  for (int c = 0; c < kCalls; ++c) {
+    ASSERT_TRUE(sinks[c]->Wait(absl::Seconds(20))) << "call " << c;
+    EXPECT_EQ(sinks[c]->count(), 50u);
+    EXPECT_EQ(sinks[c]->summary().total, 50u);
+  }
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while ((env.backends().Find("db")->in_use() > 0 ||
+          env.backends().Find("local")->in_use() > 0) &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(env.backends().Find("db")->in_use(), 0);
+  EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
+  EXPECT_EQ(env.backends().Find("db")->waiting(), 0);
+  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
+  EXPECT_EQ(env.pool().queue_depth(), 0u);
+}
+
+}  // namespace
+}  // namespace jobgroup

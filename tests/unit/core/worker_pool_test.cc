@@ -1,0 +1,61 @@
+// Tests of WorkerPool.
+#include "server/core/worker_pool.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace jobgroup {
+namespace {
+
+TEST(WorkerPoolTest, RunsEveryTaskOnAFixedSetOfThreads) {
+  constexpr int kTasks = 20000;
+  std::atomic<int> ran{0};
+  absl::Mutex mu;
+  std::set<std::thread::id> ids;
+  {
+    WorkerPool pool(3, 16);  // A small queue: most submits park.
+    for (int i = 0; i < kTasks; ++i) {
+      ASSERT_TRUE(pool.Submit([&] {
+        ran.fetch_add(1);
+        absl::MutexLock lock(&mu);
+        ids.insert(std::this_thread::get_id());
+      }));
+    }
+    pool.Shutdown();
+  }
+  EXPECT_EQ(ran.load(), kTasks);
+  EXPECT_LE(ids.size(), 3u);
+}
+
+TEST(WorkerPoolTest, SubmitAfterShutdownIsRefused) {
+  WorkerPool pool(1, 4);
+  pool.Shutdown();
+  bool ran = false;
+  EXPECT_FALSE(pool.Submit([&] { ran = true; }));
+  EXPECT_FALSE(ran);
+}
+
+TEST(WorkerPoolTest, BusyCountsRunningTasks) {
+  WorkerPool pool(2, 4);
+  absl::Notification release;
+  std::atomic<int> started{0};
+  for (int i = 0; i < 2; ++i) {
+    pool.Submit([&] {
+      started.fetch_add(1);
+      release.WaitForNotification();
+    });
+  }
+  while (started.load() < 2) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(pool.busy(), 2u);
+  release.Notify();
+  pool.Shutdown();
+  EXPECT_EQ(pool.busy(), 0u);
+}
+
+}  // namespace
+}  // namespace jobgroup
