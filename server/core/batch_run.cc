@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "absl/time/clock.h"
+
 namespace jobgroup {
 namespace {
 
@@ -29,7 +31,7 @@ std::shared_ptr<BatchRun> BatchRun::Create(Dispatcher* dispatcher,
             r->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
           }
         });
-    absl::MutexLock lock(&run->mu_);
+    MutexLock lock(&run->mu_);
     run->deadline_timer_ = id;
   }
   return run;
@@ -45,7 +47,7 @@ BatchRun::BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink)
 void BatchRun::AddJobs(uint64_t count, JobFactory factory) {
   absl::Status cancelled;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (done_) return;
     if (!factory_) factory_ = std::move(factory);
     added_ += count;
@@ -60,7 +62,7 @@ void BatchRun::AddJobs(uint64_t count, JobFactory factory) {
 
 void BatchRun::CloseInput() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     input_closed_ = true;
   }
   CloseRoundIfDue();
@@ -72,7 +74,7 @@ void BatchRun::Cancel(absl::Status why) {
   if (why.ok()) why = absl::CancelledError("cancelled");
   std::shared_ptr<TaskGroup> group;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!cancelled_.ok() || done_) return;
     cancelled_ = why;
     group = group_;
@@ -85,19 +87,19 @@ void BatchRun::Cancel(absl::Status why) {
 
 void BatchRun::Ack(uint64_t n) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     unacked_ -= std::min(n, unacked_);
   }
   Pump();
 }
 
 uint64_t BatchRun::pending() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return added_ - next_;
 }
 
 uint64_t BatchRun::in_window() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return running_ + unacked_;
 }
 
@@ -109,7 +111,7 @@ void BatchRun::Pump() {
     bool close_round = false;
     bool cancelled = false;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (done_) return;
       cancelled = !cancelled_.ok();
     }
@@ -119,7 +121,7 @@ void BatchRun::Pump() {
       return;
     }
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (!cancelled_.ok() || done_) continue;
       if (group_ == nullptr) {
         if (next_ >= added_) return;
@@ -166,7 +168,7 @@ void BatchRun::Pump() {
                          group->scope()});
     group->Spawn(index, std::move(task));
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       --spawning_;
     }
   }
@@ -175,7 +177,7 @@ void BatchRun::Pump() {
 void BatchRun::CloseRoundIfDue() {
   std::shared_ptr<TaskGroup> group;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (group_ == nullptr || round_closed_ || spawning_ != 0) return;
     bool cancelled = !cancelled_.ok();
     if (!(cancelled || next_ >= round_end_ ||
@@ -190,7 +192,7 @@ void BatchRun::CloseRoundIfDue() {
 
 void BatchRun::OnOutcome(JobResult result) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --running_;
     ++unacked_;
     ++delivering_;
@@ -198,7 +200,7 @@ void BatchRun::OnOutcome(JobResult result) {
   }
   bool consumed = sink_->OnResult(std::move(result));
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --delivering_;
     if (consumed && unacked_ > 0) --unacked_;
   }
@@ -208,7 +210,7 @@ void BatchRun::OnOutcome(JobResult result) {
 
 void BatchRun::OnGroupCancelled(const absl::Status& why) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (cancelled_.ok()) cancelled_ = why;
   }
   SettlePending(why);
@@ -218,7 +220,7 @@ void BatchRun::OnGroupCancelled(const absl::Status& why) {
 void BatchRun::OnRoundDone(const absl::Status& reason) {
   absl::Status cancelled;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     group_ = nullptr;
     if (!reason.ok() && cancelled_.ok()) cancelled_ = reason;
     cancelled = cancelled_;
@@ -234,7 +236,7 @@ void BatchRun::OnRoundDone(const absl::Status& reason) {
 void BatchRun::SettlePending(const absl::Status& why) {
   std::vector<JobResult> results;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (done_ || next_ >= added_) return;
     JobOutcome outcome = OutcomeForCancellation(why);
     results.reserve(added_ - next_);
@@ -258,7 +260,7 @@ void BatchRun::Emit(std::vector<JobResult> results) {
     if (sink_->OnResult(std::move(r))) ++consumed;
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     delivering_ -= results.size();
     unacked_ -= std::min(consumed, unacked_);
   }
@@ -269,7 +271,7 @@ void BatchRun::MaybeFinish() {
   BatchSummary summary;
   TimerService::TimerId timer = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (done_) return;
     bool cancelled = !cancelled_.ok();
     if (!(input_closed_ || cancelled)) return;

@@ -26,11 +26,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
 #include "server/core/job_task.h"
+#include "server/core/mutex.h"
 #include "server/core/task_group.h"
 
 namespace jobgroup {
@@ -122,7 +122,7 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   const uint64_t window_;
   const absl::Time started_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   JobFactory factory_ ABSL_GUARDED_BY(mu_);
   uint64_t added_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs made available.
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;   // Next index to start.

@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
 
@@ -39,7 +39,7 @@ class BoundedQueue {
   // Adds `item` when there is room and nothing is parked: kOk. Otherwise
   // kFull or kClosed, and `item` is left untouched.
   PushResult Push(T& item) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (closed_) return PushResult::kClosed;
     if (items_.size() >= capacity_ || !parked_.empty())
       return PushResult::kFull;
@@ -53,7 +53,7 @@ class BoundedQueue {
   // Adds `item` (kOk), or parks it behind earlier parked items until a slot
   // frees (kParked). kClosed leaves `item` untouched.
   PushResult PushOrPark(T& item) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (closed_) return PushResult::kClosed;
     if (items_.size() < capacity_ && parked_.empty()) {
       items_.push_back(std::move(item));
@@ -69,7 +69,7 @@ class BoundedQueue {
   // Blocks while the queue is empty and open. Returns std::nullopt once it
   // is closed and drained.
   std::optional<T> Pop() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     while (items_.empty() && !closed_) {
       ++idle_consumers_;
       not_empty_.Wait(&mu_);
@@ -82,7 +82,7 @@ class BoundedQueue {
   //
   // Never blocks; std::nullopt when empty.
   std::optional<T> TryPop() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return PopLocked();
   }
 
@@ -90,22 +90,22 @@ class BoundedQueue {
   //
   // Refuses further pushes and wakes every consumer. Idempotent.
   void Close() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
     not_empty_.SignalAll();
   }
 
   size_t capacity() const { return capacity_; }
   size_t size() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return items_.size();
   }
   size_t parked() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return parked_.size();
   }
   bool closed() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return closed_;
   }
 
@@ -132,8 +132,8 @@ class BoundedQueue {
   }
 
   const size_t capacity_;
-  mutable absl::Mutex mu_;
-  absl::CondVar not_empty_;
+  mutable Mutex mu_;
+  CondVar not_empty_;
   std::deque<T> items_ ABSL_GUARDED_BY(mu_);
   std::deque<T> parked_ ABSL_GUARDED_BY(mu_);
   int idle_consumers_ ABSL_GUARDED_BY(mu_) = 0;

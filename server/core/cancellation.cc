@@ -9,7 +9,7 @@ bool CancellationSignal::Cancel(absl::Status reason) {
   if (reason.ok()) reason = absl::CancelledError("cancelled");
   std::vector<Entry> to_run;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (cancelled_.load(std::memory_order_relaxed)) return false;
     reason_ = reason;
     cancelled_.store(true, std::memory_order_release);
@@ -20,14 +20,14 @@ bool CancellationSignal::Cancel(absl::Status reason) {
 }
 
 absl::Status CancellationSignal::reason() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return reason_;
 }
 
 CancellationSignal::CallbackId CancellationSignal::OnCancel(Callback fn) {
   absl::Status reason;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!cancelled_.load(std::memory_order_relaxed)) {
       CallbackId id = next_id_++;
       callbacks_.push_back(Entry{id, std::move(fn)});
@@ -40,7 +40,7 @@ CancellationSignal::CallbackId CancellationSignal::OnCancel(Callback fn) {
 }
 
 bool CancellationSignal::Remove(CallbackId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
     if (it->id == id) {
       callbacks_.erase(it);

@@ -17,7 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
 
@@ -67,7 +67,7 @@ class CancellationSignal {
     CallbackId id;
     Callback fn;
   };
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::atomic<bool> cancelled_{false};
   absl::Status reason_ ABSL_GUARDED_BY(mu_);
   std::vector<Entry> callbacks_ ABSL_GUARDED_BY(mu_);

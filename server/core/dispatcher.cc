@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace jobgroup {
 
@@ -34,7 +35,7 @@ void Attempt::Begin() {
   std::shared_ptr<Attempt> self = shared_from_this();
   bool granted;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (job_->timeout > absl::ZeroDuration()) {
       timeout_timer_ = dispatcher_->timers_->Schedule(
           deadline_, [self, timeout = job_->timeout] {
@@ -58,7 +59,7 @@ void Attempt::OnPermit(absl::Duration waited) {
   }
   bool cancelled;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     cancelled = state_ != State::kWaitingPermit;
     if (!cancelled) state_ = State::kQueued;
   }
@@ -84,7 +85,7 @@ void Attempt::Cancel(absl::Status why) {
   DoneFn done;
   AttemptResult result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (done_called_) return;
     absl::Time now = absl::Now();
     switch (state_) {
@@ -128,7 +129,7 @@ void Attempt::RunOnWorker() {
     return;
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (state_ != State::kQueued) return;  // Cancelled in the queue.
     state_ = State::kRunning;
     started_ = absl::Now();
@@ -165,7 +166,7 @@ void Attempt::OnHandlerFinished(absl::StatusOr<std::string> output) {
   DoneFn done;
   TimerService::TimerId timer = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     state_ = State::kFinished;
     result.ran = true;
     result.run_time = absl::Now() - started_;

@@ -23,10 +23,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
+#include "server/core/mutex.h"
 #include "server/core/semaphore.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
@@ -87,7 +87,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   const absl::Time admitted_;
   const std::shared_ptr<const CancellationSignal> scope_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kWaitingPermit;
   Semaphore::WaiterId waiter_ ABSL_GUARDED_BY(mu_) = 0;
   TimerService::TimerId timeout_timer_ ABSL_GUARDED_BY(mu_) = 0;

@@ -29,6 +29,9 @@ struct JobSpec {
   absl::Duration timeout = absl::ZeroDuration();  // Zero: none.
   std::vector<JobSpec> fallbacks;
 
+  // Not OK: the job was refused before it ran (outcome REJECTED).
+  absl::Status rejected;
+
   // Resolved at validation: never null once the job runs.
   const JobKind* resolved_kind = nullptr;
   Semaphore* resolved_backend = nullptr;

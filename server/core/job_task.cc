@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace jobgroup {
 namespace {
@@ -40,7 +41,7 @@ void JobTask::Start(DoneFn done) {
   DoneFn settle_now;
   JobResult result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     done_ = std::move(done);
     started_ = true;
     size_t n = 1 + job_->fallbacks.size();
@@ -51,7 +52,12 @@ void JobTask::Start(DoneFn done) {
       result.outcome = OutcomeForCancellation(cancelled_);
       result.error = cancelled_;
       settle_now = std::move(done_);
+    } else if (!job_->rejected.ok()) {
+      result.outcome = JobOutcome::kRejected;
+      result.error = job_->rejected;
+      settle_now = std::move(done_);
     }
+    if (settle_now) settled_ = result;
   }
   if (settle_now) {
     settle_now(std::move(result));
@@ -64,7 +70,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
   DoneFn done;
   JobResult result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (settled_) return;
     if (!cancelled_.ok()) {
       // Cancelled while a retry was on its way.
@@ -93,7 +99,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
       options_.scope);
   absl::Status cancel_it;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (live_try_[candidate] == try_number) {  // Not over yet.
       if (settled_ || !cancelled_.ok()) {
         cancel_it =
@@ -113,7 +119,7 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
   DoneFn done;
   JobResult result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (live_try_[candidate] == try_number) {
       live_try_[candidate] = 0;
       live_[candidate] = nullptr;
@@ -151,7 +157,7 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
               auto self = weak.lock();
               if (!self) return;
               {
-                absl::MutexLock lock(&self->mu_);
+                MutexLock lock(&self->mu_);
                 self->retry_timer_ = 0;
                 self->live_try_[candidate] = 0;
               }
@@ -230,7 +236,7 @@ void JobTask::Cancel(const absl::Status& why) {
   DoneFn done;
   JobResult result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (settled_ || !cancelled_.ok()) return;
     cancelled_ = why.ok() ? absl::CancelledError("cancelled") : why;
     if (!started_) return;  // Start() settles it.

@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
+#include "server/core/mutex.h"
 #include "server/core/task_group.h"
 
 namespace jobgroup {
@@ -77,7 +77,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   const std::shared_ptr<const JobSpec> job_;
   const Options options_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   DoneFn done_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -4,13 +4,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/time/clock.h"
+
 namespace jobgroup {
 
 Semaphore::Semaphore(std::string name, int64_t capacity)
     : name_(std::move(name)), capacity_(std::max<int64_t>(capacity, 1)) {}
 
 Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (waiters_.empty() && in_use_ < capacity_) {
     ++in_use_;
     peak_in_use_ = std::max(peak_in_use_, in_use_);
@@ -22,7 +24,7 @@ Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired) {
 }
 
 bool Semaphore::TryAcquire() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!waiters_.empty() || in_use_ >= capacity_) return false;
   ++in_use_;
   peak_in_use_ = std::max(peak_in_use_, in_use_);
@@ -30,14 +32,14 @@ bool Semaphore::TryAcquire() {
 }
 
 bool Semaphore::CancelWait(WaiterId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return waiters_.erase(id) > 0;
 }
 
 void Semaphore::Release() {
   Waiter next;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (waiters_.empty()) {
       --in_use_;
       return;
@@ -51,17 +53,17 @@ void Semaphore::Release() {
 }
 
 int64_t Semaphore::in_use() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return in_use_;
 }
 
 int64_t Semaphore::waiting() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return static_cast<int64_t>(waiters_.size());
 }
 
 int64_t Semaphore::peak_in_use() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return peak_in_use_;
 }
 

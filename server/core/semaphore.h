@@ -18,8 +18,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
 
@@ -74,7 +74,7 @@ class Semaphore {
   };
   const std::string name_;
   const int64_t capacity_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   int64_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t peak_in_use_ ABSL_GUARDED_BY(mu_) = 0;
   WaiterId next_id_ ABSL_GUARDED_BY(mu_) = 1;

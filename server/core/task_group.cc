@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace jobgroup {
 
@@ -22,7 +23,7 @@ std::shared_ptr<TaskGroup> TaskGroup::Create(Options options,
         g->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
       }
     });
-    absl::MutexLock lock(&group->mu_);
+    MutexLock lock(&group->mu_);
     group->deadline_timer_ = id;
   }
   return group;
@@ -47,7 +48,7 @@ void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> shared) {
   }
   absl::Status reason;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (cancel_reason_.ok()) {
       running_.emplace(index, shared);
     } else {
@@ -76,7 +77,7 @@ void TaskGroup::OnTaskDone(uint64_t index, JobResult result) {
   std::vector<std::shared_ptr<Task>> to_cancel;
   absl::Status cancelled_now;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = running_.find(index);
     if (it == running_.end()) return;  // Outcome already settled.
     task = std::move(it->second);
@@ -106,7 +107,7 @@ void TaskGroup::Cancel(absl::Status why) {
   std::vector<JobResult> outcomes;
   std::vector<std::shared_ptr<Task>> to_cancel;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!cancel_reason_.ok()) return;
     to_cancel = CancelLocked(why, &outcomes);
   }
@@ -153,7 +154,7 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes,
   DoneFn done;
   absl::Status reason;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     delivering_ -= delivered;
     if (closed_ && running_.empty() && delivering_ == 0 && on_done_) {
       done = std::move(on_done_);
@@ -169,7 +170,7 @@ void TaskGroup::Close() {
   absl::Status reason;
   TimerService::TimerId timer = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
     if (running_.empty() && delivering_ == 0 && on_done_) {
       done = std::move(on_done_);
@@ -183,17 +184,17 @@ void TaskGroup::Close() {
 }
 
 bool TaskGroup::cancelled() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return !cancel_reason_.ok();
 }
 
 absl::Status TaskGroup::cancel_reason() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return cancel_reason_;
 }
 
 size_t TaskGroup::running() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return running_.size();
 }
 

@@ -28,10 +28,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/cancellation.h"
 #include "server/core/job.h"
+#include "server/core/mutex.h"
 #include "server/core/timer_service.h"
 
 namespace jobgroup {
@@ -123,7 +123,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   const std::shared_ptr<CancellationSignal> scope_ =
       std::make_shared<CancellationSignal>();
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Task>> running_
       ABSL_GUARDED_BY(mu_);
   absl::Status cancel_reason_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
+
 namespace jobgroup {
 
 TimerService::TimerService() : thread_([this] { Loop(); }) {}
@@ -10,7 +12,7 @@ TimerService::TimerService() : thread_([this] { Loop(); }) {}
 TimerService::~TimerService() { Shutdown(); }
 
 TimerService::TimerId TimerService::Schedule(absl::Time when, Callback fn) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return 0;
   TimerId id = next_id_++;
   heap_.push(HeapEntry{when, id});
@@ -20,7 +22,7 @@ TimerService::TimerId TimerService::Schedule(absl::Time when, Callback fn) {
 }
 
 bool TimerService::Cancel(TimerId id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // The heap entry stays; Loop() skips ids that have no callback.
   bool removed = callbacks_.erase(id) > 0;
   if (removed && heap_.size() > 1024 && heap_.size() > 2 * callbacks_.size()) {
@@ -37,13 +39,13 @@ void TimerService::CompactLocked() {
 }
 
 size_t TimerService::pending() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return callbacks_.size();
 }
 
 void TimerService::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) {
       if (!thread_.joinable()) return;
     }
@@ -51,14 +53,14 @@ void TimerService::Shutdown() {
     wake_.Signal();
   }
   if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   callbacks_.clear();
   heap_ = {};
 }
 
 void TimerService::Loop() {
   std::vector<Callback> due;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
     absl::Time now = absl::Now();
     while (!heap_.empty() && heap_.top().when <= now) {

@@ -20,8 +20,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
 
@@ -70,7 +71,7 @@ class TimerService {
   };
   void Loop();
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::priority_queue<HeapEntry, std::vector<HeapEntry>,
                       std::greater<HeapEntry>>
       heap_ ABSL_GUARDED_BY(mu_);
@@ -87,7 +88,7 @@ class TimerService {
   // The due time the timer thread sleeps until; lets Schedule() wake it only
   // when a new timer is earlier.
   absl::Time sleeping_until_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  absl::CondVar wake_;
+  CondVar wake_;
   std::thread thread_;
 };
 

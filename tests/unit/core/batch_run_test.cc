@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/core/test_env.h"
 
@@ -71,7 +72,7 @@ TEST(BatchRunTest, RoundsNeverOverlap) {
   CollectingSink sink;
   // Round r's jobs record when they start and end; a job of round r+1 must
   // start after every job of round r ended.
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<std::pair<absl::Time, absl::Time>> spans(40);
   std::vector<std::shared_ptr<JobSpec>> jobs;
   for (int i = 0; i < 40; ++i) {

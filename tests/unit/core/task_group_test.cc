@@ -7,8 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/core/notification.h"
 
 namespace jobgroup {
 namespace {
@@ -17,7 +18,7 @@ namespace {
 class ManualTask : public Task {
  public:
   void Start(DoneFn done) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     started_ = true;
     done_ = std::move(done);
   }
@@ -28,7 +29,7 @@ class ManualTask : public Task {
   void Finish(JobOutcome outcome, absl::Status error = absl::OkStatus()) {
     DoneFn done;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       done = std::move(done_);
       done_ = nullptr;
     }
@@ -39,24 +40,24 @@ class ManualTask : public Task {
     done(std::move(r));
   }
   bool started() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return started_;
   }
   int cancels() const { return cancels_.load(); }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   bool started_ = false;
   DoneFn done_;
   std::atomic<int> cancels_{0};
 };
 
 struct Recorder {
-  absl::Mutex mu;
+  Mutex mu;
   std::map<uint64_t, JobOutcome> outcomes;
   int duplicates = 0;
   absl::Status cancelled_with;
-  absl::Notification done;
+  Notification done;
   absl::Status done_reason;
   bool outcome_after_done = false;
 
@@ -64,28 +65,28 @@ struct Recorder {
     return TaskGroup::Create(
         o, t,
         [this](JobResult r) {
-          absl::MutexLock lock(&mu);
+          MutexLock lock(&mu);
           if (done.HasBeenNotified()) outcome_after_done = true;
           if (!outcomes.emplace(r.index, r.outcome).second) ++duplicates;
         },
         [this](const absl::Status& why) {
-          absl::MutexLock lock(&mu);
+          MutexLock lock(&mu);
           cancelled_with = why;
         },
         [this](const absl::Status& reason) {
           {
-            absl::MutexLock lock(&mu);
+            MutexLock lock(&mu);
             done_reason = reason;
           }
           done.Notify();
         });
   }
   JobOutcome Of(uint64_t i) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     return outcomes.at(i);
   }
   size_t size() {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     return outcomes.size();
   }
 };

@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job_kind.h"
+#include "server/core/mutex.h"
+#include "server/core/notification.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 
@@ -147,7 +147,7 @@ class TestEnv {
   std::atomic<int> started{0};
   std::atomic<int> cancelled_handlers{0};
   std::atomic<int> fail_runs{0};
-  absl::Notification release_hang;
+  Notification release_hang;
 
  private:
   TimerService timers_;
@@ -162,7 +162,7 @@ class CollectingSink : public ResultSink {
  public:
   explicit CollectingSink(bool consume = true) : consume_(consume) {}
   bool OnResult(JobResult r) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     EXPECT_FALSE(done_.HasBeenNotified()) << "result after OnDone";
     EXPECT_TRUE(results_.emplace(r.index, r).second)
         << "second result for job " << r.index;
@@ -171,7 +171,7 @@ class CollectingSink : public ResultSink {
   }
   void OnDone(const BatchSummary& s) override {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       summary_ = s;
     }
     EXPECT_FALSE(done_.HasBeenNotified()) << "OnDone twice";
@@ -181,19 +181,19 @@ class CollectingSink : public ResultSink {
     return done_.WaitForNotificationWithTimeout(d);
   }
   std::map<uint64_t, JobResult> results() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return results_;
   }
   size_t count() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return results_.size();
   }
   BatchSummary summary() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return summary_;
   }
   int Count(JobOutcome o) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     int n = 0;
     for (auto& [i, r] : results_) n += r.outcome == o;
     return n;
@@ -202,11 +202,11 @@ class CollectingSink : public ResultSink {
 
  private:
   const bool consume_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<uint64_t, JobResult> results_;
   std::vector<uint64_t> order_;
   BatchSummary summary_;
-  absl::Notification done_;
+  Notification done_;
 };
 
 // Makes every job of a batch from one template.

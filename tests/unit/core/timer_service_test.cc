@@ -5,21 +5,22 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/core/notification.h"
 
 namespace jobgroup {
 namespace {
 
 TEST(TimerServiceTest, RunsCallbacksInDueOrder) {
   TimerService timers;
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<int> order;
-  absl::Notification done;
+  Notification done;
   absl::Time base = absl::Now() + absl::Milliseconds(20);
   for (int i : {3, 1, 2}) {
     timers.Schedule(base + absl::Milliseconds(5 * i), [&, i] {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       order.push_back(i);
       if (order.size() == 3) done.Notify();
     });
@@ -30,7 +31,7 @@ TEST(TimerServiceTest, RunsCallbacksInDueOrder) {
 
 TEST(TimerServiceTest, NeverRunsBeforeItsTime) {
   TimerService timers;
-  absl::Notification done;
+  Notification done;
   absl::Time due = absl::Now() + absl::Milliseconds(30);
   absl::Time ran;
   timers.Schedule(due, [&] {
@@ -91,7 +92,7 @@ TEST(TimerServiceTest, ShutdownDropsPendingTimers) {
 
 TEST(TimerServiceTest, CallbackMayScheduleAnother) {
   TimerService timers;
-  absl::Notification done;
+  Notification done;
   timers.ScheduleAfter(absl::Milliseconds(1), [&] {
     timers.ScheduleAfter(absl::Milliseconds(1), [&] { done.Notify(); });
   });

@@ -5,9 +5,10 @@
 #include <set>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/core/mutex.h"
+#include "server/core/notification.h"
 
 namespace jobgroup {
 namespace {
@@ -15,14 +16,14 @@ namespace {
 TEST(WorkerPoolTest, RunsEveryTaskOnAFixedSetOfThreads) {
   constexpr int kTasks = 20000;
   std::atomic<int> ran{0};
-  absl::Mutex mu;
+  Mutex mu;
   std::set<std::thread::id> ids;
   {
     WorkerPool pool(3, 16);  // A small queue: most submits park.
     for (int i = 0; i < kTasks; ++i) {
       ASSERT_TRUE(pool.Submit([&] {
         ran.fetch_add(1);
-        absl::MutexLock lock(&mu);
+        MutexLock lock(&mu);
         ids.insert(std::this_thread::get_id());
       }));
     }
@@ -42,7 +43,7 @@ TEST(WorkerPoolTest, SubmitAfterShutdownIsRefused) {
 
 TEST(WorkerPoolTest, BusyCountsRunningTasks) {
   WorkerPool pool(2, 4);
-  absl::Notification release;
+  Notification release;
   std::atomic<int> started{0};
   for (int i = 0; i < 2; ++i) {
     pool.Submit([&] {

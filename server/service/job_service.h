@@ -1,0 +1,67 @@
+// JobService: the gRPC face of jobgroup, thin over the core. Each call is a
+// small callback reactor that validates, admits, hands the jobs to a
+// BatchRun and turns its results into protobuf messages; no reaction
+// blocks. gRPC status is made from absl::Status here and nowhere else.
+//
+// Thread-safe; calls run concurrently on gRPC's callback threads.
+#ifndef JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
+#define JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "jobgroup/v1/jobgroup.grpc.pb.h"
+#include "server/core/admission.h"
+#include "server/core/backends.h"
+#include "server/core/dispatcher.h"
+#include "server/core/job_kind.h"
+#include "server/core/worker_pool.h"
+#include "server/service/call_registry.h"
+#include "server/service/logger.h"
+#include "server/service/metrics.h"
+#include "server/service/server_options.h"
+#include "server/service/validation.h"
+
+namespace jobgroup {
+
+// What the calls share. Every pointer outlives the service.
+struct ServiceContext {
+  const ServerOptions* options = nullptr;
+  const KindRegistry* kinds = nullptr;
+  const BackendSet* backends = nullptr;
+  Dispatcher* dispatcher = nullptr;
+  const WorkerPool* workers = nullptr;
+  const RequestValidator* validator = nullptr;
+  ServerMetrics* metrics = nullptr;
+  Logger* logger = nullptr;
+  AdmissionLimit* admission = nullptr;
+  CallRegistry* calls = nullptr;
+  const std::atomic<bool>* draining = nullptr;
+  std::atomic<int64_t>* jobs_in_flight = nullptr;
+  std::string version;
+};
+
+class JobServiceImpl final : public v1::JobService::CallbackService {
+ public:
+  explicit JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {}
+
+  grpc::ServerUnaryReactor* RunBatch(grpc::CallbackServerContext* context,
+                                     const v1::RunBatchRequest* request,
+                                     v1::RunBatchResponse* response) override;
+  grpc::ServerWriteReactor<v1::StreamBatchResponse>* StreamBatch(
+      grpc::CallbackServerContext* context,
+      const v1::StreamBatchRequest* request) override;
+  grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>* Process(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetServerInfo(
+      grpc::CallbackServerContext* context,
+      const v1::GetServerInfoRequest* request,
+      v1::GetServerInfoResponse* response) override;
+
+ private:
+  ServiceContext ctx_;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_

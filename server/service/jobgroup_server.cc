@@ -1,0 +1,189 @@
+// Implementation of JobgroupServer.
+#include "server/service/jobgroup_server.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/kinds/builtin_kinds.h"
+
+namespace jobgroup {
+
+const char* JobgroupVersion() { return JOBGROUP_VERSION; }
+
+JobgroupServer::JobgroupServer(ServerOptions options)
+    : options_(std::move(options)), logger_(options_.log_json) {}
+
+absl::StatusOr<std::unique_ptr<JobgroupServer>> JobgroupServer::Start(
+    ServerOptions options, KindRegistrar extra_kinds) {
+  std::unique_ptr<JobgroupServer> server(
+      new JobgroupServer(std::move(options)));
+  absl::Status s = server->Init(extra_kinds);
+  if (!s.ok()) return s;
+  return server;
+}
+
+absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
+  const ServerOptions& o = options_;
+  // Default backends; --backend adds to them or changes their capacity.
+  absl::Status s =
+      backends_.Add({"local", static_cast<int64_t>(o.max_inflight_jobs)});
+  if (s.ok()) s = backends_.Add({"cpu", static_cast<int64_t>(o.workers)});
+  for (const BackendSpec& b : o.backends) {
+    if (s.ok()) s = backends_.Add(b);
+  }
+  if (s.ok()) s = RegisterBuiltinKinds(kinds_);
+  if (s.ok() && extra_kinds) s = extra_kinds(kinds_);
+  if (!s.ok()) return s;
+  for (const JobKind* k : kinds_.List()) {
+    if (backends_.Find(k->info.backend) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("kind ", k->info.name, " uses backend ", k->info.backend,
+                       ", which is not configured"));
+    }
+  }
+
+  workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity);
+  metrics_ = std::make_unique<ServerMetrics>(
+      kinds_,
+      LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_},
+      JobgroupVersion());
+  dispatcher_ =
+      std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
+  metrics_->WatchDispatcher(dispatcher_.get());
+  validator_ =
+      std::make_unique<RequestValidator>(&options_, &kinds_, &backends_);
+  admission_ = std::make_unique<AdmissionLimit>(o.max_inflight_jobs);
+
+  ServiceContext ctx;
+  ctx.options = &options_;
+  ctx.kinds = &kinds_;
+  ctx.backends = &backends_;
+  ctx.dispatcher = dispatcher_.get();
+  ctx.workers = workers_.get();
+  ctx.validator = validator_.get();
+  ctx.metrics = metrics_.get();
+  ctx.logger = &logger_;
+  ctx.admission = admission_.get();
+  ctx.calls = &calls_;
+  ctx.draining = &draining_;
+  ctx.jobs_in_flight = &jobs_in_flight_;
+  ctx.version = JobgroupVersion();
+  service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
+
+  if (!o.metrics_listen.empty()) {
+    s = metrics_->Serve(o.metrics_listen);
+    if (!s.ok()) return s;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  // Long-lived client connections are closed now and then (gracefully), so
+  // clients rebalance when replicas come and go.
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(o.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(o.max_connection_age_grace)));
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", o.listen, " (address in use or not valid?)"));
+  }
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus("jobgroup.v1.JobService", true);
+
+  std::vector<std::string> backends;
+  for (const Semaphore* b : backends_.List()) {
+    backends.push_back(absl::StrCat(b->name(), "=", b->capacity()));
+  }
+  std::vector<std::string> kinds;
+  for (const JobKind* k : kinds_.List()) kinds.push_back(k->info.name);
+  logger_.Info("started", absl::StrCat("jobgroupd ", JobgroupVersion()),
+               {{"version", JobgroupVersion()},
+                {"listen", o.listen},
+                {"port", absl::StrCat(port_)},
+                {"metrics_listen", o.metrics_listen},
+                {"metrics_port", absl::StrCat(metrics_->port())},
+                {"workers", absl::StrCat(o.workers)},
+                {"queue_capacity", absl::StrCat(o.queue_capacity)},
+                {"backends", absl::StrJoin(backends, ",")},
+                {"kinds", absl::StrJoin(kinds, ",")},
+                {"max_jobs_per_call", absl::StrCat(o.max_jobs_per_call)},
+                {"max_payload_bytes", absl::StrCat(o.max_payload_bytes)},
+                {"max_inflight_jobs", absl::StrCat(o.max_inflight_jobs)},
+                {"max_concurrency", absl::StrCat(o.max_concurrency)},
+                {"default_deadline", absl::FormatDuration(o.default_deadline)},
+                {"max_deadline", absl::FormatDuration(o.max_deadline)},
+                {"drain_timeout", absl::FormatDuration(o.drain_timeout)}});
+  return absl::OkStatus();
+}
+
+void JobgroupServer::Drain() {
+  if (draining_.exchange(true)) {
+    drained_.WaitForNotification();
+    return;
+  }
+  absl::Time start = absl::Now();
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(false);
+  health->SetServingStatus("jobgroup.v1.JobService", false);
+  logger_.Info(
+      "draining", "",
+      {{"calls_in_flight", absl::StrCat(calls_.size())},
+       {"drain_timeout", absl::FormatDuration(options_.drain_timeout)}});
+  absl::Time give_up = start + options_.drain_timeout;
+  while (calls_.size() > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  size_t left = calls_.size();
+  if (left > 0) {
+    logger_.Warn("drain_timeout", "cancelling the calls still running",
+                 {{"calls", absl::StrCat(left)}});
+    calls_.CancelAll(absl::CancelledError("the server is shutting down"));
+    absl::Time wait_until = absl::Now() + absl::Seconds(2);
+    while (calls_.size() > 0 && absl::Now() < wait_until) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+  // Lets the last replies go out, then cancels whatever is left.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  timers_.Shutdown();
+  int64_t stuck = dispatcher_->running_handlers();
+  if (stuck == 0) {
+    workers_->Shutdown();
+  } else {
+    // A handler that ignores cancellation must not hold the process: its
+    // job already has its outcome; the worker is left behind at exit.
+    logger_.Warn("stuck_handlers", "exiting without waiting for them",
+                 {{"handlers", absl::StrCat(stuck)}});
+  }
+  logger_.Info("stopped", "",
+               {{"drain_ms",
+                 absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - start))},
+                {"cancelled_calls", absl::StrCat(left)}});
+  drained_.Notify();
+}
+
+JobgroupServer::~JobgroupServer() {
+  if (server_ && !drained_.HasBeenNotified()) {
+    server_->Shutdown(std::chrono::system_clock::now());
+  }
+  if (dispatcher_ && dispatcher_->running_handlers() > 0) {
+    // Stuck workers cannot be joined; leave them (the process is ending).
+    workers_.release();
+  }
+}
+
+}  // namespace jobgroup

@@ -1,0 +1,462 @@
+// Implementation of ServerMetrics.
+#include "server/service/metrics.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
+
+namespace jobgroup {
+namespace {
+
+using prometheus::Histogram;
+
+// RPC latency from 100 µs to 5 minutes, with an edge at the 1 s SLO.
+const Histogram::BucketBoundaries kRpcBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,   0.5,     1,      2.5,   5,      10,    30,   60,    120,  300};
+// Job run and wait times, up to ten minutes; edge at the 1 s queue SLO.
+const Histogram::BucketBoundaries kJobBuckets = {
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1,      2.5,    5,     10,    30,   60,    120,  300, 600};
+const Histogram::BucketBoundaries kBatchSizeBuckets = {
+    1, 10, 100, 1000, 10000, 100000, 1000000};
+
+// grpc-ecosystem spells the codes as Go's codes.Code.String() does.
+const char* const kCodeNames[17] = {"OK",
+                                    "Canceled",
+                                    "Unknown",
+                                    "InvalidArgument",
+                                    "DeadlineExceeded",
+                                    "NotFound",
+                                    "AlreadyExists",
+                                    "PermissionDenied",
+                                    "ResourceExhausted",
+                                    "FailedPrecondition",
+                                    "Aborted",
+                                    "OutOfRange",
+                                    "Unimplemented",
+                                    "Internal",
+                                    "Unavailable",
+                                    "DataLoss",
+                                    "Unauthenticated"};
+const char* const kMethodTypes[kMethodCount] = {"unary", "server_stream",
+                                                "bidi_stream", "unary"};
+// The result label of jobgroup_batches_total.
+const char* const kBatchResults[4] = {"ok", "failed", "deadline_exceeded",
+                                      "cancelled"};
+
+prometheus::MetricFamily Gauge(std::string name, std::string help) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = prometheus::MetricType::Gauge;
+  return f;
+}
+
+void AddValue(prometheus::MetricFamily& f, double v,
+              std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == prometheus::MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+struct ProcStat {
+  double cpu_seconds = 0;
+  double start_time = 0;
+  double threads = 0;
+  double rss_bytes = 0;
+  double open_fds = 0;
+};
+
+ProcStat ReadProcStat() {
+  ProcStat out;
+  long ticks = sysconf(_SC_CLK_TCK);
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  // Fields after the command name, which may hold spaces: skip past ')'.
+  size_t close = line.rfind(')');
+  if (close != std::string::npos && ticks > 0) {
+    std::vector<absl::string_view> f =
+        absl::StrSplit(absl::string_view(line).substr(close + 2), ' ');
+    // f[0] is field 3 (state): field N is f[N - 3].
+    double utime = 0, stime = 0, threads = 0, start = 0;
+    if (f.size() > 19 && absl::SimpleAtod(f[11], &utime) &&
+        absl::SimpleAtod(f[12], &stime) && absl::SimpleAtod(f[17], &threads) &&
+        absl::SimpleAtod(f[19], &start)) {
+      out.cpu_seconds = (utime + stime) / ticks;
+      out.threads = threads;
+      std::ifstream pstat("/proc/stat");
+      std::string l;
+      while (std::getline(pstat, l)) {
+        double btime;
+        if (l.rfind("btime ", 0) == 0 &&
+            absl::SimpleAtod(l.substr(6), &btime)) {
+          out.start_time = btime + start / ticks;
+        }
+      }
+    }
+  }
+  std::ifstream statm("/proc/self/statm");
+  double size = 0, resident = 0;
+  if (statm >> size >> resident) resident *= sysconf(_SC_PAGESIZE);
+  out.rss_bytes = resident;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    int n = 0;
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+    out.open_fds = n - 3;  // ".", ".." and the directory's own fd.
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kRunBatch:
+      return "RunBatch";
+    case Method::kStreamBatch:
+      return "StreamBatch";
+    case Method::kProcess:
+      return "Process";
+    case Method::kGetServerInfo:
+      return "GetServerInfo";
+  }
+  return "unknown";
+}
+
+// Reads live values at scrape time.
+class ServerMetrics::LiveCollector : public prometheus::Collectable {
+ public:
+  LiveCollector(LiveSources live, std::string version)
+      : live_(live), version_(std::move(version)) {}
+  // Before the first scrape only.
+  void set_dispatcher(const Dispatcher* d) { live_.dispatcher = d; }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    auto add = [&](const char* name, const char* help, double v) {
+      out.push_back(Gauge(name, help));
+      AddValue(out.back(), v);
+    };
+    if (live_.workers) {
+      add("jobgroup_queue_depth", "Jobs in the ready queue (parked included).",
+          live_.workers->queue_depth());
+      add("jobgroup_queue_capacity", "Capacity of the ready queue.",
+          live_.workers->queue_capacity());
+      add("jobgroup_workers_busy", "Workers running a handler.",
+          live_.workers->busy());
+      add("jobgroup_workers_total", "Worker threads.",
+          live_.workers->workers());
+    }
+    if (live_.dispatcher) {
+      add("jobgroup_handlers_abandoned",
+          "Handlers still running after their job was reported cancelled "
+          "(ignoring cancellation).",
+          live_.dispatcher->abandoned_handlers());
+    }
+    if (live_.jobs_in_flight) {
+      add("jobgroup_jobs_in_flight",
+          "Jobs accepted and not yet given their outcome.",
+          live_.jobs_in_flight->load());
+    }
+    if (live_.backends) {
+      auto cap = Gauge("jobgroup_backend_capacity", "Permits of each backend.");
+      auto use = Gauge("jobgroup_backend_in_use", "Permits held now.");
+      auto wait =
+          Gauge("jobgroup_backend_waiting", "Jobs waiting for a permit.");
+      for (const Semaphore* b : live_.backends->List()) {
+        std::vector<prometheus::ClientMetric::Label> l = {
+            {"backend", b->name()}};
+        AddValue(cap, b->capacity(), l);
+        AddValue(use, b->in_use(), l);
+        AddValue(wait, b->waiting(), l);
+      }
+      out.push_back(std::move(cap));
+      out.push_back(std::move(use));
+      out.push_back(std::move(wait));
+    }
+    ProcStat p = ReadProcStat();
+    prometheus::MetricFamily cpu;
+    cpu.name = "process_cpu_seconds_total";
+    cpu.help = "User and system CPU time spent in seconds.";
+    cpu.type = prometheus::MetricType::Counter;
+    AddValue(cpu, p.cpu_seconds);
+    out.push_back(std::move(cpu));
+    add("process_resident_memory_bytes", "Resident memory size in bytes.",
+        p.rss_bytes);
+    add("process_open_fds", "Number of open file descriptors.", p.open_fds);
+    add("process_start_time_seconds",
+        "Start time of the process since the Unix epoch in seconds.",
+        p.start_time);
+    add("process_threads", "Number of OS threads in the process.", p.threads);
+    out.push_back(Gauge("jobgroup_build_info", "Build information; value 1."));
+    AddValue(out.back(), 1, {{"version", version_}});
+    return out;
+  }
+
+ private:
+  LiveSources live_;
+  const std::string version_;
+};
+
+ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
+                             const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      live_(std::make_shared<LiveCollector>(live, version)) {
+  prometheus::Registry& r = *registry_;
+  auto& started = prometheus::BuildCounter()
+                      .Name("grpc_server_started_total")
+                      .Help("RPCs started on the server.")
+                      .Register(r);
+  auto& handled = prometheus::BuildCounter()
+                      .Name("grpc_server_handled_total")
+                      .Help("RPCs completed on the server, by code.")
+                      .Register(r);
+  auto& handling = prometheus::BuildHistogram()
+                       .Name("grpc_server_handling_seconds")
+                       .Help("Time from an RPC's start to its status.")
+                       .Register(r);
+  auto& received = prometheus::BuildCounter()
+                       .Name("grpc_server_msg_received_total")
+                       .Help("Stream messages received.")
+                       .Register(r);
+  auto& sent = prometheus::BuildCounter()
+                   .Name("grpc_server_msg_sent_total")
+                   .Help("Stream messages sent.")
+                   .Register(r);
+  auto& batches = prometheus::BuildCounter()
+                      .Name("jobgroup_batches_total")
+                      .Help("Calls that ran jobs, by how they ended.")
+                      .Register(r);
+  auto& batch_jobs = prometheus::BuildHistogram()
+                         .Name("jobgroup_batch_jobs")
+                         .Help("Jobs per call.")
+                         .Register(r);
+  auto& batch_duration = prometheus::BuildHistogram()
+                             .Name("jobgroup_batch_duration_seconds")
+                             .Help("Wall time of calls that ran jobs.")
+                             .Register(r);
+  auto& expiries = prometheus::BuildCounter()
+                       .Name("jobgroup_deadline_expiries_total")
+                       .Help(
+                           "Calls whose deadline expired before every job "
+                           "finished.")
+                       .Register(r);
+  auto& failfast = prometheus::BuildCounter()
+                       .Name("jobgroup_failfast_cancellations_total")
+                       .Help("Calls cancelled by a failed job (FAIL_FAST).")
+                       .Register(r);
+  for (int i = 0; i < kMethodCount; ++i) {
+    Method m = static_cast<Method>(i);
+    prometheus::Labels l = {{"grpc_service", "jobgroup.v1.JobService"},
+                            {"grpc_method", MethodName(m)},
+                            {"grpc_type", kMethodTypes[i]}};
+    MethodSeries& s = methods_[i];
+    s.started = &started.Add(l);
+    s.handling = &handling.Add(l, kRpcBuckets);
+    s.received = &received.Add(l);
+    s.sent = &sent.Add(l);
+    for (int c = 0; c < 17; ++c) {
+      prometheus::Labels lc = l;
+      lc["grpc_code"] = kCodeNames[c];
+      s.handled[c] = &handled.Add(lc);
+    }
+    if (m == Method::kGetServerInfo) continue;
+    prometheus::Labels lm = {{"method", MethodName(m)}};
+    for (int b = 0; b < 4; ++b) {
+      prometheus::Labels lb = lm;
+      lb["result"] = kBatchResults[b];
+      s.batches[b] = &batches.Add(lb);
+    }
+    s.batch_jobs = &batch_jobs.Add(lm, kBatchSizeBuckets);
+    s.batch_duration = &batch_duration.Add(lm, kRpcBuckets);
+    s.deadline_expiries = &expiries.Add(lm);
+    s.failfast = &failfast.Add(lm);
+  }
+
+  auto& jobs = prometheus::BuildCounter()
+                   .Name("jobgroup_jobs_total")
+                   .Help("Jobs by kind and outcome.")
+                   .Register(r);
+  auto& run = prometheus::BuildHistogram()
+                  .Name("jobgroup_job_run_seconds")
+                  .Help("Time a job's handler ran.")
+                  .Register(r);
+  auto& queue_wait = prometheus::BuildHistogram()
+                         .Name("jobgroup_job_queue_wait_seconds")
+                         .Help(
+                             "Time from a job's start to its handler's "
+                             "start (permit and queue waits).")
+                         .Register(r);
+  auto& attempts = prometheus::BuildCounter()
+                       .Name("jobgroup_job_attempts_total")
+                       .Help("Attempts made, retries and fallbacks included.")
+                       .Register(r);
+  auto& retries = prometheus::BuildCounter()
+                      .Name("jobgroup_job_retries_total")
+                      .Help("Retries of failed attempts.")
+                      .Register(r);
+  auto& fallbacks = prometheus::BuildCounter()
+                        .Name("jobgroup_fallbacks_served_total")
+                        .Help("Jobs served by a fallback.")
+                        .Register(r);
+  for (const JobKind* k : kinds.List()) {
+    prometheus::Labels lk = {{"kind", k->info.name}};
+    KindSeries& s = kinds_[k->info.name];
+    for (int o = 0; o < kJobOutcomeCount; ++o) {
+      prometheus::Labels lo = lk;
+      lo["outcome"] = std::string(JobOutcomeName(static_cast<JobOutcome>(o)));
+      s.outcomes[o] = &jobs.Add(lo);
+    }
+    s.run = &run.Add(lk, kJobBuckets);
+    s.queue_wait = &queue_wait.Add(lk, kJobBuckets);
+    s.attempts = &attempts.Add(lk);
+    s.retries = &retries.Add(lk);
+    s.fallbacks_served = &fallbacks.Add(lk);
+  }
+
+  auto& backend_wait = prometheus::BuildHistogram()
+                           .Name("jobgroup_backend_wait_seconds")
+                           .Help("Time jobs waited for a backend permit.")
+                           .Register(r);
+  if (live.backends) {
+    for (const Semaphore* b : live.backends->List()) {
+      backend_wait_[b->name()] =
+          &backend_wait.Add({{"backend", b->name()}}, kJobBuckets);
+    }
+  }
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("jobgroup_rejected_total")
+                       .Help("Calls refused before running, by reason.")
+                       .Register(r);
+  for (const char* reason :
+       {"inflight_limit", "draining", "invalid_argument", "unauthenticated"}) {
+    rejected_[reason] = &rejected.Add({{"reason", reason}});
+  }
+  rejected_other_ = &rejected.Add({{"reason", "other"}});
+}
+
+ServerMetrics::~ServerMetrics() = default;
+
+absl::Status ServerMetrics::Serve(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError("cannot serve metrics on " + address + ": " +
+                                  e.what());
+  }
+  exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(live_);
+  return absl::OkStatus();
+}
+
+void ServerMetrics::WatchDispatcher(const Dispatcher* dispatcher) {
+  live_->set_dispatcher(dispatcher);
+}
+
+int ServerMetrics::port() const {
+  if (!exposer_) return 0;
+  std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports[0];
+}
+
+void ServerMetrics::CallStarted(Method m) {
+  methods_[static_cast<int>(m)].started->Increment();
+}
+
+void ServerMetrics::CallHandled(Method m, int code, absl::Duration took) {
+  MethodSeries& s = methods_[static_cast<int>(m)];
+  if (code < 0 || code >= 17) code = 2;
+  s.handled[code]->Increment();
+  s.handling->Observe(absl::ToDoubleSeconds(took));
+}
+
+void ServerMetrics::MessagesReceived(Method m, uint64_t n) {
+  methods_[static_cast<int>(m)].received->Increment(n);
+}
+
+void ServerMetrics::MessagesSent(Method m, uint64_t n) {
+  methods_[static_cast<int>(m)].sent->Increment(n);
+}
+
+ServerMetrics::KindSeries* ServerMetrics::Kind(absl::string_view name) {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+void ServerMetrics::JobFinished(absl::string_view kind,
+                                const JobResult& result) {
+  KindSeries* s = Kind(kind);
+  if (s == nullptr) return;
+  s->outcomes[static_cast<int>(result.outcome)]->Increment();
+  if (result.attempts > 0) s->attempts->Increment(result.attempts);
+  if (result.run_time > absl::ZeroDuration()) {
+    s->run->Observe(absl::ToDoubleSeconds(result.run_time));
+  }
+}
+
+void ServerMetrics::OnHandlerStart(const JobSpec& job, absl::Duration queued) {
+  if (KindSeries* s = Kind(job.kind)) {
+    s->queue_wait->Observe(absl::ToDoubleSeconds(queued));
+  }
+}
+
+void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
+  MethodSeries& s = methods_[static_cast<int>(m)];
+  if (s.batch_jobs == nullptr) return;
+  int result = 0;
+  if (summary.deadline_hit) {
+    result = 2;
+    s.deadline_expiries->Increment();
+  } else if (absl::StartsWith(summary.cancel_reason.message(),
+                              "cancelled because job")) {
+    result = 1;
+    s.failfast->Increment();
+  } else if (!summary.cancel_reason.ok()) {
+    result = 3;
+  } else if (summary.count(JobOutcome::kSucceeded) != summary.total) {
+    result = 1;
+  }
+  s.batches[result]->Increment();
+  s.batch_jobs->Observe(static_cast<double>(summary.total));
+  s.batch_duration->Observe(absl::ToDoubleSeconds(summary.elapsed));
+}
+
+void ServerMetrics::Rejected(absl::string_view reason) {
+  auto it = rejected_.find(reason);
+  (it == rejected_.end() ? rejected_other_ : it->second)->Increment();
+}
+
+void ServerMetrics::OnPermitWait(const Semaphore& backend,
+                                 absl::Duration waited) {
+  auto it = backend_wait_.find(backend.name());
+  if (it != backend_wait_.end()) {
+    it->second->Observe(absl::ToDoubleSeconds(waited));
+  }
+}
+
+void ServerMetrics::OnRetry(const JobSpec& job) {
+  if (KindSeries* s = Kind(job.kind)) s->retries->Increment();
+}
+
+void ServerMetrics::OnFallbackServed(const JobSpec& primary, uint32_t) {
+  if (KindSeries* s = Kind(primary.kind)) s->fallbacks_served->Increment();
+}
+
+}  // namespace jobgroup

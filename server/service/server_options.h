@@ -1,0 +1,42 @@
+// ServerOptions: everything jobgroupd is configured with, filled from flags
+// by main.cc and read-only afterwards.
+#ifndef JOBGROUP_SERVER_SERVICE_SERVER_OPTIONS_H_
+#define JOBGROUP_SERVER_SERVICE_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/core/backends.h"
+
+namespace jobgroup {
+
+struct ServerOptions {
+  std::string listen = "0.0.0.0:50051";
+  std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics.
+  size_t workers = 2;
+  size_t queue_capacity = 4096;
+  std::vector<BackendSpec> backends;  // Added to the defaults.
+  uint64_t max_jobs_per_call = 100'000;
+  uint64_t max_payload_bytes = 1 << 20;
+  uint64_t max_message_bytes = 256 << 20;
+  uint64_t max_inflight_jobs = 1'000'000;
+  uint64_t max_concurrency = 1'000'000;  // Accepted BatchOptions value.
+  uint64_t process_window = 1024;  // Process's window without max_concurrency.
+  uint32_t max_fallbacks = 8;
+  uint32_t max_attempts = 10;
+  uint32_t max_params = 64;
+  uint64_t max_param_bytes = 4096;
+  absl::Duration default_deadline = absl::Seconds(30);
+  absl::Duration max_deadline = absl::Minutes(10);
+  absl::Duration deadline_margin = absl::Milliseconds(25);
+  absl::Duration drain_timeout = absl::Seconds(10);
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  bool log_json = false;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_SERVER_OPTIONS_H_

@@ -1,0 +1,61 @@
+// Request validation: every malformed or oversized request is refused before
+// anything runs, with an error that names the offending field
+// ("jobs[3].params.ms: ..."). Validation also resolves each job's kind and
+// backend. Stateless and thread-safe.
+#ifndef JOBGROUP_SERVER_SERVICE_VALIDATION_H_
+#define JOBGROUP_SERVER_SERVICE_VALIDATION_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "jobgroup/v1/jobgroup.pb.h"
+#include "server/core/backends.h"
+#include "server/core/batch_run.h"
+#include "server/core/job_kind.h"
+#include "server/service/server_options.h"
+
+namespace jobgroup {
+
+class RequestValidator {
+ public:
+  // Every pointer must outlive the validator.
+  RequestValidator(const ServerOptions* options, const KindRegistry* kinds,
+                   const BackendSet* backends)
+      : options_(options), kinds_(kinds), backends_(backends) {}
+
+  // RequestValidator::ValidateJobs()
+  //
+  // Checks the jobs of a RunBatch or StreamBatch request: count, ids, and
+  // each job as ValidateJob().
+  absl::Status ValidateJobs(
+      const google::protobuf::RepeatedPtrField<v1::Job>& jobs) const;
+
+  // RequestValidator::ValidateJob()
+  //
+  // Checks one job; `field` names it in errors ("jobs[3]").
+  absl::Status ValidateJob(const v1::Job& job, const std::string& field,
+                           int depth = 0) const;
+
+  // RequestValidator::ToBatchOptions()
+  //
+  // Checks BatchOptions and converts them (deadline not set).
+  absl::StatusOr<BatchRun::Options> ToBatchOptions(
+      const v1::BatchOptions& options) const;
+
+  // RequestValidator::ToJobSpec()
+  //
+  // Converts a validated job; `index` gives its default id.
+  std::shared_ptr<JobSpec> ToJobSpec(const v1::Job& job, uint64_t index) const;
+
+ private:
+  void Resolve(const v1::Job& job, JobSpec& spec) const;
+
+  const ServerOptions* const options_;
+  const KindRegistry* const kinds_;
+  const BackendSet* const backends_;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_VALIDATION_H_
