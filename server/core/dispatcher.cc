@@ -121,6 +121,14 @@ void Attempt::Cancel(absl::Status why) {
   if (tell_handler) context_->RequestCancel(std::move(why));
 }
 
+bool Attempt::Progress(absl::Duration* queued, absl::Duration* ran) {
+  MutexLock lock(&mu_);
+  if (started_ == absl::Time()) return false;
+  *queued = started_ - admitted_;
+  *ran = absl::Now() - started_;
+  return true;
+}
+
 void Attempt::RunOnWorker() {
   absl::Duration queued;
   std::shared_ptr<Attempt> self = shared_from_this();

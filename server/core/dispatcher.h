@@ -64,6 +64,12 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   // Ends the attempt with `why` unless it has ended already. Idempotent.
   void Cancel(absl::Status why);
 
+  // Attempt::Progress()
+  //
+  // True when the handler has started; then sets how long the attempt
+  // queued and how long the handler has run so far.
+  bool Progress(absl::Duration* queued, absl::Duration* ran);
+
   // Use Dispatcher::Start().
   Attempt(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
           absl::Time deadline, DoneFn done,

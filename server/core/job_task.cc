@@ -231,6 +231,26 @@ void JobTask::SettleLocked(JobResult result,
   }
 }
 
+void JobTask::FillProgress(JobResult* result) {
+  std::vector<std::shared_ptr<Attempt>> live;
+  {
+    MutexLock lock(&mu_);
+    result->attempts = attempts_;
+    result->queue_time = queue_time_;
+    result->run_time = run_time_;
+    for (auto& a : live_) {
+      if (a) live.push_back(a);
+    }
+  }
+  for (auto& a : live) {
+    absl::Duration queued, ran;
+    if (a->Progress(&queued, &ran)) {
+      result->queue_time = queued;
+      result->run_time = ran;
+    }
+  }
+}
+
 void JobTask::Cancel(const absl::Status& why) {
   std::vector<std::shared_ptr<Attempt>> to_cancel;
   DoneFn done;

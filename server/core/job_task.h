@@ -55,6 +55,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   void Start(DoneFn done) override;
   void Cancel(const absl::Status& why) override;
   const JobKind* kind() const override { return job_->resolved_kind; }
+  void FillProgress(JobResult* result) override;
 
  private:
   // Candidate 0 is the primary, k the k-th fallback.

@@ -127,6 +127,7 @@ std::vector<std::shared_ptr<Task>> TaskGroup::CancelLocked(
     r.outcome = outcome;
     r.error = why;
     r.kind = task->kind();
+    task->FillProgress(&r);
     outcomes->push_back(std::move(r));
     to_cancel.push_back(std::move(task));
   }

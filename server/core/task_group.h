@@ -49,6 +49,9 @@ class Task {
   virtual void Cancel(const absl::Status& why) = 0;
   // The kind of job this task runs, copied into its result; may be null.
   virtual const JobKind* kind() const { return nullptr; }
+  // Fills what is known so far (attempts, queue and run time) into the
+  // result the group settles for a task it cancels. Must not block.
+  virtual void FillProgress(JobResult* result) {}
 };
 
 class TaskGroup : public std::enable_shared_from_this<TaskGroup> {

@@ -161,7 +161,7 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
           live_.workers->queue_capacity());
       add("jobgroup_workers_busy", "Workers running a handler.",
           live_.workers->busy());
-      add("jobgroup_workers_total", "Worker threads.",
+      add("jobgroup_workers", "Worker threads.",
           live_.workers->workers());
     }
     if (live_.dispatcher) {
@@ -316,9 +316,9 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
                         .Name("jobgroup_fallbacks_served_total")
                         .Help("Jobs served by a fallback.")
                         .Register(r);
-  for (const JobKind* k : kinds.List()) {
-    prometheus::Labels lk = {{"kind", k->info.name}};
-    KindSeries& s = kinds_[k->info.name];
+  auto add_kind = [&](const std::string& key, const std::string& label) {
+    prometheus::Labels lk = {{"kind", label}};
+    KindSeries& s = kinds_[key];
     for (int o = 0; o < kJobOutcomeCount; ++o) {
       prometheus::Labels lo = lk;
       lo["outcome"] = std::string(JobOutcomeName(static_cast<JobOutcome>(o)));
@@ -329,7 +329,11 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
     s.attempts = &attempts.Add(lk);
     s.retries = &retries.Add(lk);
     s.fallbacks_served = &fallbacks.Add(lk);
-  }
+  };
+  for (const JobKind* k : kinds.List()) add_kind(k->info.name, k->info.name);
+  // Jobs refused before their kind was known (a Process job naming no
+  // registered kind) count under kind="unknown".
+  add_kind("", "unknown");
 
   auto& backend_wait = prometheus::BuildHistogram()
                            .Name("jobgroup_backend_wait_seconds")
@@ -397,7 +401,8 @@ void ServerMetrics::MessagesSent(Method m, uint64_t n) {
 
 ServerMetrics::KindSeries* ServerMetrics::Kind(absl::string_view name) {
   auto it = kinds_.find(name);
-  return it == kinds_.end() ? nullptr : &it->second;
+  if (it == kinds_.end()) it = kinds_.find("");
+  return &it->second;
 }
 
 void ServerMetrics::JobFinished(absl::string_view kind,

@@ -1,0 +1,213 @@
+// The jobgroupd program: flags, signals and the server's lifetime. Flags are
+// documented in --help; they may also come from --flagfile (one
+// --flag=value a line).
+#include "server/jobgroupd_main.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/service/jobgroup_server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "gRPC listen address, host:port ([::1]:0 picks a free port).");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Prometheus /metrics listen address; empty disables it.");
+ABSL_FLAG(int, workers, 0,
+          "Worker threads that run handlers; 0 means one per core.");
+ABSL_FLAG(int64_t, queue_capacity, 4096,
+          "Capacity of the ready queue feeding the workers; when it is full, "
+          "jobs wait for space holding no thread.");
+ABSL_FLAG(std::vector<std::string>, backend, {},
+          "Backend resource and its capacity, NAME=CAPACITY (e.g. db=10). "
+          "Repeatable, or comma-separated. Built in: local (capacity "
+          "--max_inflight_jobs) and cpu (capacity --workers).");
+ABSL_FLAG(int64_t, max_jobs_per_call, 100000, "Jobs per call at most.");
+ABSL_FLAG(int64_t, max_payload_bytes, 1 << 20,
+          "Payload bytes per job at most.");
+ABSL_FLAG(int64_t, max_message_bytes, 256 << 20,
+          "Largest gRPC message received or sent, in bytes.");
+ABSL_FLAG(int64_t, max_inflight_jobs, 1000000,
+          "Jobs the whole server holds in flight at most; a call whose window "
+          "does not fit is refused at once with RESOURCE_EXHAUSTED and a "
+          "retry-after-ms trailer.");
+ABSL_FLAG(int64_t, max_concurrency, 1000000,
+          "Largest BatchOptions.max_concurrency accepted.");
+ABSL_FLAG(int64_t, process_window, 1024,
+          "Jobs in flight per Process call when it sets no max_concurrency.");
+ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
+          "Deadline of a call whose client sets none.");
+ABSL_FLAG(absl::Duration, max_deadline, absl::Minutes(10),
+          "Longest deadline honoured; longer ones are cut to it.");
+ABSL_FLAG(absl::Duration, deadline_margin, absl::Milliseconds(25),
+          "How long before the client's deadline the server ends a call (at "
+          "most 10% of the budget), so partial results reach the client.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long calls in flight may finish before the "
+          "rest are cancelled.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "Client connections are closed gracefully after this age, so load "
+          "rebalances across replicas.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
+          "Time calls get to finish on a connection closed for its age.");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log format on stderr: text or json.");
+
+namespace {
+
+// --backend may be repeated on the command line and in flag files; absl
+// keeps only the last occurrence, so collect them all here.
+void CollectBackends(const std::vector<std::string>& args,
+                     std::vector<std::string>* out, int depth = 0) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view a = args[i];
+    std::string value;
+    bool has = false;
+    if (absl::ConsumePrefix(&a, "--backend=") ||
+        absl::ConsumePrefix(&a, "-backend=")) {
+      value = std::string(a);
+      has = true;
+    } else if ((a == "--backend" || a == "-backend") && i + 1 < args.size()) {
+      value = args[++i];
+      has = true;
+    } else if ((absl::ConsumePrefix(&a, "--flagfile=") ||
+                absl::ConsumePrefix(&a, "-flagfile=")) &&
+               depth < 4) {
+      for (absl::string_view file : absl::StrSplit(a, ',')) {
+        std::ifstream in{std::string(file)};
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);) {
+          absl::string_view l = absl::StripAsciiWhitespace(line);
+          if (!l.empty() && l[0] != '#') lines.emplace_back(l);
+        }
+        CollectBackends(lines, out, depth + 1);
+      }
+    }
+    if (has) {
+      for (absl::string_view v :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        out->emplace_back(v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace jobgroup {
+
+int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
+  absl::FlagsUsageConfig config;
+  config.version_string = [] {
+    return absl::StrCat("jobgroupd ", jobgroup::JobgroupVersion(), "\n");
+  };
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(
+      "jobgroupd: runs batches of jobs sent over gRPC as task groups.\n"
+      "Usage: jobgroupd [--listen=HOST:PORT] [--backend=db=10 ...] "
+      "[--flagfile=FILE]");
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  absl::ParseCommandLine(argc, argv);
+
+  jobgroup::ServerOptions o;
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  int workers = absl::GetFlag(FLAGS_workers);
+  o.workers =
+      workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+  auto positive = [](const char* name, int64_t v) {
+    if (v <= 0) {
+      fprintf(stderr, "jobgroupd: --%s must be positive, got %lld\n", name,
+              static_cast<long long>(v));
+      exit(2);
+    }
+    return static_cast<uint64_t>(v);
+  };
+  o.queue_capacity =
+      positive("queue_capacity", absl::GetFlag(FLAGS_queue_capacity));
+  o.max_jobs_per_call =
+      positive("max_jobs_per_call", absl::GetFlag(FLAGS_max_jobs_per_call));
+  o.max_payload_bytes =
+      positive("max_payload_bytes", absl::GetFlag(FLAGS_max_payload_bytes));
+  o.max_message_bytes = std::min<uint64_t>(
+      positive("max_message_bytes", absl::GetFlag(FLAGS_max_message_bytes)),
+      INT32_MAX);
+  o.max_inflight_jobs =
+      positive("max_inflight_jobs", absl::GetFlag(FLAGS_max_inflight_jobs));
+  o.max_concurrency =
+      positive("max_concurrency", absl::GetFlag(FLAGS_max_concurrency));
+  o.process_window =
+      positive("process_window", absl::GetFlag(FLAGS_process_window));
+  o.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  o.max_deadline = absl::GetFlag(FLAGS_max_deadline);
+  o.deadline_margin = absl::GetFlag(FLAGS_deadline_margin);
+  o.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  o.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  o.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  for (absl::Duration d : {o.default_deadline, o.max_deadline, o.drain_timeout,
+                           o.max_connection_age}) {
+    if (d <= absl::ZeroDuration()) {
+      fprintf(stderr, "jobgroupd: durations must be positive (e.g. 30s)\n");
+      return 2;
+    }
+  }
+  std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "text" && log_format != "json") {
+    fprintf(stderr, "jobgroupd: --log_format must be text or json, got %s\n",
+            log_format.c_str());
+    return 2;
+  }
+  o.log_json = log_format == "json";
+  std::vector<std::string> backends;
+  CollectBackends(raw, &backends);
+  for (const std::string& b : backends) {
+    absl::StatusOr<jobgroup::BackendSpec> spec = jobgroup::ParseBackendSpec(b);
+    if (!spec.ok()) {
+      fprintf(stderr, "jobgroupd: --%s\n",
+              std::string(spec.status().message()).c_str());
+      return 2;
+    }
+    o.backends.push_back(*spec);
+  }
+
+  // SIGTERM and SIGINT are taken by this thread with sigwait(); every other
+  // thread inherits the mask, so they never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<jobgroup::JobgroupServer>> server =
+      jobgroup::JobgroupServer::Start(o, std::move(extra_kinds));
+  if (!server.ok()) {
+    fprintf(stderr, "jobgroupd: %s\n",
+            std::string(server.status().message()).c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  (*server)->Drain();
+  bool stuck = (*server)->abandoned_handlers() > 0;
+  if (stuck) {
+    // Do not run destructors that would wait for stuck handlers.
+    fflush(stderr);
+    _exit(0);
+  }
+  server->reset();
+  return 0;
+}
+
+}  // namespace jobgroup

@@ -1,0 +1,104 @@
+// SIGTERM and SIGINT against a running jobgroupd: health turns NOT_SERVING,
+// new calls are refused, calls in flight finish within --drain_timeout,
+// the rest are cancelled with their outcomes delivered, exit code 0.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+
+namespace jobgroup::testing {
+namespace {
+
+using v1::RunBatchRequest;
+using v1::RunBatchResponse;
+
+struct AsyncCall {
+  grpc::ClientContext ctx;
+  RunBatchRequest req;
+  RunBatchResponse resp;
+  grpc::Status status;
+  std::atomic<bool> done{false};
+  void Start(v1::JobService::Stub& stub) {
+    stub.async()->RunBatch(&ctx, &req, &resp, [this](grpc::Status s) {
+      status = s;
+      done = true;
+    });
+  }
+  bool Wait(int ms) {
+    for (int i = 0; i < ms / 5 && !done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done;
+  }
+};
+
+TEST(DrainTest, CallsInFlightFinishAndNewCallsAreRefused) {
+  ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=5s"});
+  auto stub = server.NewStub();
+  AsyncCall call;
+  for (int i = 0; i < 20; ++i)
+    *call.req.add_jobs() = MakeJob("sleep", {{"ms", "700"}});
+  call.Start(*stub);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto start = std::chrono::steady_clock::now();
+  std::atomic<int> code{-2};
+  std::thread stopper([&] { code = server.Stop(SIGTERM); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // A new call while draining is refused.
+  grpc::ClientContext ctx;
+  RunBatchRequest req;
+  *req.add_jobs() = MakeJob("echo");
+  RunBatchResponse resp;
+  grpc::Status s = stub->RunBatch(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+  ASSERT_TRUE(call.Wait(3000));
+  ASSERT_TRUE(call.status.ok());
+  EXPECT_EQ(call.resp.summary().succeeded(), 20u);
+  stopper.join();
+  EXPECT_EQ(code.load(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_NE(server.Log().find("stopped"), std::string::npos);
+}
+
+TEST(DrainTest, CallsPastTheDrainTimeoutAreCancelledWithOutcomes) {
+  ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=300ms"});
+  auto stub = server.NewStub();
+  AsyncCall call;
+  for (int i = 0; i < 10; ++i)
+    *call.req.add_jobs() = MakeJob("sleep", {{"ms", "30000"}});
+  *call.req.add_jobs() = MakeJob("echo");
+  call.Start(*stub);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.Stop(SIGINT), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  ASSERT_TRUE(call.Wait(2000));
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+  EXPECT_EQ(call.resp.summary().cancelled(), 10u);
+  EXPECT_EQ(call.resp.summary().succeeded(), 1u);
+  EXPECT_EQ(call.resp.results_size(), 11);
+}
+
+TEST(DrainTest, AHandlerIgnoringCancellationDoesNotHoldShutdown) {
+  // A compute job of many rounds checks cancellation only every 1024
+  // rounds; a huge single round stands for a handler that never checks.
+  ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=200ms"});
+  auto stub = server.NewStub();
+  AsyncCall call;
+  v1::Job job = MakeJob("compute", {{"rounds", "100000000"}});
+  *call.req.add_jobs() = job;
+  call.Start(*stub);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  ASSERT_TRUE(call.Wait(2000));
+  EXPECT_EQ(call.resp.summary().cancelled(), 1u);
+}
+
+}  // namespace
+}  // namespace jobgroup::testing

@@ -1,0 +1,60 @@
+// ServerProcess: a real jobgroupd started for a test on a free loopback
+// port, with a stub to call it, its thread count, and a clean stop.
+#ifndef JOBGROUP_TESTS_INTEGRATION_SERVER_PROCESS_H_
+#define JOBGROUP_TESTS_INTEGRATION_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "jobgroup/v1/jobgroup.grpc.pb.h"
+
+namespace jobgroup::testing {
+
+class ServerProcess {
+ public:
+  // Starts `binary` with `args` plus --listen/--metrics_listen on 127.0.0.1
+  // port 0; waits until it logs its ports. Fails the test on error.
+  ServerProcess(std::string binary, std::vector<std::string> args);
+  ~ServerProcess();  // SIGKILL if still running.
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  std::unique_ptr<v1::JobService::Stub> NewStub() const;
+
+  // Threads of the server process now (from /proc).
+  int Threads() const;
+  // Resident memory in bytes (from /proc).
+  long RssBytes() const;
+  // Everything the server wrote to stderr so far.
+  std::string Log() const;
+
+  // Sends `sig`, waits up to `timeout_s` for exit; returns the exit code,
+  // or -1 when it did not exit (it is then killed).
+  int Stop(int sig, double timeout_s = 15);
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  std::string log_path_;
+};
+
+// A job of `kind` with `params`.
+v1::Job MakeJob(const std::string& kind,
+                std::vector<std::pair<std::string, std::string>> params = {},
+                const std::string& backend = "");
+
+// Sets a client deadline `ms` from now.
+void SetDeadlineMs(grpc::ClientContext* ctx, int ms);
+
+}  // namespace jobgroup::testing
+
+#endif  // JOBGROUP_TESTS_INTEGRATION_SERVER_PROCESS_H_
