@@ -2,9 +2,10 @@
 // jobgroupd (a benchmark, not a test: it prints figures and asserts
 // nothing but that calls succeed).
 //
-//   e2e_bench echo    --target=H:P [--jobs=10000] [--calls=200] [--concurrency=2]
-//   e2e_bench sleeps  --target=H:P [--jobs=100000] [--ms=100]
-//   e2e_bench threads --target=H:P --pid=PID [--calls=2000] [--jobs=10] [--ms=200]
+//   e2e_bench echo    --target=H:P [--jobs=10000] [--calls=200]
+//   [--concurrency=2] e2e_bench sleeps  --target=H:P [--jobs=100000] [--ms=100]
+//   e2e_bench threads --target=H:P --pid=PID [--calls=2000] [--jobs=10]
+//   [--ms=200]
 //
 // Output: one line of key=value figures per run.
 #include <atomic>
@@ -81,7 +82,8 @@ int Echo() {
         grpc::ClientContext ctx;
         RunBatchResponse resp;
         grpc::Status s = stub->RunBatch(&ctx, req, &resp);
-        if (!s.ok() || resp.summary().succeeded() != static_cast<uint64_t>(jobs)) {
+        if (!s.ok() ||
+            resp.summary().succeeded() != static_cast<uint64_t>(jobs)) {
           ++failed;
         }
       }
@@ -89,9 +91,10 @@ int Echo() {
   }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  printf("echo jobs_per_call=%d calls=%d concurrency=%d seconds=%.3f "
-         "jobs_per_second=%.0f failed_calls=%d\n",
-         jobs, calls, conc, secs, jobs * double(calls) / secs, failed.load());
+  printf(
+      "echo jobs_per_call=%d calls=%d concurrency=%d seconds=%.3f "
+      "jobs_per_second=%.0f failed_calls=%d\n",
+      jobs, calls, conc, secs, jobs * double(calls) / secs, failed.load());
   return failed > 0;
 }
 
@@ -112,11 +115,12 @@ int Sleeps() {
   auto start = Clock::now();
   grpc::Status s = stub->RunBatch(&ctx, req, &resp);
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  printf("sleeps jobs=%d ms=%d wall_seconds=%.3f succeeded=%llu "
-         "server_peak_rss_mb=%.1f status=%d\n",
-         jobs, ms, secs,
-         static_cast<unsigned long long>(resp.summary().succeeded()),
-         pid ? ProcHwmKb(pid) / 1024.0 : -1.0, s.error_code());
+  printf(
+      "sleeps jobs=%d ms=%d wall_seconds=%.3f succeeded=%llu "
+      "server_peak_rss_mb=%.1f status=%d\n",
+      jobs, ms, secs,
+      static_cast<unsigned long long>(resp.summary().succeeded()),
+      pid ? ProcHwmKb(pid) / 1024.0 : -1.0, s.error_code());
   return !s.ok();
 }
 
@@ -149,9 +153,10 @@ int Threads() {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  printf("threads calls=%d jobs_per_call=%d ms=%d wall_seconds=%.3f ok=%d "
-         "server_threads_before=%d server_threads_peak=%d\n",
-         calls, jobs, ms, secs, ok.load(), before, peak);
+  printf(
+      "threads calls=%d jobs_per_call=%d ms=%d wall_seconds=%.3f ok=%d "
+      "server_threads_before=%d server_threads_peak=%d\n",
+      calls, jobs, ms, secs, ok.load(), before, peak);
   return ok != calls;
 }
 

@@ -1,0 +1,168 @@
+// Tests of JobTask: retries with backoff, fallbacks in sequence and in a
+// race, and what is never retried or handed to fallbacks.
+#include "server/core/job_task.h"
+
+#include <atomic>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/core/notification.h"
+#include "tests/unit/core/test_env.h"
+
+namespace jobgroup {
+namespace {
+
+using testing::TestEnv;
+
+struct Outcome {
+  Notification done;
+  JobResult result;
+};
+
+std::shared_ptr<JobTask> StartTask(TestEnv& env, std::shared_ptr<JobSpec> job,
+                                   JobTask::Options o, Outcome* out) {
+  auto task = std::make_shared<JobTask>(&env.dispatcher(), job, o);
+  task->Start([out](JobResult r) {
+    out->result = std::move(r);
+    out->done.Notify();
+  });
+  return task;
+}
+
+TEST(JobTaskTest, SequentialFallbacksStopAtTheFirstSuccess) {
+  TestEnv env;
+  auto job = env.Job("fail", {{"message", "primary down"}});
+  job->fallbacks.push_back(*env.Job("fail", {{"message", "mirror down"}}));
+  job->fallbacks.push_back(*env.Job("sleep", {{"ms", "1"}}));
+  job->fallbacks.push_back(*env.Job("fail"));
+  env.Resolve(*job);
+  Outcome out;
+  auto task = StartTask(env, job, {}, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kSucceeded);
+  EXPECT_EQ(out.result.served_by, 2u);
+  EXPECT_EQ(out.result.attempts, 3u);
+  EXPECT_EQ(env.fail_runs.load(), 2);  // The third fallback never ran.
+}
+
+TEST(JobTaskTest, AllFailedListsEveryError) {
+  TestEnv env;
+  auto job = env.Job("fail", {{"message", "a"}});
+  job->fallbacks.push_back(*env.Job("fail", {{"message", "b"}}));
+  env.Resolve(*job);
+  Outcome out;
+  auto task = StartTask(env, job, {}, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kFailed);
+  EXPECT_EQ(out.result.error.message(), "primary: a; fallback 1: b");
+}
+
+TEST(JobTaskTest, RaceStartsFallbacksTogetherAndCancelsTheLosers) {
+  TestEnv env;
+  auto job = env.Job("fail");
+  job->fallbacks.push_back(*env.Job("sleep", {{"ms", "5000"}}));
+  job->fallbacks.push_back(*env.Job("sleep", {{"ms", "20"}}));
+  job->fallbacks.push_back(*env.Job("sleep", {{"ms", "5000"}}));
+  env.Resolve(*job);
+  JobTask::Options o;
+  o.fallback_mode = FallbackMode::kRace;
+  Outcome out;
+  absl::Time start = absl::Now();
+  auto task = StartTask(env, job, o, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kSucceeded);
+  EXPECT_EQ(out.result.served_by, 2u);
+  // Both losers were told to stop, from inside their handlers' view.
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while (env.cancelled_handlers.load() < 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(env.cancelled_handlers.load(), 2);
+  EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
+}
+
+TEST(JobTaskTest, FailedAttemptsAreRetriedWithBackoff) {
+  TestEnv env;
+  auto job = env.Job("fail", {{"message", "flaky"}});
+  JobTask::Options o;
+  o.retry.max_attempts = 4;
+  o.retry.initial_backoff = absl::Milliseconds(20);
+  o.retry.multiplier = 2;
+  o.retry.max_backoff = absl::Milliseconds(50);
+  Outcome out;
+  absl::Time start = absl::Now();
+  auto task = StartTask(env, job, o, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(out.result.outcome, JobOutcome::kFailed);
+  EXPECT_EQ(out.result.attempts, 4u);
+  EXPECT_EQ(env.fail_runs.load(), 4);
+  // Waits of 20, 40 and 50 (capped) ms.
+  EXPECT_GE(took, absl::Milliseconds(110));
+  EXPECT_LT(took, absl::Milliseconds(400));
+}
+
+TEST(JobTaskTest, RetriesStopAtTheDeadline) {
+  TestEnv env;
+  auto job = env.Job("fail");
+  JobTask::Options o;
+  o.retry.max_attempts = 10;
+  o.retry.initial_backoff = absl::Milliseconds(40);
+  o.retry.multiplier = 1;
+  o.deadline = absl::Now() + absl::Milliseconds(100);
+  Outcome out;
+  auto task = StartTask(env, job, o, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now(), o.deadline + absl::Milliseconds(30));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kFailed);
+  EXPECT_LE(out.result.attempts, 3u);
+  EXPECT_NE(out.result.error.message().find("would pass the deadline"),
+            std::string::npos);
+}
+
+TEST(JobTaskTest, TimedOutAttemptsAreNeitherRetriedNorHandedToFallbacks) {
+  TestEnv env;
+  auto job = env.Job("sleep", {{"ms", "5000"}});
+  job->timeout = absl::Milliseconds(30);
+  job->fallbacks.push_back(*env.Job("echo"));
+  env.Resolve(*job);
+  JobTask::Options o;
+  o.retry.max_attempts = 5;
+  Outcome out;
+  auto task = StartTask(env, job, o, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kDeadlineExceeded);
+  EXPECT_EQ(out.result.attempts, 1u);
+  EXPECT_EQ(out.result.served_by, 0u);
+}
+
+TEST(JobTaskTest, CancelDuringBackoffSettlesAtOnce) {
+  TestEnv env;
+  auto job = env.Job("fail");
+  JobTask::Options o;
+  o.retry.max_attempts = 3;
+  o.retry.initial_backoff = absl::Seconds(10);
+  Outcome out;
+  auto task = StartTask(env, job, o, &out);
+  while (env.fail_runs.load() < 1) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(10));
+  task->Cancel(absl::CancelledError("client gone"));
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kCancelled);
+  EXPECT_EQ(env.fail_runs.load(), 1);
+}
+
+TEST(JobTaskTest, RejectedJobNeverRuns) {
+  TestEnv env;
+  auto job = env.Job("fail");
+  job->rejected = absl::InvalidArgumentError("jobs[3].kind: unknown");
+  Outcome out;
+  auto task = StartTask(env, job, {}, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kRejected);
+  EXPECT_EQ(env.fail_runs.load(), 0);
+}
+
+}  // namespace
+}  // namespace jobgroup
