@@ -27,7 +27,8 @@ stage tsan-core bash -c '
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir build-tsan --output-on-failure --timeout 600'
 for extra in tests/metrics/check_rules.sh tests/metrics/prometheus_e2e.sh \
-             tests/deploy/check_manifests.sh tests/deploy/image_test.sh; do
+             tests/interop/run.sh tests/deploy/check_manifests.sh \
+             tests/deploy/image_test.sh; do
   if [[ -x $extra ]]; then
     stage "$extra" env JOBGROUPD="$root/build/jobgroupd" \
       JOBGROUP="$root/build/client/jobgroup" bash "$extra" "$root/build/jobgroupd"

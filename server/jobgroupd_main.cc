@@ -50,9 +50,10 @@ ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "Deadline of a call whose client sets none.");
 ABSL_FLAG(absl::Duration, max_deadline, absl::Minutes(10),
           "Longest deadline honoured; longer ones are cut to it.");
-ABSL_FLAG(absl::Duration, deadline_margin, absl::Milliseconds(25),
-          "How long before the client's deadline the server ends a call (at "
-          "most 10% of the budget), so partial results reach the client.");
+ABSL_FLAG(absl::Duration, deadline_margin, absl::Milliseconds(100),
+          "How long before the client's deadline the server ends a call, so "
+          "partial results reach the client; 2 us per job are added, and "
+          "the whole margin is at most a quarter of the call's budget.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long calls in flight may finish before the "
           "rest are cancelled.");

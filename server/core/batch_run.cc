@@ -44,20 +44,21 @@ BatchRun::BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink)
       window_(WindowFor(options)),
       started_(absl::Now()) {}
 
-void BatchRun::AddJobs(uint64_t count, JobFactory factory) {
+bool BatchRun::AddJobs(uint64_t count, JobFactory factory) {
   absl::Status cancelled;
   {
     MutexLock lock(&mu_);
-    if (done_) return;
+    if (done_) return false;
     if (!factory_) factory_ = std::move(factory);
     added_ += count;
     cancelled = cancelled_;
   }
   if (!cancelled.ok()) {
     SettlePending(cancelled);
-    return;
+    return true;
   }
   Pump();
+  return true;
 }
 
 void BatchRun::CloseInput() {
@@ -104,6 +105,18 @@ uint64_t BatchRun::in_window() const {
 }
 
 void BatchRun::Pump() {
+  // A spawn can settle a job on this very thread (a rejected job, a group
+  // already cancelled), which calls Pump() again from inside the loop
+  // below; the outer loop re-checks everything after each spawn, so the
+  // inner call returns at once instead of nesting ever deeper.
+  thread_local const BatchRun* pumping = nullptr;
+  if (pumping == this) return;
+  const BatchRun* outer = pumping;
+  pumping = this;
+  struct Restore {
+    const BatchRun* outer;
+    ~Restore() { pumping = outer; }
+  } restore{outer};
   std::shared_ptr<BatchRun> self = shared_from_this();
   for (;;) {
     std::shared_ptr<TaskGroup> group;
@@ -199,12 +212,16 @@ void BatchRun::OnOutcome(JobResult result) {
     summary_.Add(result.outcome);
   }
   bool consumed = sink_->OnResult(std::move(result));
+  bool cancelled;
   {
     MutexLock lock(&mu_);
     --delivering_;
     if (consumed && unacked_ > 0) --unacked_;
+    cancelled = !cancelled_.ok();
   }
-  Pump();
+  // A cancelled run starts nothing more; and while a cancellation settles
+  // thousands of jobs, the end can come only once the last is delivered.
+  if (!cancelled) Pump();
   MaybeFinish();
 }
 

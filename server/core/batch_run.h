@@ -74,7 +74,9 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   //
   // Makes `count` more jobs available; `factory` builds each when it
   // starts (the factory is kept and used for every later index too).
-  void AddJobs(uint64_t count, JobFactory factory);
+  // Returns false, taking none, when the run has already ended (e.g. its
+  // deadline passed): those jobs get no result.
+  bool AddJobs(uint64_t count, JobFactory factory);
 
   // BatchRun::CloseInput()
   //

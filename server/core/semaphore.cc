@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
 
@@ -37,6 +38,27 @@ bool Semaphore::CancelWait(WaiterId id) {
 }
 
 void Semaphore::Release() {
+  // A waiter's callback may release a permit itself (a job cancelled while
+  // its permit was on the way gives it back), which would hand it to the
+  // next waiter inside this call, and so on: with many waiters cancelled at
+  // once that recursion overflows the stack. Releases made inside a
+  // callback are queued here and run by the outermost Release() instead.
+  thread_local std::vector<Semaphore*>* pending = nullptr;
+  if (pending != nullptr) {
+    pending->push_back(this);
+    return;
+  }
+  std::vector<Semaphore*> queue = {this};
+  pending = &queue;
+  while (!queue.empty()) {
+    Semaphore* s = queue.back();
+    queue.pop_back();
+    s->ReleaseOne();
+  }
+  pending = nullptr;
+}
+
+void Semaphore::ReleaseOne() {
   Waiter next;
   {
     MutexLock lock(&mu_);

@@ -57,7 +57,9 @@ class Semaphore {
   // Semaphore::Release()
   //
   // Returns one permit: hands it to the oldest waiter (running its callback
-  // on this thread) or makes it free.
+  // on this thread) or makes it free. A Release() made from inside a
+  // waiter's callback is carried out when that callback returns, so chains
+  // of hand-offs never nest on the stack.
   void Release();
 
   const std::string& name() const { return name_; }
@@ -72,6 +74,7 @@ class Semaphore {
     Callback fn;
     absl::Time since;
   };
+  void ReleaseOne();
   const std::string name_;
   const int64_t capacity_;
   mutable Mutex mu_;

@@ -144,14 +144,18 @@ std::vector<std::shared_ptr<Task>> TaskGroup::CancelLocked(
 void TaskGroup::Deliver(std::vector<JobResult> outcomes,
                         std::vector<std::shared_ptr<Task>> to_cancel,
                         const absl::Status& cancelled_now) {
-  // Settled outcomes first, so a cancelled task's late report finds nothing.
-  for (auto& task : to_cancel) task->Cancel(cancelled_now);
+  // Outcomes first: a cancellation that settles thousands of jobs gets its
+  // reply out before the (slower) clean-up below. Nothing settled can start
+  // meanwhile: the scope was cancelled under the lock, and every attempt
+  // checks it before running its handler.
   for (JobResult& r : outcomes) on_outcome_(std::move(r));
   int64_t delivered = static_cast<int64_t>(outcomes.size());
   if (!cancelled_now.ok()) {
     if (on_cancel_) on_cancel_(cancelled_now);
     ++delivered;
   }
+  // A settled task's own late report finds nothing to settle.
+  std::vector<std::shared_ptr<Task>> cancelling = std::move(to_cancel);
   DoneFn done;
   absl::Status reason;
   {
@@ -164,6 +168,9 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes,
     }
   }
   if (done) done(reason);
+  // Then every cancelled task is told to stop; waiting ones give their
+  // place in the backend queue back, running ones stop their handler.
+  for (auto& task : cancelling) task->Cancel(cancelled_now);
 }
 
 void TaskGroup::Close() {

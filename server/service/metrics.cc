@@ -161,8 +161,7 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
           live_.workers->queue_capacity());
       add("jobgroup_workers_busy", "Workers running a handler.",
           live_.workers->busy());
-      add("jobgroup_workers", "Worker threads.",
-          live_.workers->workers());
+      add("jobgroup_workers", "Worker threads.", live_.workers->workers());
     }
     if (live_.dispatcher) {
       add("jobgroup_handlers_abandoned",

@@ -30,7 +30,7 @@ struct ServerOptions {
   uint64_t max_param_bytes = 4096;
   absl::Duration default_deadline = absl::Seconds(30);
   absl::Duration max_deadline = absl::Minutes(10);
-  absl::Duration deadline_margin = absl::Milliseconds(25);
+  absl::Duration deadline_margin = absl::Milliseconds(100);
   absl::Duration drain_timeout = absl::Seconds(10);
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);

@@ -1,0 +1,641 @@
+// The subcommands of the jobgroup CLI; see commands.h.
+#include "client/commands.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "client/cli_flags.h"
+#include "client/human_duration.h"
+#include "client/job_client.h"
+#include "client/job_source.h"
+#include "client/jsonl_job_reader.h"
+#include "client/progress_bar.h"
+#include "client/result_output.h"
+#include "client/run_options.h"
+#include "google/protobuf/stubs/common.h"
+#include "grpcpp/grpcpp.h"
+
+namespace jobgroup::client {
+namespace {
+
+using ::jobgroup::v1::JobResult;
+
+// Without --deadline no deadline is sent, so the server applies its default;
+// the client still gives up after this long.
+constexpr absl::Duration kWaitLimitWithoutDeadline = absl::Hours(1);
+constexpr absl::Duration kInfoDeadline = absl::Seconds(10);
+constexpr absl::Duration kHealthDeadline = absl::Seconds(5);
+
+constexpr char kExitStatusHelp[] =
+    "Exit status: 0 every job succeeded; 1 some job did not succeed;\n"
+    "2 usage error, unreadable input or failed call (e.g. server "
+    "unreachable).\n";
+
+constexpr char kTopUsage[] =
+    R"(jobgroup: the command-line client of jobgroupd, which runs batches of
+jobs as task groups (deadline, failure policy, backend limits).
+
+Usage: jobgroup [--target HOST:PORT] COMMAND [flags]
+
+Commands:
+  run       run a batch of jobs and print a summary
+            (RunBatch; StreamBatch with --stream)
+  process   stream jobs from a file, stdin or a generator in bounded memory;
+            results are printed as JSON Lines as they finish (Process)
+  info      describe the server: kinds, backends, queue, workers, limits
+  health    check the server's health; exit 0 only when SERVING
+  version   print the client's version
+
+Global flags (also accepted after the command):
+  --target HOST:PORT  server address (default $JOBGROUP_TARGET, else
+                      localhost:50051); dns:///HOST:PORT spreads the calls
+                      over every address of HOST (round robin)
+  --help              this text; 'jobgroup COMMAND --help' for a command's
+                      flags and examples
+
+Examples:
+  jobgroup run --kind sleep --count 50000 --param ms=5 --max-concurrency 500
+  jobgroup --target dns:///jobgroupd.jobs.svc:50051 info
+  jobgroup process --jobs-file jobs.jsonl > results.jsonl
+  jobgroup health && echo ready
+
+Environment:
+  JOBGROUP_TARGET   default for --target
+  JOBGROUP_TOKEN    default for --token
+  NO_COLOR          no colours in the output (also off when stdout is not a
+                    terminal)
+  GRPC_VERBOSITY    e.g. DEBUG: show gRPC's own log lines on stderr
+
+Exit status: 0 success; 1 some job did not succeed (health: not SERVING);
+2 usage error, unreadable input or failed call (e.g. server unreachable).
+)";
+
+constexpr char kRunUsage[] =
+    R"(Usage: jobgroup run [flags]
+
+Runs a batch of jobs on jobgroupd as one task group (RunBatch, or StreamBatch
+with --stream) and prints a summary table: the count of each outcome, the
+elapsed time, jobs/s and whether the deadline hit. --output jsonl prints one
+JobResult per line instead, and nothing else on stdout.
+
+The jobs are --count copies of one job described by --kind, --param,
+--payload, --backend and --timeout, or the lines of --jobs-file: JSON Lines,
+one jobgroup.v1.Job per line in protobuf's JSON form, blank lines skipped:
+  {"id": "a", "kind": "sleep", "params": {"ms": "200"}, "timeout": "1s"}
+  {"kind": "fail", "fallbacks": [{"kind": "echo", "payload": "aGk="}]}
+(bytes such as payload are base64 in JSON). The whole batch is sent in one
+request; for inputs too large for that, use 'jobgroup process'.
+
+Examples:
+  jobgroup run --kind sleep --count 50000 --param ms=5 --max-concurrency 500
+  jobgroup run --kind echo --payload hello --output jsonl
+  jobgroup run --kind fail --count 10 --policy collect-all
+  jobgroup run --jobs-file jobs.jsonl --deadline 30s --stream
+  generate-jobs | jobgroup run --jobs-file - --batch-size 100 --deadline 1m30s
+
+)";
+
+constexpr char kProcessUsage[] =
+    R"(Usage: jobgroup process [flags]
+
+Streams jobs to jobgroupd through Process, producer-consumer over the wire:
+jobs are read lazily from --jobs-file (a file, or - for stdin) or generated
+from --kind/--count, and sent only as fast as the server takes them, so
+memory stays bounded for any input length. Results are written to stdout as
+JSON Lines as they finish (--output table prints a summary instead); the end
+of the input ends the call. The jobs file has the format of 'jobgroup run':
+one jobgroup.v1.Job per line in protobuf's JSON form.
+
+Examples:
+  jobgroup process --jobs-file jobs.jsonl > results.jsonl
+  produce-jobs | jobgroup process --jobs-file - --max-concurrency 64
+  jobgroup process --kind compute --count 1000000 --output table
+  jobgroup process --jobs-file jobs.jsonl --policy collect-all --deadline 10m
+
+)";
+
+constexpr char kInfoUsage[] =
+    R"(Usage: jobgroup info [flags]
+
+Describes the server: its version, job kinds, backends (capacity, permits in
+use, jobs waiting), ready queue, workers and request limits.
+
+Examples:
+  jobgroup info
+  jobgroup info --output json | jq '.backends'
+  jobgroup --target dns:///jobgroupd.jobs.svc:50051 info
+
+)";
+
+constexpr char kHealthUsage[] =
+    R"(Usage: jobgroup health [flags]
+
+Asks the server's standard gRPC health service (grpc.health.v1.Health/Check)
+and prints SERVING, NOT_SERVING or SERVICE_UNKNOWN. Exit status 0 only when
+SERVING, 1 when the server answers otherwise, 2 when it cannot be reached.
+
+Examples:
+  jobgroup health
+  jobgroup health --service jobgroup.v1.JobService
+  until jobgroup health --target localhost:50051; do sleep 1; done
+
+)";
+
+constexpr char kVersionUsage[] =
+    R"(Usage: jobgroup version
+
+Prints the version of this client and of the gRPC and protobuf libraries it
+uses ('jobgroup info' shows the server's version).
+)";
+
+std::string WithHint(absl::string_view command, absl::string_view message) {
+  if (absl::StrContains(message, "--help")) return std::string(message);
+  return absl::StrCat(message, " (see 'jobgroup ", command, " --help')");
+}
+
+int UsageError(const Console& c, absl::string_view command,
+               const absl::Status& status) {
+  *c.err << "jobgroup " << command << ": "
+         << WithHint(command, status.message()) << '\n';
+  return kExitUsageOrConnection;
+}
+
+// A failed call: say what happened and what to do about it.
+// `results` counts the results that arrived before a streaming call failed.
+int CallError(const Console& c, absl::string_view command,
+              const absl::Status& status, uint64_t results = 0) {
+  std::string message(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      absl::StrAppend(&message, " (--target HOST:PORT sets the address)");
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      if (results > 0) {
+        absl::StrAppend(&message,
+                        " (the deadline passed before the server's summary "
+                        "arrived; ",
+                        results, " results arrived)");
+      } else {
+        absl::StrAppend(&message,
+                        " (the call ran out of time: raise --deadline)");
+      }
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      absl::StrAppend(&message,
+                      " (the server is at a limit: retry later, or send "
+                      "fewer or smaller jobs)");
+      break;
+    default:
+      break;
+  }
+  *c.err << "jobgroup " << command << ": " << message << '\n';
+  return kExitUsageOrConnection;
+}
+
+void PrintUsage(const Console& c, const char* usage, const FlagParser& parser) {
+  *c.out << usage << parser.FlagsHelp()
+         << "  --help                  this text\n\n"
+         << kExitStatusHelp;
+}
+
+bool UseColour(const Console& c) { return c.stdout_is_terminal && !c.no_color; }
+
+// Where the jobs of --jobs-file come from: a file we own, or stdin.
+struct JobsInput {
+  std::unique_ptr<std::ifstream> file;
+  std::istream* stream = nullptr;
+  std::string name;
+};
+
+absl::StatusOr<JobsInput> OpenJobsFile(const std::string& path,
+                                       const Console& c) {
+  JobsInput input;
+  if (path == "-") {
+    input.stream = c.in;
+    input.name = "stdin";
+    if (c.stdin_is_terminal) {
+      *c.err << "jobgroup: reading jobs from the terminal, one JSON object "
+                "per line; end with Ctrl-D\n";
+    }
+    return input;
+  }
+  input.file = std::make_unique<std::ifstream>(path);
+  if (!*input.file) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--jobs-file: cannot open \"", path, "\": ", std::strerror(errno)));
+  }
+  input.stream = input.file.get();
+  input.name = path;
+  return input;
+}
+
+// Counts the jobs handed to Process() for the progress line and keeps the
+// input's error apart from the call's. Next() runs on Process()'s writer
+// thread; sent() may be read on any thread, error() once Process() returned.
+class CountingJobSource : public JobSource {
+ public:
+  explicit CountingJobSource(JobSource& source) : source_(source) {}
+  absl::StatusOr<bool> Next(jobgroup::v1::Job& job) override {
+    absl::StatusOr<bool> more = source_.Next(job);
+    if (!more.ok()) error_ = more.status();
+    if (more.ok() && *more) sent_.fetch_add(1, std::memory_order_relaxed);
+    return more;
+  }
+  bool ReadyNow() override { return source_.ReadyNow(); }
+  uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  const absl::Status& error() const { return error_; }
+
+ private:
+  JobSource& source_;
+  std::atomic<uint64_t> sent_{0};
+  absl::Status error_;
+};
+
+// Moves `jobs` into a request, leaving `jobs` empty.
+void MoveJobs(std::vector<jobgroup::v1::Job>& jobs,
+              google::protobuf::RepeatedPtrField<jobgroup::v1::Job>& into) {
+  into.Reserve(static_cast<int>(jobs.size()));
+  for (jobgroup::v1::Job& job : jobs) *into.Add() = std::move(job);
+  jobs.clear();
+}
+
+CallOptions BatchCallOptions(const RunOptions& options) {
+  CallOptions call;
+  call.deadline = options.deadline;
+  call.wait_limit = kWaitLimitWithoutDeadline;
+  return call;
+}
+
+// The end of a run or process command: the table or a stderr note, and the
+// exit status.
+int FinishBatch(const Console& c, const RunOptions& options,
+                const jobgroup::v1::BatchSummary& summary,
+                const ResultTally& tally, absl::Duration elapsed) {
+  RunReport report;
+  report.summary = summary;
+  report.client_elapsed = elapsed;
+  report.deadline = options.deadline;
+  report.results_received = tally.received();
+  report.examples = tally.Examples(10);
+  report.not_succeeded = tally.not_succeeded();
+  if (options.output == OutputFormat::kTable) {
+    PrintRunReport(*c.out, report, UseColour(c));
+  } else if (c.stderr_is_terminal) {
+    *c.err << summary.total() << " jobs, " << summary.succeeded()
+           << " succeeded, " << summary.total() - summary.succeeded()
+           << " did not, in " << FormatHumanDuration(elapsed)
+           << (summary.deadline_hit() ? " (deadline hit)" : "") << '\n';
+  }
+  c.out->flush();
+  if (tally.received() != summary.total()) {
+    *c.err << "jobgroup: warning: " << tally.received()
+           << " results arrived but the server's summary counts "
+           << summary.total() << " jobs\n";
+    return kExitJobsNotSucceeded;
+  }
+  return summary.succeeded() == summary.total() ? kExitOk
+                                                : kExitJobsNotSucceeded;
+}
+
+int RunCommand(const std::vector<std::string>& args, const Console& c) {
+  FlagParser parser("jobgroup run");
+  AddRunFlags(parser, RunMode::kRun);
+  absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
+  if (!flags.ok()) return UsageError(c, "run", flags.status());
+  if (flags->help()) {
+    PrintUsage(c, kRunUsage, parser);
+    return kExitOk;
+  }
+  absl::StatusOr<RunOptions> options =
+      RunOptionsFromFlags(*flags, RunMode::kRun);
+  if (!options.ok()) return UsageError(c, "run", options.status());
+
+  std::vector<jobgroup::v1::Job> jobs;
+  if (options->jobs_file.empty()) {
+    jobs.assign(options->count, options->job);
+  } else {
+    absl::StatusOr<JobsInput> input = OpenJobsFile(options->jobs_file, c);
+    if (!input.ok()) return UsageError(c, "run", input.status());
+    JsonlJobReader reader(*input->stream, input->name);
+    absl::StatusOr<std::vector<jobgroup::v1::Job>> read = ReadAllJobs(reader);
+    if (!read.ok()) {
+      *c.err << "jobgroup run: " << read.status().message() << '\n';
+      return kExitUsageOrConnection;
+    }
+    if (read->empty()) {
+      *c.err << "jobgroup run: no jobs in " << input->name
+             << " (one jobgroup.v1.Job per line)\n";
+      return kExitUsageOrConnection;
+    }
+    jobs = *std::move(read);
+  }
+
+  absl::StatusOr<std::unique_ptr<JobClient>> client =
+      JobClient::Create(options->client);
+  if (!client.ok()) return UsageError(c, "run", client.status());
+
+  const bool jsonl = options->output == OutputFormat::kJsonl;
+  ResultTally tally;
+  const absl::Time start = absl::Now();
+  jobgroup::v1::BatchSummary summary;
+  if (options->stream) {
+    jobgroup::v1::StreamBatchRequest request;
+    MoveJobs(jobs, *request.mutable_jobs());
+    *request.mutable_options() = options->batch;
+    const bool show_progress =
+        c.stderr_is_terminal && !(jsonl && c.stdout_is_terminal);
+    ProgressBar bar(*c.err, show_progress,
+                    static_cast<uint64_t>(request.jobs_size()));
+    absl::StatusOr<jobgroup::v1::BatchSummary> streamed =
+        (*client)->StreamBatch(
+            request, BatchCallOptions(*options),
+            [&](const jobgroup::v1::StreamBatchResponse& response) {
+              for (const JobResult& result : response.results()) {
+                tally.Add(result);
+                if (jsonl) *c.out << JobResultToJson(result) << '\n';
+              }
+              if (jsonl) c.out->flush();
+              bar.Update(tally.received(), tally.not_succeeded());
+            });
+    bar.Clear();
+    if (!streamed.ok()) {
+      return CallError(c, "run", streamed.status(), tally.received());
+    }
+    summary = *std::move(streamed);
+  } else {
+    jobgroup::v1::RunBatchRequest request;
+    MoveJobs(jobs, *request.mutable_jobs());
+    *request.mutable_options() = options->batch;
+    absl::StatusOr<jobgroup::v1::RunBatchResponse> response =
+        (*client)->RunBatch(request, BatchCallOptions(*options));
+    if (!response.ok()) return CallError(c, "run", response.status());
+    for (const JobResult& result : response->results()) {
+      tally.Add(result);
+      if (jsonl) *c.out << JobResultToJson(result) << '\n';
+    }
+    summary = response->summary();
+  }
+  return FinishBatch(c, *options, summary, tally, absl::Now() - start);
+}
+
+int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
+  FlagParser parser("jobgroup process");
+  AddRunFlags(parser, RunMode::kProcess);
+  absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
+  if (!flags.ok()) return UsageError(c, "process", flags.status());
+  if (flags->help()) {
+    PrintUsage(c, kProcessUsage, parser);
+    return kExitOk;
+  }
+  absl::StatusOr<RunOptions> options =
+      RunOptionsFromFlags(*flags, RunMode::kProcess);
+  if (!options.ok()) return UsageError(c, "process", options.status());
+
+  JobsInput input;
+  std::unique_ptr<JobSource> source;
+  std::optional<uint64_t> total;
+  if (options->jobs_file.empty()) {
+    source = std::make_unique<RepeatedJobSource>(options->job, options->count);
+    total = options->count;
+  } else {
+    absl::StatusOr<JobsInput> opened = OpenJobsFile(options->jobs_file, c);
+    if (!opened.ok()) return UsageError(c, "process", opened.status());
+    input = *std::move(opened);
+    source = std::make_unique<JsonlJobReader>(*input.stream, input.name);
+  }
+  CountingJobSource counting(*source);
+
+  absl::StatusOr<std::unique_ptr<JobClient>> client =
+      JobClient::Create(options->client);
+  if (!client.ok()) return UsageError(c, "process", client.status());
+
+  const bool jsonl = options->output == OutputFormat::kJsonl;
+  const bool show_progress =
+      c.stderr_is_terminal && !(jsonl && c.stdout_is_terminal);
+  ProgressBar bar(*c.err, show_progress, total);
+  ResultTally tally;
+  ProcessOptions process_options;
+  process_options.batch = options->batch;
+  // Whoever reads stdout sees each result as soon as its message arrives.
+  process_options.after_each_message = [&c] { c.out->flush(); };
+  const absl::Time start = absl::Now();
+  absl::StatusOr<jobgroup::v1::BatchSummary> summary = (*client)->Process(
+      process_options, counting, BatchCallOptions(*options),
+      [&](const JobResult& result) {
+        tally.Add(result);
+        if (jsonl) *c.out << JobResultToJson(result) << '\n';
+        bar.Update(tally.received(), tally.not_succeeded(), counting.sent());
+      });
+  bar.Clear();
+  if (!summary.ok()) {
+    if (!counting.error().ok()) {
+      // The input was bad: the message names the line.
+      *c.err << "jobgroup process: " << counting.error().message()
+             << " (the call was cancelled; " << tally.received()
+             << " results were printed)\n";
+      return kExitUsageOrConnection;
+    }
+    return CallError(c, "process", summary.status(), tally.received());
+  }
+  return FinishBatch(c, *options, *summary, tally, absl::Now() - start);
+}
+
+int InfoCommand(const std::vector<std::string>& args, const Console& c) {
+  FlagParser parser("jobgroup info");
+  parser.Section("Output").Value("output", "FORMAT",
+                                 "text (default) or json (protobuf's JSON)");
+  parser.Value("deadline", "DURATION", "how long to wait (default 10s)");
+  AddConnectionFlags(parser);
+  absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
+  if (!flags.ok()) return UsageError(c, "info", flags.status());
+  if (flags->help()) {
+    *c.out << kInfoUsage << parser.FlagsHelp()
+           << "  --help                  this text\n\nExit status: 0 the "
+              "server answered; 2 it did not (or a usage error).\n";
+    return kExitOk;
+  }
+  if (!flags->positional().empty()) {
+    return UsageError(
+        c, "info",
+        absl::InvalidArgumentError(absl::StrCat(
+            "unexpected argument \"", flags->positional().front(), "\"")));
+  }
+  const std::string output = flags->Get("output", "text");
+  if (output != "text" && output != "json") {
+    return UsageError(c, "info",
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "--output: \"", output, "\" is not text or json")));
+  }
+  CallOptions call;
+  call.deadline = kInfoDeadline;
+  if (flags->Has("deadline")) {
+    absl::StatusOr<absl::Duration> d =
+        ParseHumanDuration(flags->Get("deadline"));
+    if (!d.ok()) {
+      return UsageError(c, "info",
+                        absl::InvalidArgumentError(absl::StrCat(
+                            "--deadline: ", d.status().message())));
+    }
+    call.deadline = *d;
+  }
+  absl::StatusOr<ClientOptions> client_options = ClientOptionsFromFlags(*flags);
+  if (!client_options.ok())
+    return UsageError(c, "info", client_options.status());
+  absl::StatusOr<std::unique_ptr<JobClient>> client =
+      JobClient::Create(*client_options);
+  if (!client.ok()) return UsageError(c, "info", client.status());
+  absl::StatusOr<jobgroup::v1::GetServerInfoResponse> info =
+      (*client)->GetServerInfo(call);
+  if (!info.ok()) return CallError(c, "info", info.status());
+  if (output == "json") {
+    *c.out << ServerInfoToJson(*info);
+  } else {
+    PrintServerInfo(*c.out, client_options->target, *info);
+  }
+  c.out->flush();
+  return kExitOk;
+}
+
+int HealthCommand(const std::vector<std::string>& args, const Console& c) {
+  FlagParser parser("jobgroup health");
+  parser.Section("Health")
+      .Value("service", "NAME",
+             "service to ask about, e.g. jobgroup.v1.JobService\n"
+             "(default: the whole server)")
+      .Value("deadline", "DURATION", "how long to wait (default 5s)");
+  AddConnectionFlags(parser);
+  absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
+  if (!flags.ok()) return UsageError(c, "health", flags.status());
+  if (flags->help()) {
+    *c.out << kHealthUsage << parser.FlagsHelp()
+           << "  --help                  this text\n";
+    return kExitOk;
+  }
+  if (!flags->positional().empty()) {
+    return UsageError(
+        c, "health",
+        absl::InvalidArgumentError(absl::StrCat(
+            "unexpected argument \"", flags->positional().front(), "\"")));
+  }
+  CallOptions call;
+  call.deadline = kHealthDeadline;
+  if (flags->Has("deadline")) {
+    absl::StatusOr<absl::Duration> d =
+        ParseHumanDuration(flags->Get("deadline"));
+    if (!d.ok()) {
+      return UsageError(c, "health",
+                        absl::InvalidArgumentError(absl::StrCat(
+                            "--deadline: ", d.status().message())));
+    }
+    call.deadline = *d;
+  }
+  absl::StatusOr<ClientOptions> client_options = ClientOptionsFromFlags(*flags);
+  if (!client_options.ok()) {
+    return UsageError(c, "health", client_options.status());
+  }
+  absl::StatusOr<std::unique_ptr<JobClient>> client =
+      JobClient::Create(*client_options);
+  if (!client.ok()) return UsageError(c, "health", client.status());
+  absl::StatusOr<ServingStatus> status =
+      (*client)->CheckHealth(flags->Get("service"), call);
+  if (!status.ok()) return CallError(c, "health", status.status());
+  *c.out << ServingStatusName(*status) << '\n' << std::flush;
+  return *status == ServingStatus::kServing ? kExitOk : kExitJobsNotSucceeded;
+}
+
+int VersionCommand(const std::vector<std::string>& args, const Console& c) {
+  FlagParser parser("jobgroup version");
+  absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
+  if (!flags.ok()) return UsageError(c, "version", flags.status());
+  if (flags->help()) {
+    *c.out << kVersionUsage;
+    return kExitOk;
+  }
+  if (!flags->positional().empty()) {
+    return UsageError(
+        c, "version",
+        absl::InvalidArgumentError(absl::StrCat(
+            "unexpected argument \"", flags->positional().front(), "\"")));
+  }
+  *c.out << "jobgroup " << ClientVersion() << " (gRPC " << grpc::Version()
+         << ", protobuf "
+         << google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION)
+         << ")\n";
+  return kExitOk;
+}
+
+// Connection flags given before the command apply to it.
+bool IsGlobalValueFlag(absl::string_view name) {
+  return name == "target" || name == "tls-ca" || name == "tls-cert" ||
+         name == "tls-key" || name == "tls-server-name" || name == "token";
+}
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, const Console& c) {
+  std::vector<std::string> global;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help" || arg == "help") {
+      // `jobgroup help run` is `jobgroup run --help`.
+      if (arg == "help" && i + 1 < args.size()) {
+        return RunCli({args[i + 1], "--help"}, c);
+      }
+      *c.out << kTopUsage;
+      return kExitOk;
+    }
+    if (arg == "--version") return VersionCommand({}, c);
+    if (!absl::StartsWith(arg, "-")) break;
+    absl::string_view name =
+        absl::string_view(arg).substr(absl::StartsWith(arg, "--") ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    if (!IsGlobalValueFlag(name) || !absl::StartsWith(arg, "--")) {
+      *c.err << "jobgroup: unknown flag " << arg
+             << " before the command; command flags go after it, e.g. "
+                "'jobgroup run --kind sleep' (see 'jobgroup --help')\n";
+      return kExitUsageOrConnection;
+    }
+    global.push_back(arg);
+    if (arg.find('=') == std::string::npos) {
+      if (i + 1 >= args.size()) {
+        *c.err << "jobgroup: " << arg << " needs a value (see 'jobgroup "
+               << "--help')\n";
+        return kExitUsageOrConnection;
+      }
+      global.push_back(args[++i]);
+    }
+  }
+  if (i >= args.size()) {
+    *c.err << "jobgroup: no command given; one of run, process, info, health, "
+              "version (see 'jobgroup --help')\n";
+    return kExitUsageOrConnection;
+  }
+  const std::string& command = args[i];
+  std::vector<std::string> rest = global;
+  rest.insert(rest.end(), args.begin() + i + 1, args.end());
+  if (command == "run") return RunCommand(rest, c);
+  if (command == "process") return ProcessCommand(rest, c);
+  if (command == "info") return InfoCommand(rest, c);
+  if (command == "health") return HealthCommand(rest, c);
+  if (command == "version") {
+    if (!global.empty()) rest.erase(rest.begin(), rest.begin() + global.size());
+    return VersionCommand(rest, c);
+  }
+  *c.err << "jobgroup: unknown command \"" << command
+         << "\"; one of run, process, info, health, version (see 'jobgroup "
+            "--help')\n";
+  return kExitUsageOrConnection;
+}
+
+}  // namespace jobgroup::client

@@ -1,0 +1,43 @@
+// The jobgroup command line: `jobgroup [global flags] COMMAND [flags]` with
+// the commands run, process, info, health and version. RunCli() takes the
+// words after the program name and the process's streams, so tests can drive
+// it without a terminal, and returns the exit status:
+//   0  every job succeeded (info and health: the server answered, SERVING)
+//   1  some job did not succeed (health: not SERVING)
+//   2  usage error, unreadable input, or the call failed (server unreachable,
+//      request refused); a one-line message on stderr says what to do.
+//
+// Thread-safety: RunCli() may run on any thread, but uses the streams of
+// `console` exclusively while it runs.
+#ifndef JOBGROUP_CLIENT_COMMANDS_H_
+#define JOBGROUP_CLIENT_COMMANDS_H_
+
+#include <istream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace jobgroup::client {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitJobsNotSucceeded = 1;
+inline constexpr int kExitUsageOrConnection = 2;
+
+// The streams of the process and what they are connected to.
+struct Console {
+  std::istream* in = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  bool stdin_is_terminal = false;
+  bool stdout_is_terminal = false;
+  bool stderr_is_terminal = false;
+  // $NO_COLOR is set.
+  bool no_color = false;
+};
+
+// RunCli() runs one command line; `args` excludes the program name.
+int RunCli(const std::vector<std::string>& args, const Console& console);
+
+}  // namespace jobgroup::client
+
+#endif  // JOBGROUP_CLIENT_COMMANDS_H_

@@ -1,0 +1,70 @@
+// RunOptions: what `jobgroup run` and `jobgroup process` were asked to do,
+// and the flags that say it. AddRunFlags() declares the flags (and so the
+// --help text); RunOptionsFromFlags() checks them and builds the options,
+// with errors that name the flag. Plain values and stateless functions;
+// thread-safe.
+#ifndef JOBGROUP_CLIENT_RUN_OPTIONS_H_
+#define JOBGROUP_CLIENT_RUN_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/cli_flags.h"
+#include "client/job_client.h"
+#include "jobgroup/v1/jobgroup.pb.h"
+
+namespace jobgroup::client {
+
+// The target used when neither --target nor $JOBGROUP_TARGET says one.
+inline constexpr char kDefaultTarget[] = "localhost:50051";
+
+enum class RunMode {
+  kRun,      // jobgroup run: RunBatch, or StreamBatch with --stream.
+  kProcess,  // jobgroup process: Process, jobs streamed lazily.
+};
+
+enum class OutputFormat {
+  kTable,  // A summary table for people.
+  kJsonl,  // One JobResult per line, protobuf's JSON mapping.
+};
+
+struct RunOptions {
+  ClientOptions client;
+
+  // Where the jobs come from: `jobs_file` when not empty ("-" is stdin),
+  // otherwise `count` copies of `job`.
+  std::string jobs_file;
+  jobgroup::v1::Job job;
+  uint64_t count = 1;
+
+  jobgroup::v1::BatchOptions batch;
+  // The call's deadline; nullopt leaves it to the server's default.
+  std::optional<absl::Duration> deadline;
+  // run only: StreamBatch instead of RunBatch.
+  bool stream = false;
+  OutputFormat output = OutputFormat::kTable;
+};
+
+// AddConnectionFlags() declares --target, the TLS flags and --token.
+void AddConnectionFlags(FlagParser& parser);
+
+// ClientOptionsFromFlags() reads the connection flags; the target defaults to
+// $JOBGROUP_TARGET, then kDefaultTarget, and the token to $JOBGROUP_TOKEN.
+absl::StatusOr<ClientOptions> ClientOptionsFromFlags(const ParsedFlags& flags);
+
+// AddRunFlags() declares every flag of `jobgroup run` or `jobgroup process`,
+// the connection flags included.
+void AddRunFlags(FlagParser& parser, RunMode mode);
+
+// RunOptionsFromFlags() checks the flags parsed by a parser built with
+// AddRunFlags(`mode`) and builds the options. Errors are InvalidArgument
+// and name the flag: `--policy: "x" is not fail-fast or collect-all`.
+absl::StatusOr<RunOptions> RunOptionsFromFlags(const ParsedFlags& flags,
+                                               RunMode mode);
+
+}  // namespace jobgroup::client
+
+#endif  // JOBGROUP_CLIENT_RUN_OPTIONS_H_
