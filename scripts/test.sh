@@ -26,14 +26,27 @@ stage tsan-core bash -c '
   cmake --build build-tsan -j "$(nproc)" &&
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir build-tsan --output-on-failure --timeout 600'
-for extra in tests/metrics/check_rules.sh tests/metrics/prometheus_e2e.sh \
-             tests/interop/run.sh tests/deploy/check_manifests.sh \
-             tests/deploy/image_test.sh; do
-  if [[ -x $extra ]]; then
-    stage "$extra" env JOBGROUPD="$root/build/jobgroupd" \
-      JOBGROUP="$root/build/client/jobgroup" bash "$extra" "$root/build/jobgroupd"
-  fi
-done
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (clang), which also builds the libFuzzer targets; each fuzzer then runs
+# for a bounded time. Debian's libraries are not instrumented, so ASan's
+# container-overflow check (which needs every library built with it) is off.
+stage asan-ubsan bash -c '
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DJOBGROUP_BENCH=OFF -DJOBGROUP_FUZZ=ON \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+    >/dev/null &&
+  cmake --build build-asan -j "$(nproc)" &&
+  ASAN_OPTIONS=detect_container_overflow=0:detect_leaks=0 \
+  UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j 2 --timeout 600'
+stage fuzz bash -c 'ASAN_OPTIONS=detect_container_overflow=0 \
+  bash tests/fuzz/run.sh build-asan "${FUZZ_SECONDS:-45}"'
+export JOBGROUPD="$root/build/jobgroupd" JOBGROUP="$root/build/client/jobgroup"
+stage promtool bash tests/metrics/check_rules.sh
+stage prometheus-e2e bash tests/metrics/prometheus_e2e.sh
+stage interop bash tests/interop/run.sh "$JOBGROUPD"
+stage k8s-manifests bash tests/deploy/check_manifests.sh "$JOBGROUPD"
+stage container-image bash tests/deploy/image_test.sh "$JOBGROUP"
 
 echo
 echo "=== summary"

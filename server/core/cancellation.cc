@@ -39,6 +39,12 @@ CancellationSignal::CallbackId CancellationSignal::OnCancel(Callback fn) {
   return 0;
 }
 
+void CancellationSignal::Clear() {
+  std::vector<Entry> dropped;  // Destroyed outside the lock.
+  MutexLock lock(&mu_);
+  dropped.swap(callbacks_);
+}
+
 bool CancellationSignal::Remove(CallbackId id) {
   MutexLock lock(&mu_);
   for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {

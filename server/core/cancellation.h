@@ -62,6 +62,13 @@ class CancellationSignal {
   // false when it has run, is running, or `id` is unknown.
   bool Remove(CallbackId id);
 
+  // CancellationSignal::Clear()
+  //
+  // Drops every registered callback unrun. The owner calls it when the work
+  // it guards is over: callbacks often hold a reference back to that work,
+  // and this breaks the cycle.
+  void Clear();
+
  private:
   struct Entry {
     CallbackId id;

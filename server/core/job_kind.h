@@ -76,6 +76,9 @@ class JobContext {
   // later ones are ignored. Returns without blocking.
   void Finish(absl::StatusOr<std::string> output) {
     if (finished_.exchange(true, std::memory_order_acq_rel)) return;
+    // OnCancel() callbacks usually hold this context: drop them, or they
+    // would keep it (and its attempt) alive forever.
+    cancellation_.Clear();
     FinishFn fn = std::move(on_finish_);
     fn(std::move(output));
   }

@@ -337,3 +337,34 @@ TEST(BatchRunTest, RandomCancellationsLoseNoJobAndNoPermit) {
 
 }  // namespace
 }  // namespace jobgroup
+
+namespace jobgroup {
+namespace {
+
+// Every attempt holds its job: once a run is over and dropped, nothing may
+// still hold it (a cycle through a handler's OnCancel callback once did).
+TEST(BatchRunTest, FinishedRunsLeaveNothingBehind) {
+  testing::TestEnv env;
+  auto job = env.Job("sleep", {{"ms", "1"}}, "db");
+  auto slow = env.Job("sleep", {{"ms", "5000"}}, "db");
+  {
+    testing::CollectingSink sink;
+    BatchRun::Options o;
+    o.deadline = absl::Now() + absl::Milliseconds(150);
+    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    run->AddJobs(60, [&](uint64_t i) { return i < 30 ? job : slow; });
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait());
+    EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 30);
+  }
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while ((job.use_count() > 1 || slow.use_count() > 1) &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(job.use_count(), 1);
+  EXPECT_EQ(slow.use_count(), 1);
+}
+
+}  // namespace
+}  // namespace jobgroup

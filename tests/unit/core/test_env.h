@@ -25,7 +25,9 @@ namespace jobgroup::testing {
 inline int IntParam(const JobContext& ctx, absl::string_view name, int def) {
   int v = def;
   absl::string_view s = ctx.Param(name);
-  if (!s.empty()) EXPECT_TRUE(absl::SimpleAtoi(s, &v));
+  if (!s.empty()) {
+    EXPECT_TRUE(absl::SimpleAtoi(s, &v));
+  }
   return v;
 }
 

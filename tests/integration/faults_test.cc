@@ -1,0 +1,262 @@
+// Faults and abuse against a running jobgroupd: a client killed mid-stream,
+// a handler that ignores cancellation, 10,000 tiny calls at once, 2x
+// overload, and a short soak. In every one, each accepted job has exactly
+// one outcome, and once idle every permit is back and the queue is empty.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+
+namespace jobgroup::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Polls until every backend is idle, the queue empty and no job in flight.
+void ExpectIdle(v1::JobService::Stub& stub, int timeout_ms = 5000) {
+  v1::GetServerInfoResponse info;
+  auto give_up = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool idle = false;
+  while (!idle && Clock::now() < give_up) {
+    grpc::ClientContext ctx;
+    info.Clear();
+    ASSERT_TRUE(stub.GetServerInfo(&ctx, {}, &info).ok());
+    idle = info.queue().depth() == 0 && info.limits().inflight_jobs() == 0;
+    for (const auto& b : info.backends()) {
+      idle = idle && b.in_use() == 0 && b.waiting() == 0;
+    }
+    if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(idle) << info.DebugString();
+}
+
+std::string Metrics(const ServerProcess& server) {
+  std::string cmd = absl::StrCat(
+      "curl -s http://127.0.0.1:", server.metrics_port(), "/metrics");
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+void ExpectSummaryAddsUp(const v1::BatchSummary& s, uint64_t jobs) {
+  EXPECT_EQ(s.total(), jobs);
+  EXPECT_EQ(s.succeeded() + s.failed() + s.cancelled() + s.deadline_exceeded() +
+                s.rejected(),
+            jobs);
+}
+
+TEST(FaultsTest, ClientKilledMidStreamFreesEverything) {
+  ServerProcess server(JOBGROUPD_PATH, {"--backend=db=4"});
+  auto stub = server.NewStub();
+  pid_t cli = fork();
+  if (cli == 0) {
+    std::string target = "--target=" + server.target();
+    execl(JOBGROUP_CLI_PATH, JOBGROUP_CLI_PATH, "process", target.c_str(),
+          "--kind", "sleep", "--param", "ms=30000", "--backend", "db",
+          "--count", "100000", "--max-concurrency", "50", "--output", "jsonl",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the server holds the call's jobs, then kill the client.
+  bool busy = false;
+  for (int i = 0; i < 300 && !busy; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetServerInfoResponse info;
+    ASSERT_TRUE(stub->GetServerInfo(&ctx, {}, &info).ok());
+    for (const auto& b : info.backends()) {
+      if (b.name() == "db") busy = b.in_use() == 4;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(busy);
+  kill(cli, SIGKILL);
+  waitpid(cli, nullptr, 0);
+  ExpectIdle(*stub);
+  // And it serves the next caller.
+  grpc::ClientContext ctx;
+  v1::RunBatchRequest req;
+  *req.add_jobs() = MakeJob("echo");
+  v1::RunBatchResponse resp;
+  ASSERT_TRUE(stub->RunBatch(&ctx, req, &resp).ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
+  ServerProcess server(JOBGROUPD_EXAMPLE_PATH,
+                       {"--drain_timeout=300ms", "--workers=2"});
+  auto stub = server.NewStub();
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 400);
+  v1::RunBatchRequest req;
+  *req.add_jobs() = MakeJob("stubborn", {{"ms", "4000"}});
+  *req.add_jobs() = MakeJob("echo");
+  auto start = Clock::now();
+  v1::RunBatchResponse resp;
+  ASSERT_TRUE(stub->RunBatch(&ctx, req, &resp).ok());
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(400));
+  EXPECT_EQ(resp.results(0).outcome(), v1::JOB_OUTCOME_DEADLINE_EXCEEDED);
+  EXPECT_EQ(resp.results(1).outcome(), v1::JOB_OUTCOME_SUCCEEDED);
+  // The stuck worker shows in metrics.
+  std::string metrics;
+  for (int i = 0; i < 50; ++i) {
+    metrics = Metrics(server);
+    if (metrics.find("jobgroup_handlers_abandoned 1") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(metrics.find("jobgroup_handlers_abandoned 1"), std::string::npos);
+  // The other worker still serves.
+  grpc::ClientContext ctx2;
+  v1::RunBatchRequest echo;
+  *echo.add_jobs() = MakeJob("echo");
+  ASSERT_TRUE(stub->RunBatch(&ctx2, echo, &resp).ok());
+  EXPECT_EQ(resp.summary().succeeded(), 1u);
+  // Shutdown is not held past the drain timeout by the stuck handler.
+  start = Clock::now();
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2500));
+}
+
+TEST(FaultsTest, TenThousandTinyCallsAtOnce) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  auto channel = server.NewChannel();
+  auto stub = v1::JobService::NewStub(channel);
+  constexpr int kCalls = 10000;
+  std::vector<grpc::ClientContext> ctxs(kCalls);
+  std::vector<v1::RunBatchResponse> resps(kCalls);
+  v1::RunBatchRequest req;
+  *req.add_jobs() = MakeJob("echo");
+  *req.add_jobs() = MakeJob("sleep", {{"ms", "1"}});
+  std::atomic<int> done{0}, ok{0};
+  for (int c = 0; c < kCalls; ++c) {
+    SetDeadlineMs(&ctxs[c], 60000);
+    stub->async()->RunBatch(&ctxs[c], &req, &resps[c], [&](grpc::Status s) {
+      ok += s.ok();
+      ++done;
+    });
+  }
+  auto give_up = Clock::now() + std::chrono::seconds(60);
+  while (done < kCalls && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(done.load(), kCalls);
+  EXPECT_EQ(ok.load(), kCalls);
+  for (const auto& r : resps) {
+    ExpectSummaryAddsUp(r.summary(), 2);
+    EXPECT_EQ(r.summary().succeeded(), 2u);
+  }
+  ExpectIdle(*stub);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(FaultsTest, TwiceTheAdmissionLimitIsRefusedFastAndTheRestMeetDeadlines) {
+  // 40 calls of 50 sleeping jobs each against room for 1,000: about half
+  // fit. The refused ones hear so within milliseconds; the accepted ones
+  // finish within their deadline.
+  ServerProcess server(JOBGROUPD_PATH, {"--max_inflight_jobs=1000"});
+  auto stub = server.NewStub();
+  constexpr int kCalls = 40;
+  std::vector<grpc::ClientContext> ctxs(kCalls);
+  std::vector<v1::RunBatchResponse> resps(kCalls);
+  std::vector<grpc::Status> status(kCalls);
+  std::vector<Clock::duration> took(kCalls);
+  v1::RunBatchRequest req;
+  for (int i = 0; i < 50; ++i)
+    *req.add_jobs() = MakeJob("sleep", {{"ms", "400"}});
+  std::atomic<int> done{0};
+  long rss_before = server.RssBytes();
+  for (int c = 0; c < kCalls; ++c) {
+    SetDeadlineMs(&ctxs[c], 3000);
+    auto start = Clock::now();
+    stub->async()->RunBatch(&ctxs[c], &req, &resps[c],
+                            [&, c, start](grpc::Status s) {
+                              status[c] = s;
+                              took[c] = Clock::now() - start;
+                              ++done;
+                            });
+  }
+  while (done < kCalls)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int accepted = 0, refused = 0;
+  for (int c = 0; c < kCalls; ++c) {
+    if (status[c].ok()) {
+      ++accepted;
+      EXPECT_EQ(resps[c].summary().succeeded(), 50u);
+      EXPECT_LT(took[c], std::chrono::milliseconds(3000));
+    } else {
+      ++refused;
+      EXPECT_EQ(status[c].error_code(), grpc::RESOURCE_EXHAUSTED);
+      EXPECT_LT(took[c], std::chrono::milliseconds(200));
+    }
+  }
+  EXPECT_EQ(accepted, 20);
+  EXPECT_EQ(refused, 20);
+  EXPECT_LT(server.RssBytes() - rss_before, 100L << 20);
+  ExpectIdle(*stub);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(FaultsTest, ShortSoakKeepsMemoryAndThreadsFlat) {
+  ServerProcess server(JOBGROUPD_PATH, {"--backend=db=8"});
+  auto stub = server.NewStub();
+  std::atomic<bool> stop{false};
+  std::atomic<long> calls{0}, jobs{0};
+  auto load = [&](int seed) {
+    auto s = server.NewStub();
+    int n = 0;
+    while (!stop) {
+      v1::RunBatchRequest req;
+      req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+      for (int i = 0; i < 200; ++i) {
+        int k = (seed + n + i) % 10;
+        *req.add_jobs() = k == 0  ? MakeJob("fail")
+                          : k < 4 ? MakeJob("sleep", {{"ms", "2"}}, "db")
+                                  : MakeJob("echo");
+      }
+      grpc::ClientContext ctx;
+      SetDeadlineMs(&ctx, (n % 7 == 0) ? 30 : 5000);  // Some deadlines hit.
+      v1::RunBatchResponse resp;
+      if (s->RunBatch(&ctx, req, &resp).ok()) {
+        ExpectSummaryAddsUp(resp.summary(), 200);
+        jobs += 200;
+      }
+      ++calls;
+      ++n;
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) clients.emplace_back(load, t);
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // Warm up.
+  long rss_warm = server.RssBytes();
+  int threads_warm = server.Threads();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  long rss_end = server.RssBytes();
+  int threads_end = server.Threads();
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_GT(calls.load(), 30);
+  EXPECT_LT(rss_end - rss_warm, 20L << 20)
+      << "RSS " << rss_warm << " -> " << rss_end << " after " << calls
+      << " calls, " << jobs << " jobs";
+  EXPECT_LE(threads_end, threads_warm + 2);
+  ExpectIdle(*stub);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace jobgroup::testing
