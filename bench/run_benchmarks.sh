@@ -52,6 +52,17 @@ for _ in $(seq $runs); do
   stop_server
 done
 
+echo "echo throughput with metrics off (--metrics_listen= empty) x$runs" >&2
+echo_rates_off=()
+for _ in $(seq $runs); do
+  start_server --metrics_listen=
+  line=$("$bench" echo --target=127.0.0.1:$PORT --jobs=10000 \
+         --calls=$echo_calls --concurrency=2)
+  echo "  $line" >&2
+  echo_rates_off+=("$(field jobs_per_second "$line")")
+  stop_server
+done
+
 echo "100,000 sleep(100 ms) jobs in one call, max_concurrency 100,000 x$runs" >&2
 sleep_walls=(); sleep_rss=()
 for _ in $(seq $runs); do
@@ -76,6 +87,17 @@ for _ in $(seq $runs); do
   stop_server
 done
 
+core=$build/bench/core_bench
+core_table=""
+if [[ -x $core ]]; then
+  echo "core micro-benchmarks" >&2
+  if ((quick)); then min_time=0.01; else min_time=0.5; fi
+  core_table=$("$core" --benchmark_min_time=$min_time --benchmark_format=csv \
+    2>/dev/null | awk -F, 'NR > 1 && $1 != "" {
+      gsub(/"/, "", $1);
+      printf "| %s | %.1f %s | %s |\n", $1, $3, $5, ($7 != "" ? sprintf("%.0f", $7) : "") }')
+fi
+
 if ((quick)); then
   echo "bench: quick run ok (echo $(median "${echo_rates[@]}") jobs/s)"
   exit 0
@@ -95,6 +117,7 @@ The machine is shared and noisy: compare figures within one run.
 | benchmark | median | runs | target (issue 2) |
 | --- | --- | --- | --- |
 | echo jobs/s through RunBatch, 10,000-job calls, 2 calls in flight | $(median "${echo_rates[@]}") | ${echo_rates[*]} | >= 250,000 |
+| same with metrics off (no /metrics endpoint, nothing recorded) | $(median "${echo_rates_off[@]}") | ${echo_rates_off[*]} | on >= 95% of off |
 | 100,000 sleep(100 ms) jobs in one call (max_concurrency 100,000): wall s | $(median "${sleep_walls[@]}") | ${sleep_walls[*]} | <= 1.5 |
 | same: server peak RSS, MB (VmHWM) | $(median "${sleep_rss[@]}") | ${sleep_rss[*]} | <= 250 |
 | server threads, peak under 2,000 concurrent calls of 10 x sleep(200 ms) | $(median "${thread_peaks[@]}") | ${thread_peaks[*]} | < 64, flat |
@@ -102,6 +125,15 @@ The machine is shared and noisy: compare figures within one run.
 
 Reference from the issue: plain in-process asyncio takes 3.3 s and 225 MB
 for the 100,000 sleeps on this machine.
+
+## Core micro-benchmarks
+
+\`build/bench/core_bench\` (Google Benchmark), real time per operation; the
+last column is items per second where the benchmark counts items.
+
+| benchmark | real time per iteration | items/s |
+| --- | --- | --- |
+$core_table
 
 Commands:
 

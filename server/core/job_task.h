@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
@@ -84,14 +85,15 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
   // Live attempt of each candidate, and which try it is (0: none live).
-  std::vector<std::shared_ptr<Attempt>> live_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint32_t> live_try_ ABSL_GUARDED_BY(mu_);
+  // Inline for the common job with no fallback: no allocation per job.
+  absl::InlinedVector<std::shared_ptr<Attempt>, 1> live_ ABSL_GUARDED_BY(mu_);
+  absl::InlinedVector<uint32_t, 1> live_try_ ABSL_GUARDED_BY(mu_);
   std::optional<JobResult> settled_ ABSL_GUARDED_BY(mu_);
   TimerService::TimerId retry_timer_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t race_failed_ ABSL_GUARDED_BY(mu_) = 0;
   // The last error of each candidate, for the final error message.
-  std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);
+  absl::InlinedVector<std::string, 1> errors_ ABSL_GUARDED_BY(mu_);
   absl::StatusCode last_code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kUnknown;
   absl::Duration queue_time_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   absl::Duration run_time_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();

@@ -366,6 +366,7 @@ absl::Status ServerMetrics::Serve(const std::string& address) {
   }
   exposer_->RegisterCollectable(registry_);
   exposer_->RegisterCollectable(live_);
+  enabled_ = true;
   return absl::OkStatus();
 }
 
@@ -380,10 +381,12 @@ int ServerMetrics::port() const {
 }
 
 void ServerMetrics::CallStarted(Method m) {
+  if (!enabled_) return;
   methods_[static_cast<int>(m)].started->Increment();
 }
 
 void ServerMetrics::CallHandled(Method m, int code, absl::Duration took) {
+  if (!enabled_) return;
   MethodSeries& s = methods_[static_cast<int>(m)];
   if (code < 0 || code >= 17) code = 2;
   s.handled[code]->Increment();
@@ -391,10 +394,12 @@ void ServerMetrics::CallHandled(Method m, int code, absl::Duration took) {
 }
 
 void ServerMetrics::MessagesReceived(Method m, uint64_t n) {
+  if (!enabled_) return;
   methods_[static_cast<int>(m)].received->Increment(n);
 }
 
 void ServerMetrics::MessagesSent(Method m, uint64_t n) {
+  if (!enabled_) return;
   methods_[static_cast<int>(m)].sent->Increment(n);
 }
 
@@ -406,6 +411,7 @@ ServerMetrics::KindSeries* ServerMetrics::Kind(absl::string_view name) {
 
 void ServerMetrics::JobFinished(absl::string_view kind,
                                 const JobResult& result) {
+  if (!enabled_) return;
   KindSeries* s = Kind(kind);
   if (s == nullptr) return;
   s->outcomes[static_cast<int>(result.outcome)]->Increment();
@@ -416,12 +422,14 @@ void ServerMetrics::JobFinished(absl::string_view kind,
 }
 
 void ServerMetrics::OnHandlerStart(const JobSpec& job, absl::Duration queued) {
+  if (!enabled_) return;
   if (KindSeries* s = Kind(job.kind)) {
     s->queue_wait->Observe(absl::ToDoubleSeconds(queued));
   }
 }
 
 void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
+  if (!enabled_) return;
   MethodSeries& s = methods_[static_cast<int>(m)];
   if (s.batch_jobs == nullptr) return;
   int result = 0;
@@ -443,12 +451,14 @@ void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
 }
 
 void ServerMetrics::Rejected(absl::string_view reason) {
+  if (!enabled_) return;
   auto it = rejected_.find(reason);
   (it == rejected_.end() ? rejected_other_ : it->second)->Increment();
 }
 
 void ServerMetrics::OnPermitWait(const Semaphore& backend,
                                  absl::Duration waited) {
+  if (!enabled_) return;
   auto it = backend_wait_.find(backend.name());
   if (it != backend_wait_.end()) {
     it->second->Observe(absl::ToDoubleSeconds(waited));
@@ -456,10 +466,12 @@ void ServerMetrics::OnPermitWait(const Semaphore& backend,
 }
 
 void ServerMetrics::OnRetry(const JobSpec& job) {
+  if (!enabled_) return;
   if (KindSeries* s = Kind(job.kind)) s->retries->Increment();
 }
 
 void ServerMetrics::OnFallbackServed(const JobSpec& primary, uint32_t) {
+  if (!enabled_) return;
   if (KindSeries* s = Kind(primary.kind)) s->fallbacks_served->Increment();
 }
 
