@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh build
-bash scripts/build.sh jobgroupd jobgroup
+JOBGROUP_TESTS=OFF JOBGROUP_BENCH=OFF bash scripts/build.sh jobgroupd jobgroup
 target=127.0.0.1:50051
 if ! build/client/jobgroup health --target "$target" >/dev/null 2>&1; then
   nohup build/jobgroupd --backend=db=10 >/tmp/jobgroupd.log 2>&1 &
