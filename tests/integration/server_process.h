@@ -47,6 +47,21 @@ class ServerProcess {
   std::string log_path_;
 };
 
+// True when this test (and so the server, built with the same flags) runs
+// under AddressSanitizer, whose quarantine and redzones make resident
+// memory meaningless: memory bounds are checked in the plain build only.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAsan = true;
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+
 // A job of `kind` with `params`.
 v1::Job MakeJob(const std::string& kind,
                 std::vector<std::pair<std::string, std::string>> params = {},

@@ -131,8 +131,10 @@ TEST_F(StreamingTest, ProcessStreamsAMillionJobsInBoundedMemory) {
   }
   EXPECT_EQ(missing, 0);
   EXPECT_EQ(twice, 0);
-  EXPECT_LT(after - before, 50L << 20)
-      << "RSS grew from " << before << " to " << after;
+  if (!kUnderAsan) {
+    EXPECT_LT(after - before, 50L << 20)
+        << "RSS grew from " << before << " to " << after;
+  }
 }
 
 TEST_F(StreamingTest, AClientThatStopsReadingDoesNotGrowServerMemory) {
@@ -161,8 +163,10 @@ TEST_F(StreamingTest, AClientThatStopsReadingDoesNotGrowServerMemory) {
   ASSERT_TRUE(run.status.ok()) << run.status.error_message();
   EXPECT_EQ(run.summary.succeeded(), 30000u);
   EXPECT_GE(Clock::now() - start, std::chrono::seconds(5));
-  EXPECT_LT(peak - before, 80L << 20)
-      << "server RSS grew by " << (peak - before) / (1 << 20) << " MB";
+  if (!kUnderAsan) {
+    EXPECT_LT(peak - before, 80L << 20)
+        << "server RSS grew by " << (peak - before) / (1 << 20) << " MB";
+  }
 }
 
 TEST_F(StreamingTest, HalfCloseWithJobsInFlightStillDeliversEveryOutcome) {
