@@ -74,13 +74,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
     if (settled_) return;
     if (!cancelled_.ok()) {
       // Cancelled while a retry was on its way.
-      JobResult c;
-      c.outcome = OutcomeForCancellation(cancelled_);
-      c.error = cancelled_;
-      std::vector<std::shared_ptr<Attempt>> none;
-      SettleLocked(std::move(c), &none);
-      done = std::move(done_);
-      result = *settled_;
+      done = SettleCancelledLocked(&result);
     } else {
       ++attempts_;
       live_try_[candidate] = try_number;
@@ -251,6 +245,16 @@ void JobTask::FillProgress(JobResult* result) {
   }
 }
 
+Task::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
+  JobResult c;
+  c.outcome = OutcomeForCancellation(cancelled_);
+  c.error = cancelled_;
+  std::vector<std::shared_ptr<Attempt>> none;  // None is live.
+  SettleLocked(std::move(c), &none);
+  *result = *settled_;
+  return std::move(done_);
+}
+
 void JobTask::Cancel(const absl::Status& why) {
   std::vector<std::shared_ptr<Attempt>> to_cancel;
   DoneFn done;
@@ -266,13 +270,7 @@ void JobTask::Cancel(const absl::Status& why) {
     if (retry_timer_ != 0 && dispatcher_->timers()->Cancel(retry_timer_)) {
       // It was waiting for a retry: nothing else will settle it.
       retry_timer_ = 0;
-      JobResult c;
-      c.outcome = OutcomeForCancellation(cancelled_);
-      c.error = cancelled_;
-      std::vector<std::shared_ptr<Attempt>> none;
-      SettleLocked(std::move(c), &none);
-      done = std::move(done_);
-      result = *settled_;
+      done = SettleCancelledLocked(&result);
     }
   }
   for (auto& a : to_cancel) a->Cancel(why);

@@ -74,6 +74,10 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   void SettleLocked(JobResult result,
                     std::vector<std::shared_ptr<Attempt>>* to_cancel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Settles a job with no live attempt as cancelled_ says; returns done_
+  // for the caller to run once the lock is released.
+  DoneFn SettleCancelledLocked(JobResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Dispatcher* const dispatcher_;
   const std::shared_ptr<const JobSpec> job_;
