@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/service/authenticator.h"
 #include "server/service/jobgroup_server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -64,6 +65,27 @@ ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
           "Time calls get to finish on a connection closed for its age.");
 ABSL_FLAG(std::string, log_format, "text",
           "Log format on stderr: text or json.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain the gRPC port presents. With --tls_key it "
+          "turns TLS on, and plain-text clients are refused; both or "
+          "neither. Read once at start-up.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key (unencrypted) of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate(s); when set, clients must present a "
+          "certificate signed by one of them (mutual TLS). Needs --tls_cert "
+          "and --tls_key.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of bearer tokens, one a line (blank lines and # comments "
+          "ignored). When set, every JobService call must carry the metadata "
+          "'authorization: Bearer TOKEN' with one of them, or it fails with "
+          "UNAUTHENTICATED. Health, reflection and /metrics need no token. "
+          "Keep the file readable by jobgroupd only; read once at start-up.");
+ABSL_FLAG(std::string, health_listen, "",
+          "Also serve grpc.health.v1.Health, alone, in plain text and without "
+          "a token, on this host:port (for probes that cannot pass the gRPC "
+          "port's TLS or client certificates); its status follows the gRPC "
+          "port's. Empty: health is served on --listen only.");
 
 namespace {
 
@@ -170,6 +192,21 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     return 2;
   }
   o.log_json = log_format == "json";
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  o.health_listen = absl::GetFlag(FLAGS_health_listen);
+  std::string tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  if (!tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<jobgroup::Authenticator>> authenticator =
+        jobgroup::Authenticator::FromFile(tokens_file);
+    if (!authenticator.ok()) {
+      fprintf(stderr, "jobgroupd: --auth_tokens_file: %s\n",
+              std::string(authenticator.status().message()).c_str());
+      return 2;
+    }
+    o.authenticator = *std::move(authenticator);
+  }
   std::vector<std::string> backends;
   CollectBackends(raw, &backends);
   for (const std::string& b : backends) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/core/batch_run.h"
+#include "server/service/authenticator.h"
 
 namespace jobgroup {
 namespace {
@@ -90,8 +92,27 @@ uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs) {
   return std::max<uint64_t>(w, 1);
 }
 
-// Bookkeeping every job-running call shares: admission, the drain registry,
-// the effective deadline, metrics and the call's log line.
+// Refuses the call unless it carries a valid bearer token, when tokens are
+// configured (--auth_tokens_file). The one check every JobService call
+// makes before anything else; counted as a rejection when it fails.
+absl::Status Authenticate(const ServiceContext& ctx,
+                          const grpc::CallbackServerContext& context) {
+  const Authenticator* authenticator = ctx.options->authenticator.get();
+  if (authenticator == nullptr) return absl::OkStatus();
+  // Exactly one authorization entry; none or several is a refusal.
+  auto [first, last] = context.client_metadata().equal_range("authorization");
+  absl::string_view authorization;
+  if (first != last && std::next(first) == last) {
+    authorization =
+        absl::string_view(first->second.data(), first->second.size());
+  }
+  absl::Status s = authenticator->Check(authorization);
+  if (!s.ok()) ctx.metrics->Rejected("unauthenticated");
+  return s;
+}
+
+// Bookkeeping every job-running call shares: authentication, admission, the
+// drain registry, the effective deadline, metrics and the call's log line.
 class CallBook {
  public:
   CallBook(const ServiceContext& ctx, grpc::CallbackServerContext* context,
@@ -121,6 +142,11 @@ class CallBook {
     absl::Duration margin =
         std::min(o.deadline_margin + absl::Microseconds(2) * jobs, budget / 4);
     return std::min(at - margin, cap);
+  }
+
+  // This call's Authenticate(): first thing in every job-running call.
+  absl::Status Authenticate() const {
+    return jobgroup::Authenticate(ctx_, *context_);
   }
 
   // Refuses calls while draining or past the admission limit; otherwise
@@ -217,7 +243,9 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
 
   void Start() {
     const ServiceContext& ctx = book_.ctx();
-    absl::Status s = ctx.validator->ValidateJobs(request_->jobs());
+    absl::Status s = book_.Authenticate();
+    if (!s.ok()) return Fail(s);
+    s = ctx.validator->ValidateJobs(request_->jobs());
     absl::StatusOr<BatchRun::Options> options =
         s.ok() ? ctx.validator->ToBatchOptions(request_->options())
                : absl::StatusOr<BatchRun::Options>(s);
@@ -443,7 +471,9 @@ class StreamBatchCall final
 
   void Start() {
     const ServiceContext& ctx = book_.ctx();
-    absl::Status s = ctx.validator->ValidateJobs(request_->jobs());
+    absl::Status s = book_.Authenticate();
+    if (!s.ok()) return FailBeforeRun(s);
+    s = ctx.validator->ValidateJobs(request_->jobs());
     absl::StatusOr<BatchRun::Options> options =
         s.ok() ? ctx.validator->ToBatchOptions(request_->options())
                : absl::StatusOr<BatchRun::Options>(s);
@@ -489,6 +519,10 @@ class ProcessCall final
       : StreamingCall(ctx, context, Method::kProcess) {}
 
   void Start() {
+    if (absl::Status s = book_.Authenticate(); !s.ok()) {
+      refused_ = true;  // Nothing is read.
+      return FailBeforeRun(s);
+    }
     {
       absl::MutexLock lock(&input_mu_);
       read_outstanding_ = true;
@@ -654,6 +688,13 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
     v1::GetServerInfoResponse* response) {
   absl::Time start = absl::Now();
   ctx_.metrics->CallStarted(Method::kGetServerInfo);
+  if (absl::Status s = Authenticate(ctx_, *context); !s.ok()) {
+    ctx_.metrics->CallHandled(Method::kGetServerInfo,
+                              static_cast<int>(s.code()), absl::Now() - start);
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
   response->set_version(ctx_.version);
   for (const JobKind* k : ctx_.kinds->List()) {
     v1::KindInfo* info = response->add_kinds();

@@ -1,6 +1,13 @@
 // Implementation of JobgroupServer.
 #include "server/service/jobgroup_server.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +20,118 @@
 #include "server/kinds/builtin_kinds.h"
 
 namespace jobgroup {
+namespace {
+
+constexpr char kJobServiceName[] = "jobgroup.v1.JobService";
+
+// Reads the PEM file that --`flag` names; errors name both.
+absl::StatusOr<std::string> ReadPemFile(absl::string_view flag,
+                                        const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::string pem;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) pem.append(buf, n);
+  int error = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (error != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(error)));
+  }
+  return pem;
+}
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+// The first certificate in `pem`; null when there is none.
+X509Ptr FirstCertificate(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509Ptr cert(
+      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr,
+      X509_free);
+  BIO_free(bio);
+  ERR_clear_error();
+  return cert;
+}
+
+// The private key in `pem`; null when there is none or it is encrypted
+// (OpenSSL would otherwise prompt for a passphrase on the terminal).
+KeyPtr PrivateKey(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return -1; };
+  KeyPtr key(bio ? PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, nullptr)
+                 : nullptr,
+             EVP_PKEY_free);
+  BIO_free(bio);
+  ERR_clear_error();
+  return key;
+}
+
+// The gRPC port's credentials: plain text, TLS (--tls_cert, --tls_key) or
+// mutual TLS (and --tls_client_ca). The files are checked here, so that a
+// bad one stops start-up with an error naming the flag and the file rather
+// than failing every handshake later.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
+    const ServerOptions& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+    if (!o.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca: needs --tls_cert and --tls_key as well");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (o.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls_key: needs --tls_cert as well");
+  }
+  if (o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert: needs --tls_key as well");
+  }
+  absl::StatusOr<std::string> cert = ReadPemFile("--tls_cert", o.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile("--tls_key", o.tls_key_file);
+  if (!key.ok()) return key.status();
+  X509Ptr leaf = FirstCertificate(*cert);
+  if (leaf == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_cert: ", o.tls_cert_file, " holds no PEM certificate"));
+  }
+  KeyPtr private_key = PrivateKey(*key);
+  if (private_key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_key: ", o.tls_key_file,
+                     " holds no unencrypted PEM private key"));
+  }
+  if (X509_check_private_key(leaf.get(), private_key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key: ", o.tls_key_file, " is not the key of the certificate in ",
+        o.tls_cert_file, " (--tls_cert)"));
+  }
+  grpc::SslServerCredentialsOptions ssl(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!o.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadPemFile("--tls_client_ca", o.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    if (FirstCertificate(*ca) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls_client_ca: ", o.tls_client_ca_file,
+                       " holds no PEM certificate"));
+    }
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 const char* JobgroupVersion() { return JOBGROUP_VERSION; }
 
@@ -76,6 +195,9 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.version = JobgroupVersion();
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(o);
+  if (!credentials.ok()) return credentials.status();
   if (!o.metrics_listen.empty()) {
     s = metrics_->Serve(o.metrics_listen);
     if (!s.ok()) return s;
@@ -86,7 +208,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(o.listen, *credentials, &port_);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
@@ -103,9 +225,13 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", o.listen, " (address in use or not valid?)"));
   }
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus("jobgroup.v1.JobService", true);
+  if (!o.health_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthServer>> health =
+        HealthServer::Start(o.health_listen, {kJobServiceName});
+    if (!health.ok()) return health.status();
+    health_ = *std::move(health);
+  }
+  SetServing(true);
 
   std::vector<std::string> backends;
   for (const Semaphore* b : backends_.List()) {
@@ -113,12 +239,20 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   }
   std::vector<std::string> kinds;
   for (const JobKind* k : kinds_.List()) kinds.push_back(k->info.name);
+  const char* tls = o.tls_cert_file.empty()        ? "off"
+                    : o.tls_client_ca_file.empty() ? "on"
+                                                   : "mutual";
+  size_t tokens = o.authenticator ? o.authenticator->token_count() : 0;
   logger_.Info("started", absl::StrCat("jobgroupd ", JobgroupVersion()),
                {{"version", JobgroupVersion()},
                 {"listen", o.listen},
                 {"port", absl::StrCat(port_)},
                 {"metrics_listen", o.metrics_listen},
                 {"metrics_port", absl::StrCat(metrics_->port())},
+                {"health_listen", o.health_listen},
+                {"health_port", absl::StrCat(health_port())},
+                {"tls", tls},
+                {"auth_tokens", absl::StrCat(tokens)},
                 {"workers", absl::StrCat(o.workers)},
                 {"queue_capacity", absl::StrCat(o.queue_capacity)},
                 {"backends", absl::StrJoin(backends, ",")},
@@ -133,15 +267,20 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   return absl::OkStatus();
 }
 
+void JobgroupServer::SetServing(bool serving) {
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  health->SetServingStatus(kJobServiceName, serving);
+  if (health_) health_->SetServing(serving);
+}
+
 void JobgroupServer::Drain() {
   if (draining_.exchange(true)) {
     drained_.WaitForNotification();
     return;
   }
   absl::Time start = absl::Now();
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(false);
-  health->SetServingStatus("jobgroup.v1.JobService", false);
+  SetServing(false);
   logger_.Info(
       "draining", "",
       {{"calls_in_flight", absl::StrCat(calls_.size())},
@@ -162,6 +301,7 @@ void JobgroupServer::Drain() {
   }
   // Lets the last replies go out, then cancels whatever is left.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (health_) health_->Shutdown();
   timers_.Shutdown();
   int64_t stuck = dispatcher_->running_handlers();
   if (stuck == 0) {

@@ -1,6 +1,7 @@
 // JobgroupServer: jobgroupd assembled — the core runtime (timers, workers,
 // backends, kinds, dispatcher), the gRPC server with the job service,
-// health and reflection, and the metrics endpoint — plus graceful drain.
+// health and reflection (over TLS when configured), the metrics endpoint
+// and the optional health-only server — plus graceful drain.
 //
 // Start() returns a running server. Drain() may be called from any thread
 // once; Wait() blocks until it has finished.
@@ -23,6 +24,7 @@
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 #include "server/service/call_registry.h"
+#include "server/service/health_server.h"
 #include "server/service/job_service.h"
 #include "server/service/logger.h"
 #include "server/service/metrics.h"
@@ -52,6 +54,8 @@ class JobgroupServer {
   // The bound gRPC and metrics ports (useful with port 0).
   int port() const { return port_; }
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  // The health-only server's port; 0 without --health_listen.
+  int health_port() const { return health_ ? health_->port() : 0; }
   // Handlers still running after their job was cancelled.
   int64_t abandoned_handlers() const {
     return dispatcher_->abandoned_handlers();
@@ -60,6 +64,8 @@ class JobgroupServer {
  private:
   explicit JobgroupServer(ServerOptions options);
   absl::Status Init(const KindRegistrar& extra_kinds);
+  // Sets health on the gRPC port and on the health-only server alike.
+  void SetServing(bool serving);
 
   const ServerOptions options_;
   Logger logger_;
@@ -76,6 +82,7 @@ class JobgroupServer {
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HealthServer> health_;  // Null without --health_listen.
   int port_ = 0;
   absl::Notification drained_;
 };

@@ -4,11 +4,13 @@
 #define JOBGROUP_SERVER_SERVICE_SERVER_OPTIONS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "server/core/backends.h"
+#include "server/service/authenticator.h"
 
 namespace jobgroup {
 
@@ -35,6 +37,14 @@ struct ServerOptions {
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   bool log_json = false;
+
+  // Security (docs/SECURITY.md). TLS is on when tls_cert_file is set.
+  std::string tls_cert_file;       // PEM certificate chain; needs the key.
+  std::string tls_key_file;        // PEM private key of tls_cert_file.
+  std::string tls_client_ca_file;  // PEM; set: clients need a cert it signed.
+  // Null: JobService calls need no token.
+  std::shared_ptr<const Authenticator> authenticator;
+  std::string health_listen;  // Plain-text health-only address; may be empty.
 };
 
 }  // namespace jobgroup
