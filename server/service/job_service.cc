@@ -144,6 +144,33 @@ class CallBook {
     return std::min(at - margin, cap);
   }
 
+  // The gate of a call that brings all its jobs up front (RunBatch,
+  // StreamBatch): authenticates, validates the jobs and options, and
+  // admits the call's window. Returns the run's options (deadline and
+  // observer set) or the status to refuse the call with.
+  absl::StatusOr<BatchRun::Options> AcceptBatch(
+      const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
+      const v1::BatchOptions& proto_options) {
+    absl::Status s = Authenticate();
+    if (!s.ok()) return s;
+    s = ctx_.validator->ValidateJobs(jobs);
+    absl::StatusOr<BatchRun::Options> options =
+        s.ok() ? ctx_.validator->ToBatchOptions(proto_options)
+               : absl::StatusOr<BatchRun::Options>(s);
+    if (!options.ok()) {
+      if (absl::IsInvalidArgument(options.status())) {
+        ctx_.metrics->Rejected("invalid_argument");
+      }
+      return options.status();
+    }
+    uint64_t n = jobs.size();
+    s = Admit(WindowOf(*options, n), n);
+    if (!s.ok()) return s;
+    options->deadline = Deadline(n);
+    options->task_observer = ctx_.metrics;
+    return options;
+  }
+
   // This call's Authenticate(): first thing in every job-running call.
   absl::Status Authenticate() const {
     return jobgroup::Authenticate(ctx_, *context_);
@@ -243,21 +270,10 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
 
   void Start() {
     const ServiceContext& ctx = book_.ctx();
-    absl::Status s = book_.Authenticate();
-    if (!s.ok()) return Fail(s);
-    s = ctx.validator->ValidateJobs(request_->jobs());
     absl::StatusOr<BatchRun::Options> options =
-        s.ok() ? ctx.validator->ToBatchOptions(request_->options())
-               : absl::StatusOr<BatchRun::Options>(s);
-    if (!options.ok()) {
-      CountInvalid(ctx, options.status());
-      return Fail(options.status());
-    }
+        book_.AcceptBatch(request_->jobs(), request_->options());
+    if (!options.ok()) return Fail(options.status());
     uint64_t n = request_->jobs_size();
-    s = book_.Admit(WindowOf(*options, n), n);
-    if (!s.ok()) return Fail(s);
-    options->deadline = book_.Deadline(n);
-    options->task_observer = ctx.metrics;
     // Every result has its slot up front; sinks fill them from any thread.
     auto* results = response_->mutable_results();
     results->Reserve(static_cast<int>(n));
@@ -356,9 +372,8 @@ class StreamingCall : public ReactorBase {
     if (start) this->StartWrite(&message_);
   }
 
-  void StartRun(BatchRun::Options options, uint64_t jobs = 0) {
-    options.deadline = book_.Deadline(jobs);
-    options.task_observer = book_.ctx().metrics;
+  // Starts the run; `options` carry the deadline and observer already.
+  void StartRun(const BatchRun::Options& options) {
     run_ = BatchRun::Create(book_.ctx().dispatcher, options, &sink_);
     book_.Register(run_);
   }
@@ -471,20 +486,11 @@ class StreamBatchCall final
 
   void Start() {
     const ServiceContext& ctx = book_.ctx();
-    absl::Status s = book_.Authenticate();
-    if (!s.ok()) return FailBeforeRun(s);
-    s = ctx.validator->ValidateJobs(request_->jobs());
     absl::StatusOr<BatchRun::Options> options =
-        s.ok() ? ctx.validator->ToBatchOptions(request_->options())
-               : absl::StatusOr<BatchRun::Options>(s);
-    if (!options.ok()) {
-      CountInvalid(ctx, options.status());
-      return FailBeforeRun(options.status());
-    }
+        book_.AcceptBatch(request_->jobs(), request_->options());
+    if (!options.ok()) return FailBeforeRun(options.status());
     uint64_t n = request_->jobs_size();
-    s = book_.Admit(WindowOf(*options, n), n);
-    if (!s.ok()) return FailBeforeRun(s);
-    StartRun(*options, n);
+    StartRun(*options);
     const RequestValidator* validator = ctx.validator;
     const v1::StreamBatchRequest* request = request_;
     run_->AddJobs(n, [validator, request](uint64_t i) {
@@ -615,6 +621,8 @@ class ProcessCall final
       FailBeforeRun(s);
       return false;
     }
+    options->deadline = book_.Deadline();
+    options->task_observer = ctx.metrics;
     StartRun(*options);
     return true;
   }
