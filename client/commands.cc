@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "client/bench_command.h"
 #include "client/cli_flags.h"
 #include "client/human_duration.h"
 #include "client/job_client.h"
@@ -54,6 +55,8 @@ Commands:
             results are printed as JSON Lines as they finish (Process)
   info      describe the server: kinds, backends, queue, workers, limits
   health    check the server's health; exit 0 only when SERVING
+  bench     load generator: calls/s, jobs/s and latency percentiles of
+            RunBatch, StreamBatch or Process calls (closed or open loop)
   version   print the client's version
 
 Global flags (also accepted after the command):
@@ -68,6 +71,7 @@ Examples:
   jobgroup --target dns:///jobgroupd.jobs.svc:50051 info
   jobgroup process --jobs-file jobs.jsonl > results.jsonl
   jobgroup health && echo ready
+  jobgroup bench --jobs-per-call 10 --rate 5000 --duration 30s
 
 Environment:
   JOBGROUP_TARGET   default for --target
@@ -618,7 +622,7 @@ int RunCli(const std::vector<std::string>& args, const Console& c) {
   }
   if (i >= args.size()) {
     *c.err << "jobgroup: no command given; one of run, process, info, health, "
-              "version (see 'jobgroup --help')\n";
+              "bench, version (see 'jobgroup --help')\n";
     return kExitUsageOrConnection;
   }
   const std::string& command = args[i];
@@ -628,13 +632,14 @@ int RunCli(const std::vector<std::string>& args, const Console& c) {
   if (command == "process") return ProcessCommand(rest, c);
   if (command == "info") return InfoCommand(rest, c);
   if (command == "health") return HealthCommand(rest, c);
+  if (command == "bench") return BenchCommand(rest, c);
   if (command == "version") {
     if (!global.empty()) rest.erase(rest.begin(), rest.begin() + global.size());
     return VersionCommand(rest, c);
   }
   *c.err << "jobgroup: unknown command \"" << command
-         << "\"; one of run, process, info, health, version (see 'jobgroup "
-            "--help')\n";
+         << "\"; one of run, process, info, health, bench, version (see "
+            "'jobgroup --help')\n";
   return kExitUsageOrConnection;
 }
 

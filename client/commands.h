@@ -1,7 +1,7 @@
 // The jobgroup command line: `jobgroup [global flags] COMMAND [flags]` with
-// the commands run, process, info, health and version. RunCli() takes the
-// words after the program name and the process's streams, so tests can drive
-// it without a terminal, and returns the exit status:
+// the commands run, process, info, health, bench and version. RunCli() takes
+// the words after the program name and the process's streams, so tests can
+// drive it without a terminal, and returns the exit status:
 //   0  every job succeeded (info and health: the server answered, SERVING)
 //   1  some job did not succeed (health: not SERVING)
 //   2  usage error, unreadable input, or the call failed (server unreachable,

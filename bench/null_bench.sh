@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The ceiling: runs the same `jobgroup bench` loads against null_service (a
+# JobService that does no job work: gRPC + protobuf alone) and against
+# jobgroupd, one after the other on loopback, and prints jobgroupd's figures
+# as ratios of the null service's.
+#
+# Usage: bench/null_bench.sh [--quick]
+#   --quick  short runs, to prove the script works (CI)
+# Environment:
+#   BUILD_DIR  build directory (default build)
+#   JOBGROUPD  jobgroupd binary (default $BUILD_DIR/jobgroupd)
+#   DURATION   measured time of each load (default 10s; --quick 1s)
+#   RATE       calls/s of the fixed-rate load (default: half of jobgroupd's
+#              peak rate of 10-job calls, measured first)
+#
+# Loads (every job is echo with a 1-byte payload):
+#   1. RunBatch, 10,000 jobs per call, 2 calls in flight      -> jobs/s
+#   2. RunBatch, 10 jobs per call, 32 calls in flight (peak)  -> calls/s
+#   3. RunBatch, 10 jobs per call, open loop at RATE calls/s  -> latency
+#   4. Process, 100,000 jobs per call, 1 stream at a time     -> jobs/s
+# Client, servers and everything else share this machine's cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+if [[ ${1:-} == --quick ]]; then quick=1; shift; fi
+build=${BUILD_DIR:-build}
+client=$build/client/jobgroup
+null=$build/bench/null_service
+server=${JOBGROUPD:-$build/jobgroupd}
+for bin in "$client" "$null" "$server"; do
+  [[ -x $bin ]] || { echo "null_bench: $bin is missing; build it first" >&2; exit 2; }
+done
+if ((quick)); then duration=${DURATION:-1s}; warmup=200ms; else
+  duration=${DURATION:-10s}; warmup=1s; fi
+
+pids=()
+logs=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -f "${logs[@]}"
+}
+trap cleanup EXIT
+
+# start NAME BINARY ARGS... : starts a server on a free loopback port and
+# sets PORT to it.
+start() {
+  local name=$1 log
+  shift
+  log=$(mktemp)
+  logs+=("$log")
+  "$@" 2>"$log" &
+  pids+=("$!")
+  for _ in $(seq 200); do
+    PORT=$(grep -oP ' port=\K[0-9]+' "$log" | head -1 || true)
+    [[ -n $PORT ]] && return 0
+    sleep 0.05
+  done
+  echo "null_bench: $name did not start: $(cat "$log")" >&2
+  exit 2
+}
+
+start null_service "$null" --listen=127.0.0.1:0
+null_port=$PORT
+start jobgroupd "$server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0
+jobgroupd_port=$PORT
+
+# bench PORT ARGS... : one `jobgroup bench --json` run; prints its JSON.
+# Jobs that fail or calls that err do not stop the script: they are in the
+# figures.
+bench() {
+  local port=$1
+  shift
+  local out
+  out=$("$client" bench --target "127.0.0.1:$port" --kind echo --payload x \
+        --duration "$duration" --warmup "$warmup" --json "$@") || true
+  [[ -n $out ]] || { echo "null_bench: jobgroup bench $* failed" >&2; exit 2; }
+  echo "$out"
+}
+field() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
+errors() { grep -oP '"errors":\{\K[^}]*' <<<"$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+rows=()
+# row LABEL KEY NULL_JSON JOBGROUPD_JSON
+row() {
+  local a b
+  a=$(field "$2" "$3")
+  b=$(field "$2" "$4")
+  rows+=("$(printf '| %s | %s | %s | %s |' "$1" "$a" "$b" "$(ratio "$b" "$a")")")
+}
+note_errors() {
+  local e
+  e=$(errors "$2")
+  [[ -z $e ]] || echo "null_bench: $1: errors: $e" >&2
+}
+
+echo "1/4 RunBatch, 10,000 echo jobs per call, 2 in flight ($duration each)" >&2
+n1=$(bench "$null_port" --jobs-per-call 10000 --concurrency 2)
+j1=$(bench "$jobgroupd_port" --jobs-per-call 10000 --concurrency 2)
+note_errors "load 1 null_service" "$n1"
+note_errors "load 1 jobgroupd" "$j1"
+row "RunBatch 10,000-job calls: jobs/s" jobs_per_s "$n1" "$j1"
+row "  same: call p50 ms" p50 "$n1" "$j1"
+row "  same: call p99 ms" p99 "$n1" "$j1"
+
+echo "2/4 RunBatch, 10 echo jobs per call, 32 in flight (peak)" >&2
+n2=$(bench "$null_port" --jobs-per-call 10 --concurrency 32)
+j2=$(bench "$jobgroupd_port" --jobs-per-call 10 --concurrency 32)
+note_errors "load 2 null_service" "$n2"
+note_errors "load 2 jobgroupd" "$j2"
+row "RunBatch 10-job calls, 32 in flight: calls/s" calls_per_s "$n2" "$j2"
+row "  same: call p99 ms" p99 "$n2" "$j2"
+
+rate=${RATE:-$(awk -v r="$(field calls_per_s "$j2")" 'BEGIN { printf "%d", r / 2 }')}
+((rate > 0)) || rate=1
+echo "3/4 RunBatch, 10 echo jobs per call, open loop at $rate calls/s" >&2
+n3=$(bench "$null_port" --jobs-per-call 10 --rate "$rate")
+j3=$(bench "$jobgroupd_port" --jobs-per-call 10 --rate "$rate")
+note_errors "load 3 null_service" "$n3"
+note_errors "load 3 jobgroupd" "$j3"
+row "10-job calls at $rate calls/s (open loop): calls/s" calls_per_s "$n3" "$j3"
+row "  same: call p50 ms" p50 "$n3" "$j3"
+row "  same: call p90 ms" p90 "$n3" "$j3"
+row "  same: call p99 ms" p99 "$n3" "$j3"
+row "  same: call p99.9 ms" p99_9 "$n3" "$j3"
+row "  same: calls started > 1 ms late" late_starts "$n3" "$j3"
+
+echo "4/4 Process, 100,000 echo jobs per stream, 1 stream at a time" >&2
+n4=$(bench "$null_port" --method process --jobs-per-call 100000 --concurrency 1)
+j4=$(bench "$jobgroupd_port" --method process --jobs-per-call 100000 \
+     --concurrency 1)
+note_errors "load 4 null_service" "$n4"
+note_errors "load 4 jobgroupd" "$j4"
+row "Process 100,000-job streams: jobs/s" jobs_per_s "$n4" "$j4"
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+cat <<EOF
+
+jobgroupd against the null service ($(nproc) cores, $cpu; client and
+servers on one machine, loopback; $duration per load after $warmup of warmup):
+
+| load | null_service | jobgroupd | jobgroupd / null |
+| --- | --- | --- | --- |
+EOF
+printf '%s\n' "${rows[@]}"
+if ((quick)); then echo "null_bench: quick run ok" >&2; fi
