@@ -98,10 +98,13 @@ if [[ -x $core ]]; then
       printf "| %s | %.1f %s | %s |\n", $1, $3, $5, ($7 != "" ? sprintf("%.0f", $7) : "") }')
 fi
 
+echo "jobgroupd against the null gRPC service (bench/null_bench.sh)" >&2
 if ((quick)); then
+  BUILD_DIR=$build bash bench/null_bench.sh --quick >/dev/null
   echo "bench: quick run ok (echo $(median "${echo_rates[@]}") jobs/s)"
   exit 0
 fi
+null_table=$(BUILD_DIR=$build bash bench/null_bench.sh)
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 cat >"$out" <<MD
@@ -125,6 +128,13 @@ The machine is shared and noisy: compare figures within one run.
 
 Reference from the issue: plain in-process asyncio takes 3.3 s and 225 MB
 for the 100,000 sleeps on this machine.
+
+## Against the ceiling: a null gRPC service
+
+\`bench/null_bench.sh\` runs the same \`jobgroup bench\` loads against
+\`null_service\` (a JobService that copies each job into a result and does
+nothing else: gRPC and protobuf alone) and against jobgroupd.
+$null_table
 
 ## Core micro-benchmarks
 
