@@ -83,9 +83,10 @@ TEST(DrainTest, CallsPastTheDrainTimeoutAreCancelledWithOutcomes) {
   EXPECT_EQ(call.resp.results_size(), 11);
 }
 
-TEST(DrainTest, AHandlerIgnoringCancellationDoesNotHoldShutdown) {
-  // A compute job of many rounds checks cancellation only every 1024
-  // rounds; a huge single round stands for a handler that never checks.
+TEST(DrainTest, ALongCpuBoundJobIsStoppedByTheDrain) {
+  // A compute job of 10^8 rounds would run for minutes; it checks
+  // cancellation between rounds, so the drain stops it. (A handler that
+  // never checks is FaultsTest.AHandlerIgnoringCancellationCannotWedge...)
   ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=200ms"});
   auto stub = server.NewStub();
   AsyncCall call;
@@ -98,6 +99,53 @@ TEST(DrainTest, AHandlerIgnoringCancellationDoesNotHoldShutdown) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
   ASSERT_TRUE(call.Wait(2000));
   EXPECT_EQ(call.resp.summary().cancelled(), 1u);
+}
+
+}  // namespace
+}  // namespace jobgroup::testing
+
+namespace jobgroup::testing {
+namespace {
+
+// --log_format=json: start-up, every finished call and shutdown are one
+// JSON object a line, with the call's method, jobs and outcome counts.
+TEST(LogTest, JsonLogsAreOneObjectPerLine) {
+  ServerProcess server(JOBGROUPD_PATH, {"--log_format=json"});
+  auto stub = server.NewStub();
+  grpc::ClientContext ctx;
+  RunBatchRequest req;
+  *req.add_jobs() = MakeJob("echo");
+  *req.add_jobs() = MakeJob("fail");
+  req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+  RunBatchResponse resp;
+  ASSERT_TRUE(stub->RunBatch(&ctx, req, &resp).ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  std::string log = server.Log();
+  int lines = 0;
+  bool started = false, call = false, stopped = false;
+  size_t pos = 0;
+  while (pos < log.size()) {
+    size_t end = log.find('\n', pos);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    ++lines;
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    started |= line.find("\"event\":\"started\"") != std::string::npos;
+    stopped |= line.find("\"event\":\"stopped\"") != std::string::npos;
+    if (line.find("\"event\":\"call_finished\"") != std::string::npos) {
+      call = true;
+      EXPECT_NE(line.find("\"method\":\"RunBatch\""), std::string::npos);
+      EXPECT_NE(line.find("\"jobs\":2"), std::string::npos) << line;
+      EXPECT_NE(line.find("\"succeeded\":1"), std::string::npos) << line;
+      EXPECT_NE(line.find("\"failed\":1"), std::string::npos) << line;
+      EXPECT_NE(line.find("\"deadline_hit\":false"), std::string::npos);
+    }
+  }
+  EXPECT_GE(lines, 3);
+  EXPECT_TRUE(started && call && stopped) << log;
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ ServerProcess::ServerProcess(std::string binary,
     _exit(127);
   }
   close(fd);
-  std::regex ports(R"( port=(\d+) .*metrics_port=(\d+))");
+  // The start-up line, as text (port=N ... metrics_port=M) or JSON.
+  std::regex ports(R"([ ,"]port"?[=:](\d+)[ ,].*metrics_port"?[=:](\d+))");
   for (int i = 0; i < 200 && port_ == 0; ++i) {
     std::smatch m;
     std::string log = Log();
