@@ -12,7 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  clang-format procps curl openssl prometheus python3
+  clang-format procps curl openssl prometheus python3 nginx-light wrk
 )
 
 pkgs=("${build_pkgs[@]}")

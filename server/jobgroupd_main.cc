@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
 #include "server/service/jobgroup_server.h"
 
@@ -223,6 +224,14 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     }
     o.backends.push_back(*spec);
   }
+  absl::StatusOr<jobgroup::HttpOptions> http =
+      jobgroup::HttpOptionsFromFlags(raw);
+  if (!http.ok()) {
+    fprintf(stderr, "jobgroupd: %s\n",
+            std::string(http.status().message()).c_str());
+    return 2;
+  }
+  o.http = *std::move(http);
 
   // SIGTERM and SIGINT are taken by this thread with sigwait(); every other
   // thread inherits the mask, so they never see them.

@@ -18,6 +18,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/kinds/builtin_kinds.h"
+#include "server/kinds/http_kind.h"
 
 namespace jobgroup {
 namespace {
@@ -157,6 +158,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
     if (s.ok()) s = backends_.Add(b);
   }
   if (s.ok()) s = RegisterBuiltinKinds(kinds_);
+  if (s.ok()) s = RegisterHttpKind(kinds_, backends_, o.http);
   if (s.ok() && extra_kinds) s = extra_kinds(kinds_);
   if (!s.ok()) return s;
   for (const JobKind* k : kinds_.List()) {

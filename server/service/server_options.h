@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "server/core/backends.h"
+#include "server/kinds/http_options.h"
 #include "server/service/authenticator.h"
 
 namespace jobgroup {
@@ -37,6 +38,7 @@ struct ServerOptions {
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   bool log_json = false;
+  HttpOptions http;  // The http kind (docs/HTTP_KIND.md).
 
   // Security (docs/SECURITY.md). TLS is on when tls_cert_file is set.
   std::string tls_cert_file;       // PEM certificate chain; needs the key.
