@@ -42,6 +42,7 @@ stage asan-ubsan bash -c '
 stage fuzz bash -c 'ASAN_OPTIONS=detect_container_overflow=0 \
   bash tests/fuzz/run.sh build-asan "${FUZZ_SECONDS:-45}"'
 stage benchmarks-quick bash bench/run_benchmarks.sh --quick
+stage readme-commands bash tests/readme/run.sh
 export JOBGROUPD="$root/build/jobgroupd" JOBGROUP="$root/build/client/jobgroup"
 stage promtool bash tests/metrics/check_rules.sh
 stage prometheus-e2e bash tests/metrics/prometheus_e2e.sh

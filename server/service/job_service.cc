@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "server/core/batch_run.h"
 #include "server/service/authenticator.h"
 
@@ -21,10 +23,26 @@ constexpr const char kRetryAfterMs[] = "250";
 // Results per stream message at most; more are sent in later messages.
 constexpr int kResultsPerMessage = 1024;
 
+// The gRPC status of `s`. An INVALID_ARGUMENT whose message names a field
+// ("jobs[3].params.ms: ...", as every validation error does) also carries a
+// google.rpc.BadRequest naming it, in the standard rich-error trailer.
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
+  auto code = static_cast<grpc::StatusCode>(s.code());
+  std::string message(s.message());
+  size_t colon = message.find(": ");
+  if (!absl::IsInvalidArgument(s) || colon == std::string::npos) {
+    return grpc::Status(code, message);
+  }
+  google::rpc::BadRequest bad;
+  google::rpc::BadRequest::FieldViolation* v = bad.add_field_violations();
+  v->set_field(message.substr(0, colon));
+  v->set_description(message.substr(colon + 2));
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(s.code()));
+  details.set_message(message);
+  details.add_details()->PackFrom(bad);
+  return grpc::Status(code, message, details.SerializeAsString());
 }
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_process.h"
 
@@ -53,6 +55,15 @@ TEST_P(BadInputTest, IsRefusedNamingTheFieldAndTheServerGoesOn) {
       << "error \"" << s.error_message() << "\" does not start with "
       << c.field;
   EXPECT_EQ(resp.results_size(), 0);
+  // The standard rich error names the field too (google.rpc.BadRequest).
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+  ASSERT_EQ(bad.field_violations_size(), 1);
+  EXPECT_EQ(bad.field_violations(0).field(), c.field);
+  EXPECT_FALSE(bad.field_violations(0).description().empty());
   // The same must hold for StreamBatch.
   v1::StreamBatchRequest sreq;
   *sreq.mutable_jobs() = req.jobs();
