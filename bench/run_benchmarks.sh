@@ -98,13 +98,33 @@ if [[ -x $core ]]; then
       printf "| %s | %.1f %s | %s |\n", $1, $3, $5, ($7 != "" ? sprintf("%.0f", $7) : "") }')
 fi
 
+echo "Process echo throughput: 1 stream and 8 concurrent streams x$runs" >&2
+cli=$build/client/jobgroup
+if ((quick)); then pdur=1s; pjobs=10000; else pdur=10s; pjobs=100000; fi
+proc1=(); proc8=()
+for _ in $(seq $runs); do
+  start_server
+  for streams in 1 8; do
+    line=$("$cli" bench --target 127.0.0.1:$PORT --method process --kind echo \
+           --jobs-per-call $pjobs --concurrency $streams --duration $pdur \
+           --warmup 1s --json)
+    rate=$(grep -oP '"jobs_per_s":\s*\K[0-9.]+' <<<"$line" | head -1)
+    echo "  process streams=$streams jobs_per_s=$rate" >&2
+    if ((streams == 1)); then proc1+=("${rate%.*}"); else proc8+=("${rate%.*}"); fi
+  done
+  stop_server
+done
+
 echo "jobgroupd against the null gRPC service (bench/null_bench.sh)" >&2
 if ((quick)); then
   BUILD_DIR=$build bash bench/null_bench.sh --quick >/dev/null
+  bash bench/http_bench.sh --quick "$server" "$cli" >/dev/null
   echo "bench: quick run ok (echo $(median "${echo_rates[@]}") jobs/s)"
   exit 0
 fi
 null_table=$(BUILD_DIR=$build bash bench/null_bench.sh)
+echo "the http kind against a local nginx (bench/http_bench.sh)" >&2
+http_section=$(bash bench/http_bench.sh "$server" "$cli")
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 cat >"$out" <<MD
@@ -125,6 +145,8 @@ The machine is shared and noisy: compare figures within one run.
 | same: server peak RSS, MB (VmHWM) | $(median "${sleep_rss[@]}") | ${sleep_rss[*]} | <= 250 |
 | server threads, peak under 2,000 concurrent calls of 10 x sleep(200 ms) | $(median "${thread_peaks[@]}") | ${thread_peaks[*]} | < 64, flat |
 | server threads before that load | $(median "${thread_before[@]}") | ${thread_before[*]} | |
+| Process: echo jobs/s through one stream (100,000-job streams) | $(median "${proc1[@]}") | ${proc1[*]} | (issue 3) |
+| Process: echo jobs/s through 8 concurrent streams | $(median "${proc8[@]}") | ${proc8[*]} | (issue 3) |
 
 Reference from the issue: plain in-process asyncio takes 3.3 s and 225 MB
 for the 100,000 sleeps on this machine.
@@ -135,6 +157,8 @@ for the 100,000 sleeps on this machine.
 \`null_service\` (a JobService that copies each job into a result and does
 nothing else: gRPC and protobuf alone) and against jobgroupd.
 $null_table
+
+$http_section
 
 ## Core micro-benchmarks
 
