@@ -134,22 +134,20 @@ absl::string_view ServingStatusName(ServingStatus status) {
   return "UNKNOWN";
 }
 
-absl::StatusOr<std::unique_ptr<JobClient>> JobClient::Create(
-    const ClientOptions& options) {
-  if (options.target.empty()) {
-    return absl::InvalidArgumentError(
-        "empty target: give the server as HOST:PORT");
-  }
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(
+    const ClientOptions& options, absl::string_view user_agent,
+    bool own_connection) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeCredentials(options);
   if (!credentials.ok()) return credentials.status();
-
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // The calls go to every resolved address in turn.
   args.SetServiceConfigJSON(kServiceConfig);
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
-  args.SetUserAgentPrefix(absl::StrCat("jobgroup/", ClientVersion()));
+  args.SetUserAgentPrefix(std::string(user_agent));
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!options.tls_server_name.empty()) {
     args.SetSslTargetNameOverride(options.tls_server_name);
   }
@@ -159,7 +157,20 @@ absl::StatusOr<std::unique_ptr<JobClient>> JobClient::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("cannot create a channel to \"", options.target, "\""));
   }
-  return std::unique_ptr<JobClient>(new JobClient(options, std::move(channel)));
+  return channel;
+}
+
+absl::StatusOr<std::unique_ptr<JobClient>> JobClient::Create(
+    const ClientOptions& options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError(
+        "empty target: give the server as HOST:PORT");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      NewChannel(options, absl::StrCat("jobgroup/", ClientVersion()));
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<JobClient>(
+      new JobClient(options, *std::move(channel)));
 }
 
 JobClient::JobClient(ClientOptions options,

@@ -96,6 +96,17 @@ absl::string_view ClientVersion();
 // "UNKNOWN".
 absl::string_view ServingStatusName(ServingStatus status);
 
+// NewChannel()
+//
+// The channel JobClient uses for `options`: credentials (TLS and client
+// certificate from the files named), message-size limits, round robin over
+// every resolved address, the TLS name override. `own_connection` gives the
+// channel a connection of its own instead of sharing one with equal
+// channels (a load generator opens several).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(
+    const ClientOptions& options, absl::string_view user_agent,
+    bool own_connection = false);
+
 class JobClient {
  public:
   // JobClient::Create() builds the channel; it does not connect, so an

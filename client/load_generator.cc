@@ -396,50 +396,6 @@ using ::jobgroup::v1::ProcessRequest;
 using ::jobgroup::v1::ProcessResponse;
 using ::jobgroup::v1::StreamBatchResponse;
 
-absl::StatusOr<std::string> ReadFile(absl::string_view what,
-                                     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", what, " file \"", path, "\""));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-constexpr char kServiceConfig[] =
-    R"({"loadBalancingConfig": [{"round_robin": {}}]})";
-
-// The credentials JobClient uses for the same options.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
-    const ClientOptions& options) {
-  if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
-      options.tls_key_file.empty()) {
-    return grpc::InsecureChannelCredentials();
-  }
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "a client certificate needs both --tls-cert and --tls-key");
-  }
-  grpc::SslCredentialsOptions ssl;
-  if (!options.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile("TLS CA", options.tls_ca_file);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-  }
-  if (!options.tls_cert_file.empty()) {
-    absl::StatusOr<std::string> cert =
-        ReadFile("TLS certificate", options.tls_cert_file);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFile("TLS key", options.tls_key_file);
-    if (!key.ok()) return key.status();
-    ssl.pem_cert_chain = *std::move(cert);
-    ssl.pem_private_key = *std::move(key);
-  }
-  return grpc::SslCredentials(ssl);
-}
-
 }  // namespace
 
 // What every call of a GrpcCallLauncher reads; immutable once built except
@@ -591,35 +547,17 @@ absl::StatusOr<std::unique_ptr<GrpcCallLauncher>> GrpcCallLauncher::Create(
     return absl::InvalidArgumentError(
         "jobs per call, jobs per message and connections must be at least 1");
   }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      Credentials(client);
-  if (!credentials.ok()) return credentials.status();
-
   auto shared = std::make_unique<Shared>();
   shared->spec = spec;
   if (!client.bearer_token.empty()) {
     shared->authorization = absl::StrCat("Bearer ", client.bearer_token);
   }
   for (uint32_t i = 0; i < spec.connections; ++i) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(client.max_message_bytes);
-    args.SetMaxSendMessageSize(client.max_message_bytes);
-    args.SetUserAgentPrefix(absl::StrCat("jobgroup-bench/", ClientVersion()));
-    // As JobClient: the calls go to every resolved address in turn.
-    args.SetServiceConfigJSON(kServiceConfig);
-    args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
-    // A connection per channel, rather than one shared by equal channels.
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    if (!client.tls_server_name.empty()) {
-      args.SetSslTargetNameOverride(client.tls_server_name);
-    }
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateCustomChannel(client.target, *credentials, args);
-    if (channel == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot create a channel to \"", client.target, "\""));
-    }
-    shared->stubs.push_back(JobService::NewStub(channel));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        NewChannel(client, absl::StrCat("jobgroup-bench/", ClientVersion()),
+                   /*own_connection=*/true);
+    if (!channel.ok()) return channel.status();
+    shared->stubs.push_back(JobService::NewStub(*channel));
   }
 
   switch (spec.method) {

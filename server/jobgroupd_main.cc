@@ -6,7 +6,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "server/flags/repeated_flag.h"
 #include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
 #include "server/service/jobgroup_server.h"
@@ -88,47 +88,6 @@ ABSL_FLAG(std::string, health_listen, "",
           "a token, on this host:port (for probes that cannot pass the gRPC "
           "port's TLS or client certificates); its status follows the gRPC "
           "port's. Empty: health is served on --listen only.");
-
-namespace {
-
-// --backend may be repeated on the command line and in flag files; absl
-// keeps only the last occurrence, so collect them all here.
-void CollectBackends(const std::vector<std::string>& args,
-                     std::vector<std::string>* out, int depth = 0) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    absl::string_view a = args[i];
-    std::string value;
-    bool has = false;
-    if (absl::ConsumePrefix(&a, "--backend=") ||
-        absl::ConsumePrefix(&a, "-backend=")) {
-      value = std::string(a);
-      has = true;
-    } else if ((a == "--backend" || a == "-backend") && i + 1 < args.size()) {
-      value = args[++i];
-      has = true;
-    } else if ((absl::ConsumePrefix(&a, "--flagfile=") ||
-                absl::ConsumePrefix(&a, "-flagfile=")) &&
-               depth < 4) {
-      for (absl::string_view file : absl::StrSplit(a, ',')) {
-        std::ifstream in{std::string(file)};
-        std::vector<std::string> lines;
-        for (std::string line; std::getline(in, line);) {
-          absl::string_view l = absl::StripAsciiWhitespace(line);
-          if (!l.empty() && l[0] != '#') lines.emplace_back(l);
-        }
-        CollectBackends(lines, out, depth + 1);
-      }
-    }
-    if (has) {
-      for (absl::string_view v :
-           absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        out->emplace_back(v);
-      }
-    }
-  }
-}
-
-}  // namespace
 
 namespace jobgroup {
 
@@ -213,8 +172,8 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     }
     o.authenticator = *std::move(authenticator);
   }
-  std::vector<std::string> backends;
-  CollectBackends(raw, &backends);
+  // --backend repeats (in flag files too); Abseil would keep only the last.
+  std::vector<std::string> backends = RepeatedFlagValues(raw, "backend");
   for (const std::string& b : backends) {
     absl::StatusOr<jobgroup::BackendSpec> spec = jobgroup::ParseBackendSpec(b);
     if (!spec.ok()) {

@@ -1,8 +1,6 @@
 // The --http_* flags and HttpOptionsFromFlags().
 #include "server/kinds/http_flags.h"
 
-#include <fstream>
-
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "server/flags/repeated_flag.h"
 #include "server/kinds/host_policy.h"
 
 ABSL_FLAG(std::vector<std::string>, http_allow, {},
@@ -35,46 +34,6 @@ ABSL_FLAG(absl::Duration, http_max_retry_after, absl::Seconds(30),
           "at once. Jobs may ask for less with params.max_retry_after_ms.");
 
 namespace jobgroup {
-namespace {
-
-// Every --http_host_limit value in `args` and the flag files they name.
-void CollectHostLimits(const std::vector<std::string>& args,
-                       std::vector<std::string>* out, int depth = 0) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    absl::string_view a = args[i];
-    std::string value;
-    bool has = false;
-    if (absl::ConsumePrefix(&a, "--http_host_limit=") ||
-        absl::ConsumePrefix(&a, "-http_host_limit=")) {
-      value = std::string(a);
-      has = true;
-    } else if ((a == "--http_host_limit" || a == "-http_host_limit") &&
-               i + 1 < args.size()) {
-      value = args[++i];
-      has = true;
-    } else if ((absl::ConsumePrefix(&a, "--flagfile=") ||
-                absl::ConsumePrefix(&a, "-flagfile=")) &&
-               depth < 4) {
-      for (absl::string_view file : absl::StrSplit(a, ',')) {
-        std::ifstream in{std::string(file)};
-        std::vector<std::string> lines;
-        for (std::string line; std::getline(in, line);) {
-          absl::string_view l = absl::StripAsciiWhitespace(line);
-          if (!l.empty() && l[0] != '#') lines.emplace_back(l);
-        }
-        CollectHostLimits(lines, out, depth + 1);
-      }
-    }
-    if (has) {
-      for (absl::string_view v :
-           absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        out->emplace_back(v);
-      }
-    }
-  }
-}
-
-}  // namespace
 
 absl::StatusOr<HttpOptions> HttpOptionsFromFlags(
     const std::vector<std::string>& raw_args) {
@@ -98,8 +57,8 @@ absl::StatusOr<HttpOptions> HttpOptionsFromFlags(
   absl::StatusOr<HostPolicy> policy =
       HostPolicy::Create(o.allow, o.allow_private);
   if (!policy.ok()) return policy.status();
-  std::vector<std::string> limits;
-  CollectHostLimits(raw_args, &limits);
+  std::vector<std::string> limits =
+      RepeatedFlagValues(raw_args, "http_host_limit");
   if (limits.empty()) limits = absl::GetFlag(FLAGS_http_host_limit);
   for (const std::string& l : limits) {
     size_t eq = l.rfind('=');

@@ -1,0 +1,58 @@
+// Implementation of RepeatedFlagValues().
+#include "server/flags/repeated_flag.h"
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace jobgroup {
+namespace {
+
+void Collect(const std::vector<std::string>& args, absl::string_view name,
+             std::vector<std::string>* out, int depth) {
+  const std::string eq = absl::StrCat(name, "=");
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view a = args[i];
+    // Abseil accepts one dash or two.
+    if (!absl::ConsumePrefix(&a, "--")) absl::ConsumePrefix(&a, "-");
+    std::string value;
+    bool has = false;
+    if (absl::ConsumePrefix(&a, eq)) {
+      value = std::string(a);
+      has = true;
+    } else if (a == name && i + 1 < args.size()) {
+      value = args[++i];
+      has = true;
+    } else if (absl::ConsumePrefix(&a, "flagfile=") && depth < 4) {
+      for (absl::string_view file : absl::StrSplit(a, ',')) {
+        std::ifstream in{std::string(file)};
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);) {
+          absl::string_view l = absl::StripAsciiWhitespace(line);
+          if (!l.empty() && l[0] != '#') lines.emplace_back(l);
+        }
+        Collect(lines, name, out, depth + 1);
+      }
+    }
+    if (has) {
+      for (absl::string_view v :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        out->emplace_back(v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> RepeatedFlagValues(
+    const std::vector<std::string>& args, absl::string_view name) {
+  std::vector<std::string> out;
+  Collect(args, name, &out, 0);
+  return out;
+}
+
+}  // namespace jobgroup
