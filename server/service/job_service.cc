@@ -274,6 +274,18 @@ void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
   if (absl::IsInvalidArgument(s)) ctx.metrics->Rejected("invalid_argument");
 }
 
+// Hands every job of a request to `run` (each made into its JobSpec only
+// when it starts) and closes its input. `jobs` must outlive the run.
+void RunAllJobs(BatchRun& run, const RequestValidator& validator,
+                const google::protobuf::RepeatedPtrField<v1::Job>& jobs) {
+  const RequestValidator* v = &validator;
+  const google::protobuf::RepeatedPtrField<v1::Job>* all = &jobs;
+  run.AddJobs(jobs.size(), [v, all](uint64_t i) {
+    return v->ToJobSpec(all->Get(static_cast<int>(i)), i);
+  });
+  run.CloseInput();
+}
+
 // ---------------------------------------------------------------- RunBatch
 
 class RunBatchCall final : public grpc::ServerUnaryReactor {
@@ -298,12 +310,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     for (uint64_t i = 0; i < n; ++i) results->Add();
     run_ = BatchRun::Create(ctx.dispatcher, *options, &sink_);
     book_.Register(run_);
-    const RequestValidator* validator = ctx.validator;
-    const v1::RunBatchRequest* request = request_;
-    run_->AddJobs(n, [validator, request](uint64_t i) {
-      return validator->ToJobSpec(request->jobs(static_cast<int>(i)), i);
-    });
-    run_->CloseInput();
+    RunAllJobs(*run_, *ctx.validator, request_->jobs());
   }
 
   void OnCancel() override {
@@ -507,14 +514,8 @@ class StreamBatchCall final
     absl::StatusOr<BatchRun::Options> options =
         book_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return FailBeforeRun(options.status());
-    uint64_t n = request_->jobs_size();
     StartRun(*options);
-    const RequestValidator* validator = ctx.validator;
-    const v1::StreamBatchRequest* request = request_;
-    run_->AddJobs(n, [validator, request](uint64_t i) {
-      return validator->ToJobSpec(request->jobs(static_cast<int>(i)), i);
-    });
-    run_->CloseInput();
+    RunAllJobs(*run_, *ctx.validator, request_->jobs());
   }
 
   void OnCancel() override {
