@@ -28,6 +28,7 @@ jg="$build/client/jobgroup"
 # failing jobs (collect-all).
 "$jg" bench --target "$target" --method run --rate $((rate / 4)) --duration "$duration" \
   --jobs-per-call 50 --kind sleep --param ms=5 --backend db >/tmp/soak-a.txt 2>&1 &
+first_load=$!
 load_pids="$load_pids $!"
 "$jg" bench --target "$target" --method stream --rate "$rate" --duration "$duration" \
   --jobs-per-call 100 --kind echo >/tmp/soak-b.txt 2>&1 &
@@ -39,15 +40,17 @@ sample() { awk '/VmRSS/ {r=$2} /Threads/ {t=$2} END {print r, t}' "/proc/$pid/st
 read -r rss0 thr0 < <(sleep 10; sample)
 echo "after warm-up: rss ${rss0} kB, threads ${thr0}"
 max_rss=$rss0; max_thr=$thr0
-while kill -0 ${load_pids%% *} 2>/dev/null; do
+while kill -0 "$first_load" 2>/dev/null; do
   sleep 10
   read -r rss thr < <(sample)
-  ((rss > max_rss)) && max_rss=$rss
-  ((thr > max_thr)) && max_thr=$thr
+  if ((rss > max_rss)); then max_rss=$rss; fi
+  if ((thr > max_thr)); then max_thr=$thr; fi
   echo "$(date +%T) rss ${rss} kB threads ${thr}"
 done
 wait $load_pids || true
 read -r rss1 thr1 < <(sample)
+if ((rss1 > max_rss)); then max_rss=$rss1; fi
+if ((thr1 > max_thr)); then max_thr=$thr1; fi
 echo "end: rss ${rss1} kB (max ${max_rss}), threads ${thr1} (max ${max_thr})"
 grep -hE "calls/s|jobs/s|p99" /tmp/soak-[abc].txt | head -12 || true
 growth=$((rss1 - rss0))
