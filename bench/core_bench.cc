@@ -118,8 +118,8 @@ void BM_TaskGroupSpawnJoin(benchmark::State& state) {
     int64_t outcomes = 0;
     bool done = false;
     auto group = TaskGroup::Create(
-        {}, &timers, [&](JobResult) { ++outcomes; }, nullptr,
-        [&](const absl::Status&) { done = true; });
+        {}, &timers, [&](absl::Span<JobResult> rs) { outcomes += rs.size(); },
+        nullptr, [&](const absl::Status&) { done = true; });
     for (int i = 0; i < n; ++i) group->Spawn(i, std::make_shared<DoneTask>());
     group->Close();
     benchmark::DoNotOptimize(done);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "server/core/sync_job_run.h"
 
 namespace jobgroup {
 namespace {
@@ -120,7 +121,8 @@ void BatchRun::Pump() {
   std::shared_ptr<BatchRun> self = shared_from_this();
   for (;;) {
     std::shared_ptr<TaskGroup> group;
-    uint64_t index;
+    uint64_t first = 0;
+    uint64_t count = 0;
     bool close_round = false;
     bool cancelled = false;
     {
@@ -143,7 +145,7 @@ void BatchRun::Pump() {
         group_ = TaskGroup::Create(
             TaskGroup::Options{options_.deadline, options_.policy},
             dispatcher_->timers(),
-            [self](JobResult r) { self->OnOutcome(std::move(r)); },
+            [self](absl::Span<JobResult> rs) { self->OnOutcomes(rs); },
             [self](const absl::Status& why) { self->OnGroupCancelled(why); },
             [self](const absl::Status& reason) { self->OnRoundDone(reason); });
         round_end_ = options_.batch_size > 0
@@ -158,12 +160,14 @@ void BatchRun::Pump() {
         close_round = true;
         group = group_;
       } else {
-        if (next_ >= added_ || next_ >= round_end_ ||
-            running_ + unacked_ >= window_) {
-          return;
-        }
-        index = next_++;
-        ++running_;
+        uint64_t left = std::min(added_, round_end_) - std::min(next_, added_);
+        uint64_t in_window = running_ + unacked_;
+        uint64_t room = window_ > in_window ? window_ - in_window : 0;
+        count = std::min({left, room, BlockSize(left)});
+        if (count == 0) return;
+        first = next_;
+        next_ += count;
+        running_ += count;
         ++spawning_;
         group = group_;
       }
@@ -172,19 +176,54 @@ void BatchRun::Pump() {
       group->Close();
       return;
     }
-    // factory_ is set once, before the first job is added, then read-only.
-    std::shared_ptr<const JobSpec> spec = factory_(index);
-    auto task = std::make_shared<JobTask>(
-        dispatcher_, std::move(spec),
-        JobTask::Options{options_.deadline, options_.fallback_mode,
-                         options_.retry, options_.task_observer,
-                         group->scope()});
-    group->Spawn(index, std::move(task));
+    SpawnBlock(*group, first, count);
     {
       MutexLock lock(&mu_);
       --spawning_;
     }
   }
+}
+
+uint64_t BatchRun::BlockSize(uint64_t left) const {
+  // Enough blocks for every worker to have two, each at most a run's worth
+  // of jobs.
+  uint64_t workers = std::max<uint64_t>(1, dispatcher_->workers()->workers());
+  uint64_t jobs = std::min(left, window_);
+  return std::clamp<uint64_t>(jobs / (2 * workers), 1, SyncJobRun::kMaxBatch);
+}
+
+void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
+  // factory_ is set once, before the first job is added, then read-only.
+  std::vector<std::shared_ptr<const JobSpec>> run;
+  uint64_t run_first = 0;
+  auto spawn_run = [&] {
+    if (run.empty()) return;
+    uint32_t n = static_cast<uint32_t>(run.size());
+    group.SpawnRun(
+        run_first, n,
+        std::make_shared<SyncJobRun>(dispatcher_, std::move(run),
+                                     options_.deadline, group.scope()));
+    run.clear();
+  };
+  for (uint64_t index = first; index < first + count; ++index) {
+    std::shared_ptr<const JobSpec> spec = factory_(index);
+    if (SyncJobRun::CanRun(*spec, options_.retry)) {
+      if (!run.empty() && !SyncJobRun::SameRun(*run.front(), *spec)) {
+        spawn_run();
+      }
+      if (run.empty()) run_first = index;
+      run.push_back(std::move(spec));
+      continue;
+    }
+    spawn_run();
+    group.Spawn(index,
+                std::make_shared<JobTask>(
+                    dispatcher_, std::move(spec),
+                    JobTask::Options{options_.deadline, options_.fallback_mode,
+                                     options_.retry, options_.task_observer,
+                                     group.scope()}));
+  }
+  spawn_run();
 }
 
 void BatchRun::CloseRoundIfDue() {
@@ -203,20 +242,24 @@ void BatchRun::CloseRoundIfDue() {
   group->Close();
 }
 
-void BatchRun::OnOutcome(JobResult result) {
+void BatchRun::OnOutcomes(absl::Span<JobResult> results) {
+  const uint64_t n = results.size();
   {
     MutexLock lock(&mu_);
-    --running_;
-    ++unacked_;
-    ++delivering_;
-    summary_.Add(result.outcome);
+    running_ -= n;
+    unacked_ += n;
+    delivering_ += n;
+    for (const JobResult& r : results) summary_.Add(r.outcome);
   }
-  bool consumed = sink_->OnResult(std::move(result));
+  uint64_t consumed = 0;
+  for (JobResult& r : results) {
+    if (sink_->OnResult(std::move(r))) ++consumed;
+  }
   bool cancelled;
   {
     MutexLock lock(&mu_);
-    --delivering_;
-    if (consumed && unacked_ > 0) --unacked_;
+    delivering_ -= n;
+    unacked_ -= std::min(consumed, unacked_);
     cancelled = !cancelled_.ok();
   }
   // A cancelled run starts nothing more; and while a cancellation settles

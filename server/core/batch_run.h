@@ -27,6 +27,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
 #include "server/core/job_task.h"
@@ -107,7 +108,12 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
  private:
   // Starts what the window and round allow; closes finished rounds.
   void Pump();
-  void OnOutcome(JobResult result);
+  void OnOutcomes(absl::Span<JobResult> results);
+  // How many jobs Pump() starts at a time when `left` are ready.
+  uint64_t BlockSize(uint64_t left) const;
+  // Spawns jobs [first, first + count) into `group`: runs of consecutive
+  // jobs that qualify as one SyncJobRun each, the others as a JobTask each.
+  void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count);
   void OnGroupCancelled(const absl::Status& why);
   void OnRoundDone(const absl::Status& reason);
   // Settles every job not started yet with `why`'s outcome.

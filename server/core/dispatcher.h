@@ -130,9 +130,11 @@ class Dispatcher {
   int64_t abandoned_handlers() const { return abandoned_.load(); }
 
   TimerService* timers() const { return timers_; }
+  WorkerPool* workers() const { return workers_; }
 
  private:
   friend class Attempt;
+  friend class SyncJobRun;
   WorkerPool* const workers_;
   TimerService* const timers_;
   DispatchObserver* const observer_;

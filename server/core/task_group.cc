@@ -1,6 +1,7 @@
 // Implementation of TaskGroup.
 #include "server/core/task_group.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -41,63 +42,93 @@ TaskGroup::~TaskGroup() {
   if (deadline_timer_ != 0) timers_->Cancel(deadline_timer_);
 }
 
-void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> shared) {
+bool TaskGroup::Admit(uint64_t first, std::shared_ptr<TaskBase> task,
+                      uint32_t count, absl::Status* reason) {
   if (options_.deadline != absl::InfiniteFuture() &&
       absl::Now() >= options_.deadline) {
     Cancel(absl::DeadlineExceededError("call deadline exceeded"));
   }
-  absl::Status reason;
-  {
-    MutexLock lock(&mu_);
-    if (cancel_reason_.ok()) {
-      running_.emplace(index, shared);
-    } else {
-      reason = cancel_reason_;
-      ++delivering_;
-    }
+  MutexLock lock(&mu_);
+  if (!cancel_reason_.ok()) {
+    *reason = cancel_reason_;
+    delivering_ += count;
+    return false;
   }
-  if (!reason.ok()) {
-    JobResult r;
-    r.index = index;
-    r.outcome = OutcomeForCancellation(reason);
-    r.error = reason;
-    std::vector<JobResult> outcomes;
-    outcomes.push_back(std::move(r));
-    Deliver(std::move(outcomes), {}, absl::OkStatus());
+  running_.emplace(first, Entry{std::move(task), count, 0});
+  unsettled_ += count;
+  return true;
+}
+
+void TaskGroup::SettleSpawnedLate(uint64_t first, uint32_t count,
+                                  const absl::Status& reason) {
+  std::vector<JobResult> outcomes(count);
+  JobOutcome outcome = OutcomeForCancellation(reason);
+  for (uint32_t i = 0; i < count; ++i) {
+    outcomes[i].index = first + i;
+    outcomes[i].outcome = outcome;
+    outcomes[i].error = reason;
+  }
+  Deliver(std::move(outcomes), {}, absl::OkStatus());
+}
+
+void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> task) {
+  absl::Status reason;
+  if (!Admit(index, task, 1, &reason)) {
+    SettleSpawnedLate(index, 1, reason);
     return;
   }
-  shared->Start([self = shared_from_this(), index](JobResult result) {
-    self->OnTaskDone(index, std::move(result));
+  task->Start([self = shared_from_this(), index](JobResult result) {
+    self->OnResults(index, &result, 1);
   });
 }
 
-void TaskGroup::OnTaskDone(uint64_t index, JobResult result) {
-  std::shared_ptr<Task> task;  // Destroyed after the lock is released.
+void TaskGroup::SpawnRun(uint64_t first, uint32_t count,
+                         std::shared_ptr<RunTask> run) {
+  if (count == 0) return;
+  absl::Status reason;
+  if (!Admit(first, run, count, &reason)) {
+    SettleSpawnedLate(first, count, reason);
+    return;
+  }
+  run->Start([self = shared_from_this(), first](std::vector<JobResult> rs) {
+    self->OnResults(first, rs.data(), rs.size());
+  });
+}
+
+void TaskGroup::OnResults(uint64_t first, JobResult* results, size_t n) {
+  std::shared_ptr<TaskBase> finished;  // Destroyed after the lock is released.
   std::vector<JobResult> outcomes;
-  std::vector<std::shared_ptr<Task>> to_cancel;
+  TaskList to_cancel;
   absl::Status cancelled_now;
   {
     MutexLock lock(&mu_);
-    auto it = running_.find(index);
-    if (it == running_.end()) return;  // Outcome already settled.
-    task = std::move(it->second);
-    running_.erase(it);
-    result.index = index;
-    result.kind = task->kind();
-    bool fail_fast = result.outcome == JobOutcome::kFailed &&
-                     options_.policy == FailurePolicy::kFailFast &&
-                     cancel_reason_.ok();
-    std::string failed_msg;
-    if (fail_fast) {
-      failed_msg = absl::StrCat("cancelled because job ", index,
-                                " failed: ", result.error.message());
+    auto it = running_.find(first);
+    if (it == running_.end()) return;  // Outcomes already settled.
+    Entry& e = it->second;
+    n = std::min<size_t>(n, e.count - e.reported);
+    outcomes.reserve(n);
+    const JobKind* kind = e.task->kind();
+    for (size_t i = 0; i < n; ++i) {
+      JobResult& result = results[i];
+      result.index = first + e.reported++;
+      result.kind = kind;
+      --unsettled_;
+      ++delivering_;
+      bool fail_fast = result.outcome == JobOutcome::kFailed &&
+                       options_.policy == FailurePolicy::kFailFast;
+      if (fail_fast) {
+        cancelled_now = absl::CancelledError(
+            absl::StrCat("cancelled because job ", result.index,
+                         " failed: ", result.error.message()));
+      }
+      outcomes.push_back(std::move(result));
+      if (fail_fast) break;
     }
-    outcomes.push_back(std::move(result));
-    ++delivering_;
-    if (fail_fast) {
-      cancelled_now = absl::CancelledError(failed_msg);
-      to_cancel = CancelLocked(cancelled_now, &outcomes);
+    if (e.reported == e.count) {
+      finished = std::move(e.task);
+      running_.erase(it);
     }
+    if (!cancelled_now.ok()) to_cancel = CancelLocked(cancelled_now, &outcomes);
   }
   Deliver(std::move(outcomes), std::move(to_cancel), cancelled_now);
 }
@@ -105,7 +136,7 @@ void TaskGroup::OnTaskDone(uint64_t index, JobResult result) {
 void TaskGroup::Cancel(absl::Status why) {
   if (why.ok()) why = absl::CancelledError("cancelled");
   std::vector<JobResult> outcomes;
-  std::vector<std::shared_ptr<Task>> to_cancel;
+  TaskList to_cancel;
   {
     MutexLock lock(&mu_);
     if (!cancel_reason_.ok()) return;
@@ -114,24 +145,29 @@ void TaskGroup::Cancel(absl::Status why) {
   Deliver(std::move(outcomes), std::move(to_cancel), why);
 }
 
-std::vector<std::shared_ptr<Task>> TaskGroup::CancelLocked(
-    absl::Status why, std::vector<JobResult>* outcomes) {
+TaskGroup::TaskList TaskGroup::CancelLocked(absl::Status why,
+                                            std::vector<JobResult>* outcomes) {
   cancel_reason_ = why;
   scope_->Cancel(why);
-  std::vector<std::shared_ptr<Task>> to_cancel;
+  TaskList to_cancel;
   to_cancel.reserve(running_.size());
+  outcomes->reserve(outcomes->size() + unsettled_);
   JobOutcome outcome = OutcomeForCancellation(why);
-  for (auto& [index, task] : running_) {
-    JobResult r;
-    r.index = index;
-    r.outcome = outcome;
-    r.error = why;
-    r.kind = task->kind();
-    task->FillProgress(&r);
-    outcomes->push_back(std::move(r));
-    to_cancel.push_back(std::move(task));
+  for (auto& [first, e] : running_) {
+    const JobKind* kind = e.task->kind();
+    for (uint32_t i = e.reported; i < e.count; ++i) {
+      JobResult r;
+      r.index = first + i;
+      r.outcome = outcome;
+      r.error = why;
+      r.kind = kind;
+      if (i == e.reported) e.task->FillProgress(&r);
+      outcomes->push_back(std::move(r));
+    }
+    to_cancel.push_back(std::move(e.task));
   }
-  delivering_ += static_cast<int64_t>(running_.size());
+  delivering_ += static_cast<int64_t>(unsettled_);
+  unsettled_ = 0;
   running_.clear();
   ++delivering_;  // The cancel callback.
   if (deadline_timer_ != 0) {
@@ -141,21 +177,20 @@ std::vector<std::shared_ptr<Task>> TaskGroup::CancelLocked(
   return to_cancel;
 }
 
-void TaskGroup::Deliver(std::vector<JobResult> outcomes,
-                        std::vector<std::shared_ptr<Task>> to_cancel,
+void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
                         const absl::Status& cancelled_now) {
   // Outcomes first: a cancellation that settles thousands of jobs gets its
   // reply out before the (slower) clean-up below. Nothing settled can start
   // meanwhile: the scope was cancelled under the lock, and every attempt
   // checks it before running its handler.
-  for (JobResult& r : outcomes) on_outcome_(std::move(r));
+  if (!outcomes.empty()) on_outcome_(absl::MakeSpan(outcomes));
   int64_t delivered = static_cast<int64_t>(outcomes.size());
   if (!cancelled_now.ok()) {
     if (on_cancel_) on_cancel_(cancelled_now);
     ++delivered;
   }
   // A settled task's own late report finds nothing to settle.
-  std::vector<std::shared_ptr<Task>> cancelling = std::move(to_cancel);
+  TaskList cancelling = std::move(to_cancel);
   DoneFn done;
   absl::Status reason;
   {
@@ -201,9 +236,9 @@ absl::Status TaskGroup::cancel_reason() const {
   return cancel_reason_;
 }
 
-size_t TaskGroup::running() const {
+uint64_t TaskGroup::running() const {
   MutexLock lock(&mu_);
-  return running_.size();
+  return unsettled_;
 }
 
 }  // namespace jobgroup

@@ -1,8 +1,11 @@
 // TaskGroup: a structured-concurrency scope for the jobs of one call (or one
 // round of it), in the manner of Python's asyncio.TaskGroup.
 //
-//  - Every task spawned into the group gets exactly one outcome, reported
-//    once through the outcome callback.
+//  - Every job spawned into the group gets exactly one outcome, reported
+//    once through the outcome callback. A job is spawned as a Task of its
+//    own, or as one of the consecutive jobs of a RunTask (a worker running
+//    many short jobs one after another, reporting their results in
+//    batches).
 //  - The group's deadline wraps every task: when it passes, tasks that have
 //    not finished end DEADLINE_EXCEEDED at once and are told to stop.
 //  - FAIL_FAST: the first FAILED task cancels the others (CANCELLED).
@@ -29,6 +32,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/cancellation.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
@@ -36,22 +40,42 @@
 
 namespace jobgroup {
 
-// A unit of work the group can start and stop.
-class Task {
+// What the group needs of any task to stop it and settle its jobs.
+class TaskBase {
+ public:
+  virtual ~TaskBase() = default;
+  // Asks the work to stop; idempotent; must not block. The group has
+  // already settled every job of the task it had no result for.
+  virtual void Cancel(const absl::Status& why) = 0;
+  // The kind of job this task runs, copied into its results; may be null.
+  virtual const JobKind* kind() const { return nullptr; }
+  // Fills what is known so far (attempts, queue and run time) of the job
+  // the task is on into the result the group settles for it when it
+  // cancels the task. Called under the group's lock; must not block.
+  virtual void FillProgress(JobResult* result) {}
+};
+
+// A unit of work for one job.
+class Task : public TaskBase {
  public:
   using DoneFn = absl::AnyInvocable<void(JobResult)>;
-  virtual ~Task() = default;
   // Starts the work; must not block. Calls `done` exactly once, as its last
   // action (the group may destroy the task inside `done`). Cancel() may
   // come before Start().
   virtual void Start(DoneFn done) = 0;
-  // Asks the work to stop; idempotent; must not block.
-  virtual void Cancel(const absl::Status& why) = 0;
-  // The kind of job this task runs, copied into its result; may be null.
-  virtual const JobKind* kind() const { return nullptr; }
-  // Fills what is known so far (attempts, queue and run time) into the
-  // result the group settles for a task it cancels. Must not block.
-  virtual void FillProgress(JobResult* result) {}
+};
+
+// A unit of work for `count` consecutive jobs, run one after another.
+class RunTask : public TaskBase {
+ public:
+  // The results of the next jobs, in index order (their `index` is set by
+  // the group).
+  using ReportFn = absl::AnyInvocable<void(std::vector<JobResult>)>;
+  // Starts the work; must not block. Reports every job's result exactly
+  // once, in order, in one or more calls; the call with the last result is
+  // its last action. After Cancel() it may stop reporting: the group has
+  // settled the rest.
+  virtual void Start(ReportFn report) = 0;
 };
 
 class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
@@ -60,8 +84,9 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
     absl::Time deadline = absl::InfiniteFuture();
     FailurePolicy policy = FailurePolicy::kFailFast;
   };
-  // Each task's outcome, exactly once per spawned task.
-  using OutcomeFn = absl::AnyInvocable<void(JobResult)>;
+  // Outcomes, exactly one per spawned job, in batches (in no particular
+  // order across batches). The callee may move the results out.
+  using OutcomeFn = absl::AnyInvocable<void(absl::Span<JobResult>)>;
   // Once, when the group is cancelled (with the reason).
   using CancelFn = absl::AnyInvocable<void(const absl::Status&)>;
   // Once, when closed and every outcome is reported. The status is the
@@ -81,6 +106,12 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // group first, so the task never starts.
   void Spawn(uint64_t index, std::shared_ptr<Task> task);
 
+  // TaskGroup::SpawnRun()
+  //
+  // Starts `run` as the `count` jobs from index `first` on (none of them
+  // spawned before); otherwise as Spawn().
+  void SpawnRun(uint64_t first, uint32_t count, std::shared_ptr<RunTask> run);
+
   // TaskGroup::Cancel()
   //
   // Cancels every unfinished task with `why`. Only the first cancellation
@@ -98,7 +129,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // task is told; work about to start checks it so that nothing starts
   // after the group's cancellation. Never has callbacks.
   std::shared_ptr<const CancellationSignal> scope() const { return scope_; }
-  size_t running() const;
+  // Jobs spawned that have no outcome yet.
+  uint64_t running() const;
 
   // Use Create().
   TaskGroup(Options options, TimerService* timers, OutcomeFn on_outcome,
@@ -108,15 +140,32 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   TaskGroup& operator=(const TaskGroup&) = delete;
 
  private:
-  void OnTaskDone(uint64_t index, JobResult result);
-  // Decides the outcome of every running task; returns them to be cancelled.
-  std::vector<std::shared_ptr<Task>> CancelLocked(
-      absl::Status why, std::vector<JobResult>* outcomes)
+  // A task in flight: jobs [key, key + count) of which the first
+  // `reported` have their outcome.
+  struct Entry {
+    std::shared_ptr<TaskBase> task;
+    uint32_t count = 1;
+    uint32_t reported = 0;
+  };
+  using TaskList = std::vector<std::shared_ptr<TaskBase>>;
+
+  // Records `results` of the task at `first`, from its next unreported job
+  // on; starts fail-fast when one FAILED.
+  void OnResults(uint64_t first, JobResult* results, size_t n);
+  // Settles the jobs of `count` from `first` on, spawned after the group
+  // was cancelled.
+  void SettleSpawnedLate(uint64_t first, uint32_t count,
+                         const absl::Status& reason);
+  // Tells whether the group is open for spawns, cancelling it first when
+  // its deadline has passed; fills `reason` when it is not.
+  bool Admit(uint64_t first, std::shared_ptr<TaskBase> task, uint32_t count,
+             absl::Status* reason);
+  // Decides the outcome of every running job; returns the tasks to cancel.
+  TaskList CancelLocked(absl::Status why, std::vector<JobResult>* outcomes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reports outcomes and cancellations decided under the lock, then the
   // done callback when it is due.
-  void Deliver(std::vector<JobResult> outcomes,
-               std::vector<std::shared_ptr<Task>> to_cancel,
+  void Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
                const absl::Status& cancelled_now);
 
   const Options options_;
@@ -127,8 +176,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
       std::make_shared<CancellationSignal>();
 
   mutable Mutex mu_;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<Task>> running_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Entry> running_ ABSL_GUARDED_BY(mu_);
+  uint64_t unsettled_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in running_.
   absl::Status cancel_reason_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Outcomes decided but whose callback has not returned yet; done waits

@@ -64,10 +64,12 @@ struct Recorder {
   std::shared_ptr<TaskGroup> Make(TaskGroup::Options o, TimerService* t) {
     return TaskGroup::Create(
         o, t,
-        [this](JobResult r) {
+        [this](absl::Span<JobResult> rs) {
           MutexLock lock(&mu);
           if (done.HasBeenNotified()) outcome_after_done = true;
-          if (!outcomes.emplace(r.index, r.outcome).second) ++duplicates;
+          for (const JobResult& r : rs) {
+            if (!outcomes.emplace(r.index, r.outcome).second) ++duplicates;
+          }
         },
         [this](const absl::Status& why) {
           MutexLock lock(&mu);

@@ -142,6 +142,8 @@ class TestEnv {
 
   TimerService& timers() { return timers_; }
   WorkerPool& pool() { return pool_; }
+  // For a test's own kinds, registered before its jobs are made.
+  KindRegistry& kinds() { return kinds_; }
   BackendSet& backends() { return backends_; }
   Dispatcher& dispatcher() { return dispatcher_; }
 

@@ -1,0 +1,408 @@
+// Tests of SyncJobRun, the fast path for short synchronous jobs, alone in a
+// TaskGroup and inside BatchRun, over the real dispatcher, workers, timers
+// and backends: exactly one result per job, one permit per run, time
+// slices that let others in, cancellation, deadline and fail-fast inside a
+// run, and every permit back afterwards.
+#include "server/core/sync_job_run.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
+#include "tests/unit/core/test_env.h"
+
+namespace jobgroup {
+namespace {
+
+using testing::CollectingSink;
+using testing::Repeat;
+using testing::TestEnv;
+
+void Spin(absl::Duration d) {
+  absl::Time end = absl::Now() + d;
+  while (absl::Now() < end) {
+  }
+}
+
+// TestEnv plus the synchronous kinds these tests need.
+class RunEnv : public TestEnv {
+ public:
+  explicit RunEnv(size_t workers = 2) : TestEnv(workers, 256) {
+    EXPECT_TRUE(backends().Add({"one", 1}).ok());
+    inside["one"];
+    // Busy for param us (default 100) µs; counts who is inside each
+    // backend; records the order jobs ran in; fails when the payload is
+    // "fail" and throws when it is "throw".
+    EXPECT_TRUE(
+        kinds()
+            .Register(
+                {"spin", "local", ""},
+                [this](JobContext& ctx) -> absl::StatusOr<std::string> {
+                  const JobSpec& job = ctx.job();
+                  testing::InsideCounter& c =
+                      inside[job.resolved_backend->name()];
+                  c.Enter();
+                  {
+                    MutexLock lock(&mu);
+                    ran.push_back(job.id);
+                  }
+                  Spin(absl::Microseconds(testing::IntParam(ctx, "us", 100)));
+                  c.Leave();
+                  if (job.payload == "fail") return absl::UnknownError("no");
+                  if (job.payload == "throw") throw std::runtime_error("up");
+                  return job.payload;
+                })
+            .ok());
+    // Waits (cooperatively, up to 10 s) until it is told to stop.
+    EXPECT_TRUE(
+        kinds()
+            .Register({"wait", "local", ""},
+                      [this](JobContext& ctx) -> absl::StatusOr<std::string> {
+                        waiting.fetch_add(1);
+                        absl::Time end = absl::Now() + absl::Seconds(10);
+                        while (!ctx.IsCancelled() && absl::Now() < end) {
+                          absl::SleepFor(absl::Microseconds(200));
+                        }
+                        if (ctx.IsCancelled()) told_to_stop.fetch_add(1);
+                        return absl::CancelledError("stopped");
+                      })
+            .ok());
+  }
+
+  // Jobs "spin" with ids "0".."n-1" and payloads equal to their ids.
+  std::vector<std::shared_ptr<const JobSpec>> Spins(int n,
+                                                    std::string backend = "",
+                                                    int us = 100) {
+    std::vector<std::shared_ptr<const JobSpec>> jobs;
+    for (int i = 0; i < n; ++i) {
+      auto j = Job("spin", {{"us", std::to_string(us)}}, backend);
+      j->id = std::to_string(i);
+      j->payload = j->id;
+      jobs.push_back(std::move(j));
+    }
+    return jobs;
+  }
+  JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
+    auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
+    return [all](uint64_t i) { return (*all)[i]; };
+  }
+  std::vector<std::string> Ran() {
+    MutexLock lock(&mu);
+    return ran;
+  }
+  // Waits until every handler returned and every permit is back.
+  bool Idle(absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      bool idle = dispatcher().running_handlers() == 0 &&
+                  dispatcher().abandoned_handlers() == 0;
+      for (const char* b : {"local", "db", "one"}) {
+        idle = idle && backends().Find(b)->in_use() == 0;
+      }
+      if (idle) return true;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+
+  Mutex mu;
+  std::vector<std::string> ran;
+  std::atomic<int> waiting{0};
+  std::atomic<int> told_to_stop{0};
+};
+
+// The outcomes of a group, by index, with duplicates counted.
+struct Outcomes {
+  Mutex mu;
+  std::map<uint64_t, JobResult> by_index;
+  int duplicates = 0;
+  Notification done;
+
+  std::shared_ptr<TaskGroup> Group(TimerService& timers,
+                                   TaskGroup::Options o = {}) {
+    return TaskGroup::Create(
+        o, &timers,
+        [this](absl::Span<JobResult> rs) {
+          MutexLock lock(&mu);
+          for (JobResult& r : rs) {
+            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
+          }
+        },
+        nullptr, [this](const absl::Status&) { done.Notify(); });
+  }
+  std::map<uint64_t, JobResult> Get() {
+    MutexLock lock(&mu);
+    return by_index;
+  }
+};
+
+TEST(SyncJobRunTest, OnlyPlainSynchronousJobsQualify) {
+  RunEnv env;
+  RetryPolicy none;
+  EXPECT_TRUE(SyncJobRun::CanRun(*env.Job("echo"), none));
+  EXPECT_FALSE(SyncJobRun::CanRun(*env.Job("sleep"), none));  // Async.
+  auto timed = env.Job("echo");
+  timed->timeout = absl::Seconds(1);
+  EXPECT_FALSE(SyncJobRun::CanRun(*timed, none));
+  auto with_fallback = env.Job("echo");
+  with_fallback->fallbacks.push_back(*env.Job("echo"));
+  EXPECT_FALSE(SyncJobRun::CanRun(*with_fallback, none));
+  auto rejected = env.Job("echo");
+  rejected->rejected = absl::InvalidArgumentError("bad");
+  EXPECT_FALSE(SyncJobRun::CanRun(*rejected, none));
+  RetryPolicy retry;
+  retry.max_attempts = 2;
+  EXPECT_FALSE(SyncJobRun::CanRun(*env.Job("echo"), retry));
+  EXPECT_TRUE(SyncJobRun::SameRun(*env.Job("echo"), *env.Job("echo")));
+  EXPECT_FALSE(SyncJobRun::SameRun(*env.Job("echo"), *env.Job("spin")));
+  EXPECT_FALSE(
+      SyncJobRun::SameRun(*env.Job("spin"), *env.Job("spin", {}, "db")));
+}
+
+TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
+  RunEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  auto jobs = env.Spins(200, "db", 10);
+  group->SpawnRun(
+      1000, 200,
+      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+                                   absl::InfiniteFuture(), group->scope()));
+  group->Close();
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto got = out.Get();
+  EXPECT_EQ(out.duplicates, 0);
+  ASSERT_EQ(got.size(), 200u);
+  for (uint64_t i = 0; i < 200; ++i) {
+    const JobResult& r = got.at(1000 + i);
+    EXPECT_EQ(r.outcome, JobOutcome::kSucceeded);
+    EXPECT_EQ(r.output, std::to_string(i)) << "results go to their own index";
+    EXPECT_EQ(r.attempts, 1u);
+    EXPECT_NE(r.kind, nullptr);
+    EXPECT_GT(r.run_time, absl::ZeroDuration());
+  }
+  // One after another, in order, one db permit of the three.
+  std::vector<std::string> ran = env.Ran();
+  ASSERT_EQ(ran.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(ran[i], std::to_string(i));
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 1);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
+  RunEnv env(/*workers=*/4);
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(120, env.FromList(env.Spins(120, "db", 300)));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 120u);
+  // db has 3 permits: several runs at once, never more than 3 inside.
+  EXPECT_EQ(env.inside["db"].peak.load(), 3);
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
+  RunEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  // 100 jobs of 100 µs on a backend with one permit: 10 ms of work.
+  auto jobs = env.Spins(100, "one", 100);
+  group->SpawnRun(
+      0, 100,
+      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+                                   absl::InfiniteFuture(), group->scope()));
+  while (env.Ran().empty()) absl::SleepFor(absl::Microseconds(50));
+  // Another job queues for the one permit meanwhile: it gets it at the end
+  // of the run's slice, not at the end of the run.
+  std::atomic<size_t> ran_before{0};
+  Notification other_done;
+  auto other = env.Job("spin", {{"us", "1"}}, "one");
+  other->id = "other";
+  auto attempt = env.dispatcher().Start(other, absl::InfiniteFuture(),
+                                        [&](AttemptResult r) {
+                                          EXPECT_TRUE(r.output.ok());
+                                          other_done.Notify();
+                                        });
+  ASSERT_TRUE(other_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  group->Close();
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  std::vector<std::string> ran = env.Ran();
+  size_t at = std::find(ran.begin(), ran.end(), "other") - ran.begin();
+  // A slice is 500 µs, about 5 jobs; allow for a slow machine.
+  EXPECT_LT(at, 60u) << "the other job waited for most of the run";
+  EXPECT_EQ(out.Get().size(), 100u);
+  EXPECT_EQ(env.backends().Find("one")->peak_in_use(), 1);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
+  RunEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
+  group->SpawnRun(
+      0, 10,
+      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+                                   absl::InfiniteFuture(), group->scope()));
+  group->Close();
+  while (env.waiting.load() == 0) absl::SleepFor(absl::Microseconds(50));
+  absl::Time cancelled_at = absl::Now();
+  group->Cancel(absl::CancelledError("client went away"));
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(500));
+  auto got = out.Get();
+  ASSERT_EQ(got.size(), 10u);
+  for (auto& [i, r] : got) {
+    EXPECT_EQ(r.outcome, JobOutcome::kCancelled) << i;
+    EXPECT_EQ(r.error.message(), "client went away");
+  }
+  // The first job was running: its result says how long it had run.
+  EXPECT_EQ(got.at(0).attempts, 1u);
+  EXPECT_GT(got.at(0).run_time, absl::ZeroDuration());
+  EXPECT_EQ(got.at(1).attempts, 0u);
+  EXPECT_TRUE(env.Idle());
+  EXPECT_EQ(env.told_to_stop.load(), 1);
+  EXPECT_EQ(env.waiting.load(), 1) << "no job starts after the cancel";
+}
+
+TEST(SyncJobRunTest, TheCallDeadlineEndsARunMidway) {
+  RunEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(60);
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(400, env.FromList(env.Spins(400, "", 1000)));  // 400 ms.
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  absl::Time answered = absl::Now();
+  EXPECT_LT(answered - o.deadline, absl::Milliseconds(50));
+  BatchSummary s = sink.summary();
+  EXPECT_TRUE(s.deadline_hit);
+  EXPECT_EQ(s.total, 400u);
+  EXPECT_GT(s.count(JobOutcome::kSucceeded), 0u);
+  EXPECT_GT(s.count(JobOutcome::kDeadlineExceeded), 0u);
+  EXPECT_EQ(
+      s.count(JobOutcome::kSucceeded) + s.count(JobOutcome::kDeadlineExceeded),
+      400u);
+  EXPECT_TRUE(env.Idle());
+  // Nothing starts after the deadline (allow one job already under way on
+  // each worker).
+  EXPECT_LE(env.Ran().size(), s.count(JobOutcome::kSucceeded) + 2);
+}
+
+TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
+  RunEnv env;
+  CollectingSink sink;
+  auto jobs = env.Spins(512, "", 1);
+  auto bad = env.Job("spin", {{"us", "1"}});
+  bad->id = "100";
+  bad->payload = "fail";
+  jobs[100] = bad;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(512, env.FromList(jobs));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  ASSERT_EQ(results.size(), 512u);
+  EXPECT_EQ(results.at(100).outcome, JobOutcome::kFailed);
+  EXPECT_EQ(sink.Count(JobOutcome::kFailed), 1);
+  // Runs hold 64 jobs (512 jobs, 2 workers): job 100 is in the run
+  // [64, 128); none after it in that run ran.
+  std::vector<std::string> ran = env.Ran();
+  for (int i = 101; i < 128; ++i) {
+    EXPECT_EQ(results.at(i).outcome, JobOutcome::kCancelled) << i;
+    EXPECT_EQ(std::count(ran.begin(), ran.end(), std::to_string(i)), 0) << i;
+  }
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
+  RunEnv env;
+  CollectingSink sink;
+  auto jobs = env.Spins(100, "", 1);
+  auto bad = env.Job("spin", {{"us", "1"}});
+  bad->payload = "throw";
+  jobs[30] = bad;
+  BatchRun::Options o;
+  o.policy = FailurePolicy::kCollectAll;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(100, env.FromList(jobs));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  EXPECT_EQ(results.at(30).outcome, JobOutcome::kFailed);
+  EXPECT_EQ(results.at(30).error.message(), "handler threw: up");
+  EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 99);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
+  RunEnv env;
+  env.pool().Shutdown();
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(300, env.FromList(env.Spins(300)));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 300);
+  EXPECT_EQ(sink.results().at(7).error.message(), "server is shutting down");
+  EXPECT_TRUE(env.Idle());
+}
+
+// Many calls mixing runs and single jobs on a small backend, cancelled at
+// random moments from another thread: every job has exactly one result
+// (CollectingSink fails the test on a second), and every permit and
+// handler count is back once idle.
+TEST(SyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
+  RunEnv env;
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 150; ++round) {
+    CollectingSink sink;
+    BatchRun::Options o;
+    o.max_concurrency = 1 + rng() % 300;
+    o.policy =
+        rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
+    std::vector<std::shared_ptr<const JobSpec>> jobs;
+    int n = 1 + rng() % 600;
+    for (int i = 0; i < n; ++i) {
+      int pick = rng() % 20;
+      if (pick == 0) {
+        jobs.push_back(env.Job("sleep", {{"ms", "1"}}, "db"));
+      } else if (pick == 1) {
+        auto f = env.Job("spin", {{"us", "5"}}, "db");
+        f->payload = "fail";
+        jobs.push_back(f);
+      } else {
+        jobs.push_back(env.Job("spin", {{"us", "5"}}, i % 3 ? "db" : ""));
+      }
+    }
+    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    run->AddJobs(n, env.FromList(jobs));
+    std::thread canceller([&run, delay = rng() % 3000] {
+      absl::SleepFor(absl::Microseconds(delay));
+      run->Cancel(absl::CancelledError("random cancel"));
+    });
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait()) << "round " << round;
+    canceller.join();
+    ASSERT_EQ(sink.count(), static_cast<size_t>(n)) << "round " << round;
+    ASSERT_EQ(sink.summary().total, static_cast<uint64_t>(n));
+    ASSERT_TRUE(env.Idle()) << "round " << round;
+    ASSERT_LE(env.inside["db"].peak.load(), 3);
+  }
+  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
+}
+
+}  // namespace
+}  // namespace jobgroup
