@@ -196,6 +196,8 @@ void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
   // factory_ is set once, before the first job is added, then read-only.
   std::vector<std::shared_ptr<const JobSpec>> run;
   uint64_t run_first = 0;
+  // Shared by the block's tasks (they all belong to `group`).
+  std::shared_ptr<const JobTask::Options> task_options;
   auto spawn_run = [&] {
     if (run.empty()) return;
     uint32_t n = static_cast<uint32_t>(run.size());
@@ -216,12 +218,13 @@ void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
       continue;
     }
     spawn_run();
-    group.Spawn(index,
-                std::make_shared<JobTask>(
-                    dispatcher_, std::move(spec),
-                    JobTask::Options{options_.deadline, options_.fallback_mode,
-                                     options_.retry, options_.task_observer,
-                                     group.scope()}));
+    if (task_options == nullptr) {
+      task_options = std::make_shared<const JobTask::Options>(JobTask::Options{
+          options_.deadline, options_.fallback_mode, options_.retry,
+          options_.task_observer, group.scope()});
+    }
+    group.Spawn(index, std::make_shared<JobTask>(dispatcher_, std::move(spec),
+                                                 task_options));
   }
   spawn_run();
 }

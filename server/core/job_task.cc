@@ -29,8 +29,10 @@ absl::Duration Backoff(const RetryPolicy& p, uint32_t retry_number) {
 }  // namespace
 
 JobTask::JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
-                 Options options)
-    : dispatcher_(dispatcher), job_(std::move(job)), options_(options) {}
+                 std::shared_ptr<const Options> options)
+    : dispatcher_(dispatcher),
+      job_(std::move(job)),
+      options_(std::move(options)) {}
 
 std::shared_ptr<const JobSpec> JobTask::Candidate(uint32_t k) const {
   if (k == 0) return job_;
@@ -57,7 +59,7 @@ void JobTask::Start(DoneFn done) {
       result.error = job_->rejected;
       settle_now = std::move(done_);
     }
-    if (settle_now) settled_ = result;
+    if (settle_now) settled_ = true;
   }
   if (settle_now) {
     settle_now(std::move(result));
@@ -86,11 +88,11 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
   }
   std::shared_ptr<JobTask> self = shared_from_this();
   std::shared_ptr<Attempt> attempt = dispatcher_->Start(
-      Candidate(candidate), options_.deadline,
+      Candidate(candidate), options_->deadline,
       [self, candidate, try_number](AttemptResult r) {
         self->OnAttemptDone(candidate, try_number, std::move(r));
       },
-      options_.scope);
+      options_->scope);
   absl::Status cancel_it;
   {
     MutexLock lock(&mu_);
@@ -126,24 +128,24 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
       ok.outcome = JobOutcome::kSucceeded;
       ok.output = *std::move(r.output);
       ok.served_by = candidate;
-      if (candidate > 0 && options_.observer) {
-        options_.observer->OnFallbackServed(*job_, candidate);
+      if (candidate > 0 && options_->observer) {
+        options_->observer->OnFallbackServed(*job_, candidate);
       }
-      SettleLocked(std::move(ok), &to_cancel);
+      SettleLocked(std::move(ok), &to_cancel, &result);
     } else if (r.cancelled) {
       // Cancelled or out of time: neither retried nor handed to fallbacks.
       JobResult c;
       c.outcome = OutcomeForCancellation(r.output.status());
       c.error = r.output.status();
-      SettleLocked(std::move(c), &to_cancel);
+      SettleLocked(std::move(c), &to_cancel, &result);
     } else {
       const absl::Status& err = r.output.status();
       last_code_ = err.code();
       errors_[candidate] = std::string(err.message());
-      absl::Duration wait = Backoff(options_.retry, try_number);
-      if (try_number < options_.retry.max_attempts &&
-          absl::Now() + wait < options_.deadline) {
-        if (options_.observer) options_.observer->OnRetry(*job_);
+      absl::Duration wait = Backoff(options_->retry, try_number);
+      if (try_number < options_->retry.max_attempts &&
+          absl::Now() + wait < options_->deadline) {
+        if (options_->observer) options_->observer->OnRetry(*job_);
         std::weak_ptr<JobTask> weak = weak_from_this();
         live_try_[candidate] = try_number + 1;  // Reserved for the retry.
         retry_timer_ = dispatcher_->timers()->ScheduleAfter(
@@ -158,16 +160,13 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
               self->StartAttempt(candidate, try_number + 1);
             });
       } else {
-        if (try_number < options_.retry.max_attempts) {
+        if (try_number < options_->retry.max_attempts) {
           errors_[candidate] += " (no retry: it would pass the deadline)";
         }
-        AfterCandidateFailed(candidate, &to_start);
+        AfterCandidateFailed(candidate, &to_start, &result);
       }
     }
-    if (settled_) {
-      done = std::move(done_);
-      result = *settled_;
-    }
+    if (settled_) done = std::move(done_);
   }
   for (auto& a : to_cancel) a->Cancel(absl::CancelledError("lost the race"));
   for (uint32_t c : to_start) StartAttempt(c, 1);
@@ -175,18 +174,19 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
 }
 
 void JobTask::AfterCandidateFailed(uint32_t candidate,
-                                   std::vector<uint32_t>* to_start) {
+                                   std::vector<uint32_t>* to_start,
+                                   JobResult* settled) {
   uint32_t n = static_cast<uint32_t>(job_->fallbacks.size());
   bool all_failed;
   if (candidate == 0 && n > 0) {
-    if (options_.fallback_mode == FallbackMode::kRace) {
+    if (options_->fallback_mode == FallbackMode::kRace) {
       for (uint32_t k = 1; k <= n; ++k) to_start->push_back(k);
     } else {
       to_start->push_back(1);
     }
     return;
   }
-  if (options_.fallback_mode == FallbackMode::kRace && candidate > 0) {
+  if (options_->fallback_mode == FallbackMode::kRace && candidate > 0) {
     all_failed = ++race_failed_ == n;
   } else {
     all_failed = candidate == n;
@@ -206,15 +206,17 @@ void JobTask::AfterCandidateFailed(uint32_t candidate,
     failed.error = absl::Status(last_code_, absl::StrJoin(parts, "; "));
   }
   std::vector<std::shared_ptr<Attempt>> none;
-  SettleLocked(std::move(failed), &none);
+  SettleLocked(std::move(failed), &none, settled);
 }
 
 void JobTask::SettleLocked(JobResult result,
-                           std::vector<std::shared_ptr<Attempt>>* to_cancel) {
+                           std::vector<std::shared_ptr<Attempt>>* to_cancel,
+                           JobResult* settled) {
   result.attempts = attempts_;
   result.queue_time = queue_time_;
   result.run_time = run_time_;
-  settled_ = std::move(result);
+  *settled = std::move(result);
+  settled_ = true;
   for (size_t k = 0; k < live_.size(); ++k) {
     if (live_[k]) to_cancel->push_back(std::move(live_[k]));
     live_try_[k] = 0;
@@ -250,8 +252,7 @@ Task::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
   c.outcome = OutcomeForCancellation(cancelled_);
   c.error = cancelled_;
   std::vector<std::shared_ptr<Attempt>> none;  // None is live.
-  SettleLocked(std::move(c), &none);
-  *result = *settled_;
+  SettleLocked(std::move(c), &none, result);
   return std::move(done_);
 }
 

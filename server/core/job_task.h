@@ -50,8 +50,13 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
     std::shared_ptr<const CancellationSignal> scope;
   };
 
+  // `options` may be shared by every task of a group.
   JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
-          Options options);
+          std::shared_ptr<const Options> options);
+  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+          Options options)
+      : JobTask(dispatcher, std::move(job),
+                std::make_shared<const Options>(std::move(options))) {}
 
   void Start(DoneFn done) override;
   void Cancel(const absl::Status& why) override;
@@ -66,14 +71,16 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
                      AttemptResult result);
   // What to do after `candidate` failed for good.
   // Appends the candidates to start next to `to_start`, or settles the
-  // job as FAILED.
-  void AfterCandidateFailed(uint32_t candidate, std::vector<uint32_t>* to_start)
+  // job as FAILED into `settled`.
+  void AfterCandidateFailed(uint32_t candidate, std::vector<uint32_t>* to_start,
+                            JobResult* settled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Settles the job: takes done_ into `done`, and the attempts still live
-  // into `to_cancel`.
+  // Settles the job with `result` (completed into `settled`, for the
+  // caller to report once the lock is released), and takes the attempts
+  // still live into `to_cancel`.
   void SettleLocked(JobResult result,
-                    std::vector<std::shared_ptr<Attempt>>* to_cancel)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                    std::vector<std::shared_ptr<Attempt>>* to_cancel,
+                    JobResult* settled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Settles a job with no live attempt as cancelled_ says; returns done_
   // for the caller to run once the lock is released.
   DoneFn SettleCancelledLocked(JobResult* result)
@@ -81,7 +88,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
 
   Dispatcher* const dispatcher_;
   const std::shared_ptr<const JobSpec> job_;
-  const Options options_;
+  const std::shared_ptr<const Options> options_;
 
   Mutex mu_;
   DoneFn done_ ABSL_GUARDED_BY(mu_);
@@ -92,7 +99,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   // Inline for the common job with no fallback: no allocation per job.
   absl::InlinedVector<std::shared_ptr<Attempt>, 1> live_ ABSL_GUARDED_BY(mu_);
   absl::InlinedVector<uint32_t, 1> live_try_ ABSL_GUARDED_BY(mu_);
-  std::optional<JobResult> settled_ ABSL_GUARDED_BY(mu_);
+  bool settled_ ABSL_GUARDED_BY(mu_) = false;  // The job has its result.
   TimerService::TimerId retry_timer_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t race_failed_ ABSL_GUARDED_BY(mu_) = 0;

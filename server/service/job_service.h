@@ -16,6 +16,7 @@
 #include "server/core/dispatcher.h"
 #include "server/core/job_kind.h"
 #include "server/core/worker_pool.h"
+#include "server/service/arena_messages.h"
 #include "server/service/call_registry.h"
 #include "server/service/logger.h"
 #include "server/service/metrics.h"
@@ -43,7 +44,9 @@ struct ServiceContext {
 
 class JobServiceImpl final : public v1::JobService::CallbackService {
  public:
-  explicit JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {}
+  explicit JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {
+    SetMessageAllocatorFor_RunBatch(&run_batch_messages_);
+  }
 
   grpc::ServerUnaryReactor* RunBatch(grpc::CallbackServerContext* context,
                                      const v1::RunBatchRequest* request,
@@ -60,6 +63,9 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
 
  private:
   ServiceContext ctx_;
+  // RunBatch's request and response live on one arena per call.
+  ArenaMessageAllocator<v1::RunBatchRequest, v1::RunBatchResponse>
+      run_batch_messages_;
 };
 
 }  // namespace jobgroup

@@ -1,0 +1,53 @@
+// ArenaMessageAllocator: puts a unary call's request and response on one
+// protobuf Arena.
+//
+// A RunBatch call carries up to hundreds of thousands of nested messages
+// (jobs, their params, results, their durations). On an arena each costs a
+// pointer bump instead of a malloc, sits next to its neighbours, and all of
+// them are freed at once when gRPC releases the call, instead of one free
+// each. Register it with the generated service's SetMessageAllocatorFor_*.
+//
+// Thread-safe: gRPC calls AllocateMessages() from any thread; the arena
+// itself may be allocated from by several threads at once (sinks fill
+// results concurrently).
+#ifndef JOBGROUP_SERVER_SERVICE_ARENA_MESSAGES_H_
+#define JOBGROUP_SERVER_SERVICE_ARENA_MESSAGES_H_
+
+#include "google/protobuf/arena.h"
+#include "grpcpp/support/message_allocator.h"
+
+namespace jobgroup {
+
+template <class Request, class Response>
+class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
+ public:
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new Holder();
+  }
+
+ private:
+  class Holder : public grpc::MessageHolder<Request, Response> {
+   public:
+    Holder() : arena_(Options()) {
+      this->set_request(
+          google::protobuf::Arena::CreateMessage<Request>(&arena_));
+      this->set_response(
+          google::protobuf::Arena::CreateMessage<Response>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    // Small calls fit the first block; big ones grow to 1 MiB blocks.
+    static google::protobuf::ArenaOptions Options() {
+      google::protobuf::ArenaOptions o;
+      o.start_block_size = 4096;
+      o.max_block_size = 1 << 20;
+      return o;
+    }
+    google::protobuf::Arena arena_;
+  };
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_ARENA_MESSAGES_H_
