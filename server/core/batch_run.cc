@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "server/core/async_job_run.h"
 #include "server/core/sync_job_run.h"
 
 namespace jobgroup {
@@ -189,31 +190,49 @@ uint64_t BatchRun::BlockSize(uint64_t left) const {
   // of jobs.
   uint64_t workers = std::max<uint64_t>(1, dispatcher_->workers()->workers());
   uint64_t jobs = std::min(left, window_);
-  return std::clamp<uint64_t>(jobs / (2 * workers), 1, SyncJobRun::kMaxBatch);
+  return std::clamp<uint64_t>(jobs / (2 * workers), 1, RunTask::kMaxJobs);
 }
 
 void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
-  // factory_ is set once, before the first job is added, then read-only.
+  // Consecutive jobs of one kind that qualify go together as one run:
+  // synchronous ones run one after another (SyncJobRun), asynchronous ones
+  // start together (AsyncJobRun). Others get a JobTask each.
+  enum class RunKind { kNone, kSync, kAsync };
   std::vector<std::shared_ptr<const JobSpec>> run;
+  RunKind run_kind = RunKind::kNone;
   uint64_t run_first = 0;
   // Shared by the block's tasks (they all belong to `group`).
   std::shared_ptr<const JobTask::Options> task_options;
   auto spawn_run = [&] {
     if (run.empty()) return;
     uint32_t n = static_cast<uint32_t>(run.size());
-    group.SpawnRun(
-        run_first, n,
-        std::make_shared<SyncJobRun>(dispatcher_, std::move(run),
-                                     options_.deadline, group.scope()));
+    std::shared_ptr<RunTask> task;
+    if (run_kind == RunKind::kSync) {
+      task = std::make_shared<SyncJobRun>(dispatcher_, std::move(run),
+                                          options_.deadline, group.scope());
+    } else {
+      task = std::make_shared<AsyncJobRun>(dispatcher_, std::move(run),
+                                           options_.deadline, group.scope());
+    }
+    group.SpawnRun(run_first, n, std::move(task));
     run.clear();
   };
   for (uint64_t index = first; index < first + count; ++index) {
+    // factory_ is set once, before the first job is added, then read-only.
     std::shared_ptr<const JobSpec> spec = factory_(index);
-    if (SyncJobRun::CanRun(*spec, options_.retry)) {
-      if (!run.empty() && !SyncJobRun::SameRun(*run.front(), *spec)) {
+    RunKind kind = SyncJobRun::CanRun(*spec, options_.retry) ? RunKind::kSync
+                   : AsyncJobRun::CanRun(*spec, options_.retry)
+                       ? RunKind::kAsync
+                       : RunKind::kNone;
+    if (kind != RunKind::kNone) {
+      if (!run.empty() &&
+          (kind != run_kind || !SyncJobRun::SameRun(*run.front(), *spec))) {
         spawn_run();
       }
-      if (run.empty()) run_first = index;
+      if (run.empty()) {
+        run_first = index;
+        run_kind = kind;
+      }
       run.push_back(std::move(spec));
       continue;
     }

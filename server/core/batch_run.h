@@ -112,7 +112,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // How many jobs Pump() starts at a time when `left` are ready.
   uint64_t BlockSize(uint64_t left) const;
   // Spawns jobs [first, first + count) into `group`: runs of consecutive
-  // jobs that qualify as one SyncJobRun each, the others as a JobTask each.
+  // jobs that qualify as one SyncJobRun or AsyncJobRun each, the others as
+  // a JobTask each.
   void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count);
   void OnGroupCancelled(const absl::Status& why);
   void OnRoundDone(const absl::Status& reason);

@@ -135,6 +135,7 @@ class Dispatcher {
  private:
   friend class Attempt;
   friend class SyncJobRun;
+  friend class AsyncJobRun;
   WorkerPool* const workers_;
   TimerService* const timers_;
   DispatchObserver* const observer_;

@@ -98,9 +98,10 @@ void SyncJobRun::OnPermit(absl::Duration waited) {
   backend_->Release();
   absl::Status why = absl::UnavailableError("server is shutting down");
   std::vector<JobResult> rest(jobs_.size() - next_);
-  for (JobResult& r : rest) {
-    r.outcome = OutcomeForCancellation(why);
-    r.error = why;
+  for (size_t k = 0; k < rest.size(); ++k) {
+    rest[k].index = next_ + k;
+    rest[k].outcome = OutcomeForCancellation(why);
+    rest[k].error = why;
   }
   next_ = jobs_.size();
   Report(&rest);
@@ -142,6 +143,7 @@ void SyncJobRun::RunSlice() {
         break;
       }
       current_ = &ctx;
+      current_index_ = next_;
       current_started_ = started;
     }
     if (observer) observer->OnHandlerStart(job, started - admitted_);
@@ -157,6 +159,7 @@ void SyncJobRun::RunSlice() {
     if (abandoned) dispatcher_->abandoned_.fetch_sub(1);
     if (observer) observer->OnHandlerEnd(job, now - started);
     JobResult& r = batch.emplace_back();
+    r.index = next_;
     r.attempts = 1;
     r.queue_time = started - admitted_;
     r.run_time = now - started;
@@ -237,7 +240,7 @@ void SyncJobRun::Cancel(const absl::Status& why) {
 
 void SyncJobRun::FillProgress(JobResult* result) {
   MutexLock lock(&mu_);
-  if (current_ == nullptr) return;
+  if (current_ == nullptr || result->index != current_index_) return;
   result->attempts = 1;
   result->queue_time = current_started_ - admitted_;
   result->run_time = absl::Now() - current_started_;

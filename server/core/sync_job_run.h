@@ -47,7 +47,7 @@ class SyncJobRun : public RunTask,
   // Work before a run yields its permit and worker.
   static constexpr absl::Duration kSlice = absl::Microseconds(500);
   // Results per batch, and the longest a result waits to be reported.
-  static constexpr size_t kMaxBatch = 64;
+  static constexpr size_t kMaxBatch = RunTask::kMaxJobs;
   static constexpr absl::Duration kFlushAfter = absl::Microseconds(200);
 
   // True when `job` may run in a run: a validated, not rejected job of a
@@ -57,7 +57,8 @@ class SyncJobRun : public RunTask,
   // True when `a` and `b` may share a run (same kind and backend).
   static bool SameRun(const JobSpec& a, const JobSpec& b);
 
-  // `jobs` (at least one) all pass CanRun() and SameRun(); `deadline` is the
+  // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
+  // `deadline` is the
   // call's; once `scope` (may be null) is cancelled no further job starts.
   SyncJobRun(Dispatcher* dispatcher,
              std::vector<std::shared_ptr<const JobSpec>> jobs,
@@ -106,6 +107,7 @@ class SyncJobRun : public RunTask,
   Semaphore::WaiterId waiter_ ABSL_GUARDED_BY(mu_) = 0;
   // The running handler's context (on the worker's stack) and start.
   JobContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t current_index_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time current_started_ ABSL_GUARDED_BY(mu_);
   // The running handler was told to stop: it counts as abandoned.
   bool current_abandoned_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,6 +2,7 @@
 #include "server/core/task_group.h"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,7 @@ void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> task) {
     return;
   }
   task->Start([self = shared_from_this(), index](JobResult result) {
+    result.index = 0;
     self->OnResults(index, &result, 1);
   });
 }
@@ -85,6 +87,7 @@ void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> task) {
 void TaskGroup::SpawnRun(uint64_t first, uint32_t count,
                          std::shared_ptr<RunTask> run) {
   if (count == 0) return;
+  assert(count <= RunTask::kMaxJobs);
   absl::Status reason;
   if (!Admit(first, run, count, &reason)) {
     SettleSpawnedLate(first, count, reason);
@@ -105,26 +108,29 @@ void TaskGroup::OnResults(uint64_t first, JobResult* results, size_t n) {
     auto it = running_.find(first);
     if (it == running_.end()) return;  // Outcomes already settled.
     Entry& e = it->second;
-    n = std::min<size_t>(n, e.count - e.reported);
     outcomes.reserve(n);
     const JobKind* kind = e.task->kind();
     for (size_t i = 0; i < n; ++i) {
       JobResult& result = results[i];
-      result.index = first + e.reported++;
+      if (result.index >= e.count) continue;
+      uint64_t bit = uint64_t{1} << result.index;
+      if ((e.reported & bit) != 0) continue;  // Reported already.
+      e.reported |= bit;
+      result.index += first;
       result.kind = kind;
       --unsettled_;
       ++delivering_;
-      bool fail_fast = result.outcome == JobOutcome::kFailed &&
-                       options_.policy == FailurePolicy::kFailFast;
-      if (fail_fast) {
+      // The batch's own results all count; the first failure then cancels
+      // the rest of the group.
+      if (result.outcome == JobOutcome::kFailed &&
+          options_.policy == FailurePolicy::kFailFast && cancelled_now.ok()) {
         cancelled_now = absl::CancelledError(
             absl::StrCat("cancelled because job ", result.index,
                          " failed: ", result.error.message()));
       }
       outcomes.push_back(std::move(result));
-      if (fail_fast) break;
     }
-    if (e.reported == e.count) {
+    if (e.all_reported()) {
       finished = std::move(e.task);
       running_.erase(it);
     }
@@ -155,13 +161,15 @@ TaskGroup::TaskList TaskGroup::CancelLocked(absl::Status why,
   JobOutcome outcome = OutcomeForCancellation(why);
   for (auto& [first, e] : running_) {
     const JobKind* kind = e.task->kind();
-    for (uint32_t i = e.reported; i < e.count; ++i) {
+    for (uint32_t i = 0; i < e.count; ++i) {
+      if ((e.reported & (uint64_t{1} << i)) != 0) continue;
       JobResult r;
+      r.index = i;
+      e.task->FillProgress(&r);
       r.index = first + i;
       r.outcome = outcome;
       r.error = why;
       r.kind = kind;
-      if (i == e.reported) e.task->FillProgress(&r);
       outcomes->push_back(std::move(r));
     }
     to_cancel.push_back(std::move(e.task));

@@ -49,9 +49,10 @@ class TaskBase {
   virtual void Cancel(const absl::Status& why) = 0;
   // The kind of job this task runs, copied into its results; may be null.
   virtual const JobKind* kind() const { return nullptr; }
-  // Fills what is known so far (attempts, queue and run time) of the job
-  // the task is on into the result the group settles for it when it
-  // cancels the task. Called under the group's lock; must not block.
+  // Fills what is known so far (attempts, queue and run time) of one of
+  // the task's jobs into the result the group settles for it when it
+  // cancels the task; `result->index` is the job's place in the task (0 for
+  // a Task). Called under the group's lock; must not block.
   virtual void FillProgress(JobResult* result) {}
 };
 
@@ -65,16 +66,17 @@ class Task : public TaskBase {
   virtual void Start(DoneFn done) = 0;
 };
 
-// A unit of work for `count` consecutive jobs, run one after another.
+// A unit of work for `count` consecutive jobs (at most kMaxJobs).
 class RunTask : public TaskBase {
  public:
-  // The results of the next jobs, in index order (their `index` is set by
-  // the group).
+  static constexpr uint32_t kMaxJobs = 64;
+  // Results of some of the jobs, each with `index` set to the job's place
+  // in the task (0 to count - 1); the group makes it the job's index.
   using ReportFn = absl::AnyInvocable<void(std::vector<JobResult>)>;
   // Starts the work; must not block. Reports every job's result exactly
-  // once, in order, in one or more calls; the call with the last result is
-  // its last action. After Cancel() it may stop reporting: the group has
-  // settled the rest.
+  // once, in any order, in one or more calls, never two at once; the call
+  // with the last result is its last action. After Cancel() it may stop
+  // reporting: the group has settled the rest.
   virtual void Start(ReportFn report) = 0;
 };
 
@@ -108,8 +110,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
 
   // TaskGroup::SpawnRun()
   //
-  // Starts `run` as the `count` jobs from index `first` on (none of them
-  // spawned before); otherwise as Spawn().
+  // Starts `run` as the `count` jobs (at most RunTask::kMaxJobs) from index
+  // `first` on (none of them spawned before); otherwise as Spawn().
   void SpawnRun(uint64_t first, uint32_t count, std::shared_ptr<RunTask> run);
 
   // TaskGroup::Cancel()
@@ -140,17 +142,21 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   TaskGroup& operator=(const TaskGroup&) = delete;
 
  private:
-  // A task in flight: jobs [key, key + count) of which the first
-  // `reported` have their outcome.
+  // A task in flight: jobs [key, key + count); bit i of `reported` is set
+  // once job key + i has its outcome.
   struct Entry {
     std::shared_ptr<TaskBase> task;
     uint32_t count = 1;
-    uint32_t reported = 0;
+    uint64_t reported = 0;
+    bool all_reported() const {
+      return reported ==
+             (count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1);
+    }
   };
   using TaskList = std::vector<std::shared_ptr<TaskBase>>;
 
-  // Records `results` of the task at `first`, from its next unreported job
-  // on; starts fail-fast when one FAILED.
+  // Records `results` of the task at `first` (their index: the place in
+  // the task); starts fail-fast when one FAILED.
   void OnResults(uint64_t first, JobResult* results, size_t n);
   // Settles the jobs of `count` from `first` on, spawned after the group
   // was cancelled.

@@ -1,0 +1,356 @@
+// Tests of AsyncJobRun, the light path for asynchronous jobs, alone in a
+// TaskGroup and inside BatchRun, over the real dispatcher, workers, timers
+// and backends: exactly one result per job in any order, one permit per
+// running handler, cancellation and deadline of waiting and running jobs,
+// handlers that ignore cancellation, and every permit back afterwards.
+#include "server/core/async_job_run.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
+#include "tests/unit/core/test_env.h"
+
+namespace jobgroup {
+namespace {
+
+using testing::CollectingSink;
+using testing::TestEnv;
+
+// TestEnv plus an asynchronous kind that ignores cancellation.
+class AsyncEnv : public TestEnv {
+ public:
+  AsyncEnv() : TestEnv(2, 256) {
+    // Holds its context until the test finishes it; never looks at
+    // cancellation. Throws when the payload is "throw".
+    EXPECT_TRUE(kinds()
+                    .RegisterAsync({"hold", "db", ""},
+                                   [this](std::shared_ptr<JobContext> ctx) {
+                                     if (ctx->job().payload == "throw") {
+                                       throw std::runtime_error("up");
+                                     }
+                                     MutexLock lock(&mu);
+                                     held.push_back(std::move(ctx));
+                                   })
+                    .ok());
+  }
+
+  // Sleep jobs with payloads "0".."n-1"; job i sleeps ms(i).
+  std::vector<std::shared_ptr<const JobSpec>> Sleeps(
+      int n, std::string backend, const std::function<int(int)>& ms) {
+    std::vector<std::shared_ptr<const JobSpec>> jobs;
+    for (int i = 0; i < n; ++i) {
+      auto j = Job("sleep", {{"ms", std::to_string(ms(i))}}, backend);
+      j->payload = std::to_string(i);
+      jobs.push_back(std::move(j));
+    }
+    return jobs;
+  }
+  JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
+    auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
+    return [all](uint64_t i) { return (*all)[i]; };
+  }
+  size_t Held() {
+    MutexLock lock(&mu);
+    return held.size();
+  }
+  void FinishHeld() {
+    std::vector<std::shared_ptr<JobContext>> all;
+    {
+      MutexLock lock(&mu);
+      all.swap(held);
+    }
+    for (auto& c : all) c->Finish(std::string("late"));
+  }
+  // Waits until every handler returned and every permit is back.
+  bool Idle(absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      if (dispatcher().running_handlers() == 0 &&
+          dispatcher().abandoned_handlers() == 0 &&
+          backends().Find("local")->in_use() == 0 &&
+          backends().Find("db")->in_use() == 0) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+
+  Mutex mu;
+  std::vector<std::shared_ptr<JobContext>> held;
+};
+
+struct Outcomes {
+  Mutex mu;
+  std::map<uint64_t, JobResult> by_index;
+  int duplicates = 0;
+  Notification done;
+
+  std::shared_ptr<TaskGroup> Group(TimerService& timers,
+                                   TaskGroup::Options o = {}) {
+    return TaskGroup::Create(
+        o, &timers,
+        [this](absl::Span<JobResult> rs) {
+          MutexLock lock(&mu);
+          for (JobResult& r : rs) {
+            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
+          }
+        },
+        nullptr, [this](const absl::Status&) { done.Notify(); });
+  }
+  std::map<uint64_t, JobResult> Get() {
+    MutexLock lock(&mu);
+    return by_index;
+  }
+};
+
+std::shared_ptr<AsyncJobRun> MakeRun(
+    TestEnv& env, TaskGroup& group,
+    std::vector<std::shared_ptr<const JobSpec>> jobs) {
+  return std::make_shared<AsyncJobRun>(&env.dispatcher(), std::move(jobs),
+                                       absl::InfiniteFuture(), group.scope());
+}
+
+TEST(AsyncJobRunTest, OnlyPlainAsynchronousJobsQualify) {
+  AsyncEnv env;
+  RetryPolicy none;
+  EXPECT_TRUE(AsyncJobRun::CanRun(*env.Job("sleep"), none));
+  EXPECT_FALSE(AsyncJobRun::CanRun(*env.Job("echo"), none));  // Sync.
+  auto timed = env.Job("sleep");
+  timed->timeout = absl::Seconds(1);
+  EXPECT_FALSE(AsyncJobRun::CanRun(*timed, none));
+  auto with_fallback = env.Job("sleep");
+  with_fallback->fallbacks.push_back(*env.Job("sleep"));
+  EXPECT_FALSE(AsyncJobRun::CanRun(*with_fallback, none));
+  auto rejected = env.Job("sleep");
+  rejected->rejected = absl::InvalidArgumentError("bad");
+  EXPECT_FALSE(AsyncJobRun::CanRun(*rejected, none));
+  RetryPolicy retry;
+  retry.max_attempts = 3;
+  EXPECT_FALSE(AsyncJobRun::CanRun(*env.Job("sleep"), retry));
+}
+
+TEST(AsyncJobRunTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
+  AsyncEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  // Job i sleeps 64 - i ms: they finish in reverse order.
+  auto jobs = env.Sleeps(64, "", [](int i) { return 64 - i; });
+  absl::Time start = absl::Now();
+  group->SpawnRun(500, 64, MakeRun(env, *group, jobs));
+  group->Close();
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Duration took = absl::Now() - start;
+  auto got = out.Get();
+  EXPECT_EQ(out.duplicates, 0);
+  ASSERT_EQ(got.size(), 64u);
+  for (uint64_t i = 0; i < 64; ++i) {
+    const JobResult& r = got.at(500 + i);
+    EXPECT_EQ(r.outcome, JobOutcome::kSucceeded) << i;
+    EXPECT_EQ(r.output, std::to_string(i)) << "results go to their own index";
+    EXPECT_EQ(r.attempts, 1u);
+    EXPECT_NE(r.kind, nullptr);
+    EXPECT_GE(r.run_time, absl::Milliseconds(64 - i));
+  }
+  // Together: about the longest sleep, far from the 2 s of their sum.
+  EXPECT_EQ(env.inside["local"].peak.load(), 64);
+  EXPECT_LT(took, absl::Milliseconds(1000));
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
+  AsyncEnv env;
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  // db has 3 permits: 60 jobs of 5 ms take 20 waves.
+  absl::Time start = absl::Now();
+  run->AddJobs(60, env.FromList(env.Sleeps(60, "db", [](int) { return 5; })));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 60u);
+  EXPECT_EQ(env.inside["db"].peak.load(), 3);
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
+  AsyncEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  // 3 run (db has 3 permits), 61 wait.
+  auto jobs = env.Sleeps(64, "db", [](int) { return 10000; });
+  group->SpawnRun(0, 64, MakeRun(env, *group, jobs));
+  group->Close();
+  while (env.started.load() < 3) absl::SleepFor(absl::Microseconds(100));
+  absl::Time cancelled_at = absl::Now();
+  group->Cancel(absl::CancelledError("client went away"));
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(500));
+  auto got = out.Get();
+  ASSERT_EQ(got.size(), 64u);
+  int ran = 0;
+  for (auto& [i, r] : got) {
+    EXPECT_EQ(r.outcome, JobOutcome::kCancelled) << i;
+    EXPECT_EQ(r.error.message(), "client went away");
+    ran += r.attempts;
+  }
+  EXPECT_EQ(ran, 3) << "the running jobs say how long they ran";
+  EXPECT_TRUE(env.Idle());
+  EXPECT_EQ(env.cancelled_handlers.load(), 3);
+  EXPECT_EQ(env.started.load(), 3) << "no job starts after the cancel";
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
+}
+
+TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
+  AsyncEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(60);
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  // 3 at a time, 20 ms each: about 9 finish before the deadline.
+  run->AddJobs(200,
+               env.FromList(env.Sleeps(200, "db", [](int) { return 20; })));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_LT(absl::Now() - o.deadline, absl::Milliseconds(50));
+  BatchSummary s = sink.summary();
+  EXPECT_TRUE(s.deadline_hit);
+  EXPECT_EQ(s.total, 200u);
+  EXPECT_GT(s.count(JobOutcome::kSucceeded), 0u);
+  EXPECT_EQ(
+      s.count(JobOutcome::kSucceeded) + s.count(JobOutcome::kDeadlineExceeded),
+      200u);
+  EXPECT_TRUE(env.Idle());
+  EXPECT_LE(static_cast<uint64_t>(env.started.load()),
+            s.count(JobOutcome::kSucceeded) + 3);
+}
+
+TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
+  AsyncEnv env;
+  CollectingSink sink;
+  auto jobs = env.Sleeps(64, "", [](int) { return 2000; });
+  auto bad = env.Job("sleep", {{"ms", "5"}, {"fail", "1"}});
+  jobs[10] = bad;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(64, env.FromList(jobs));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait(absl::Seconds(1))) << "fail-fast did not stop it";
+  auto results = sink.results();
+  ASSERT_EQ(results.size(), 64u);
+  EXPECT_EQ(results.at(10).outcome, JobOutcome::kFailed);
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 63);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
+  AsyncEnv env;
+  Outcomes out;
+  auto group = out.Group(env.timers());
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  for (int i = 0; i < 5; ++i) jobs.push_back(env.Job("hold"));
+  group->SpawnRun(0, 5, MakeRun(env, *group, jobs));
+  group->Close();
+  while (env.Held() < 3) absl::SleepFor(absl::Microseconds(100));
+  group->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  for (auto& [i, r] : out.Get()) {
+    EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << i;
+  }
+  // The three handlers still hold their db permits, counted as abandoned.
+  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 3);
+  EXPECT_EQ(env.backends().Find("db")->in_use(), 3);
+  env.FinishHeld();
+  EXPECT_TRUE(env.Idle());
+  EXPECT_EQ(env.Held(), 0u);
+  EXPECT_EQ(out.Get().size(), 5u);
+}
+
+TEST(AsyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
+  AsyncEnv env;
+  CollectingSink sink;
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  for (int i = 0; i < 6; ++i) {
+    auto j = env.Job("hold");
+    if (i == 2) j->payload = "throw";
+    jobs.push_back(std::move(j));
+  }
+  BatchRun::Options o;
+  o.policy = FailurePolicy::kCollectAll;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->AddJobs(6, env.FromList(jobs));
+  run->CloseInput();
+  // 3 permits: the throwing job frees its own, so 3 are held, then more.
+  absl::Time end = absl::Now() + absl::Seconds(5);
+  while (!sink.done() && absl::Now() < end) {
+    env.FinishHeld();
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  EXPECT_EQ(results.at(2).outcome, JobOutcome::kFailed);
+  EXPECT_EQ(results.at(2).error.message(), "handler threw: up");
+  EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 5);
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(AsyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
+  AsyncEnv env;
+  env.pool().Shutdown();
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(300, env.FromList(env.Sleeps(300, "", [](int) { return 1; })));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 300);
+  EXPECT_EQ(sink.results().at(7).error.message(), "server is shutting down");
+  EXPECT_TRUE(env.Idle());
+}
+
+// Calls of asynchronous jobs on a small backend (some failing), cancelled
+// at random moments from another thread: every job has exactly one result
+// (CollectingSink fails the test on a second) and every permit and handler
+// count is back once idle.
+TEST(AsyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
+  AsyncEnv env;
+  std::mt19937 rng(777);
+  for (int round = 0; round < 150; ++round) {
+    CollectingSink sink;
+    BatchRun::Options o;
+    o.max_concurrency = 1 + rng() % 300;
+    o.policy =
+        rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
+    std::vector<std::shared_ptr<const JobSpec>> jobs;
+    int n = 1 + rng() % 500;
+    for (int i = 0; i < n; ++i) {
+      std::string ms = std::to_string(rng() % 3);
+      bool fail = rng() % 25 == 0;
+      jobs.push_back(env.Job("sleep", {{"ms", ms}, {"fail", fail ? "1" : "0"}},
+                             rng() % 2 ? "db" : ""));
+    }
+    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    run->AddJobs(n, env.FromList(jobs));
+    std::thread canceller([&run, delay = rng() % 4000] {
+      absl::SleepFor(absl::Microseconds(delay));
+      run->Cancel(absl::CancelledError("random cancel"));
+    });
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait()) << "round " << round;
+    canceller.join();
+    ASSERT_EQ(sink.count(), static_cast<size_t>(n)) << "round " << round;
+    ASSERT_TRUE(env.Idle()) << "round " << round;
+    ASSERT_LE(env.inside["db"].peak.load(), 3);
+  }
+  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
+}
+
+}  // namespace
+}  // namespace jobgroup
