@@ -3,9 +3,12 @@
 // --flag=value a line).
 #include "server/jobgroupd_main.h"
 
+#include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +95,14 @@ ABSL_FLAG(std::string, health_listen, "",
 namespace jobgroup {
 
 int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
+  // glibc gives each thread that contends its own malloc arena, up to 8 per
+  // core; memory freed in one arena is not reused by another, which costs a
+  // big call's peak RSS (100,000 jobs: 176 -> 160 MB with one arena per
+  // core) and no measurable throughput. MALLOC_ARENA_MAX overrides it.
+  if (getenv("MALLOC_ARENA_MAX") == nullptr) {
+    mallopt(M_ARENA_MAX, static_cast<int>(std::max(
+                             2u, std::thread::hardware_concurrency())));
+  }
   // Debian's Abseil is built with mutex deadlock detection on; it keeps a
   // lock graph on every absl::Mutex acquisition (gRPC's locks included),
   // which costs the hot path and finds nothing the tests do not.
