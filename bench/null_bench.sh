@@ -18,6 +18,12 @@
 #   2. RunBatch, 10 jobs per call, 32 calls in flight (peak)  -> calls/s
 #   3. RunBatch, 10 jobs per call, open loop at RATE calls/s  -> latency
 #   4. Process, 100,000 jobs per call, 1 stream at a time     -> jobs/s
+#   5. 10-job calls in an open loop at twice the peak rate of 2 -> goodput
+#      (jobs that succeeded per second) as a share of the peak
+#   6. calls of 10 sleep(10 s) jobs with a 500 ms deadline, 50 calls/s,
+#      while load 1 runs beside them -> how late the answer comes after
+#      the server's deadline for the call (the client's deadline less
+#      --deadline_margin, 100 ms)
 # Client, servers and everything else share this machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +85,8 @@ bench() {
 }
 field() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
 errors() { grep -oP '"errors":\{\K[^}]*' <<<"$1"; }
+error_count() { { errors "$1" || true; } | { grep -oP ':\K[0-9]+' || true; } |
+  awk '{ n += $1 } END { print n + 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 rows=()
@@ -95,7 +103,7 @@ note_errors() {
   [[ -z $e ]] || echo "null_bench: $1: errors: $e" >&2
 }
 
-echo "1/4 RunBatch, 10,000 echo jobs per call, 2 in flight ($duration each)" >&2
+echo "1/6 RunBatch, 10,000 echo jobs per call, 2 in flight ($duration each)" >&2
 n1=$(bench "$null_port" --jobs-per-call 10000 --concurrency 2)
 j1=$(bench "$jobgroupd_port" --jobs-per-call 10000 --concurrency 2)
 note_errors "load 1 null_service" "$n1"
@@ -104,7 +112,7 @@ row "RunBatch 10,000-job calls: jobs/s" jobs_per_s "$n1" "$j1"
 row "  same: call p50 ms" p50 "$n1" "$j1"
 row "  same: call p99 ms" p99 "$n1" "$j1"
 
-echo "2/4 RunBatch, 10 echo jobs per call, 32 in flight (peak)" >&2
+echo "2/6 RunBatch, 10 echo jobs per call, 32 in flight (peak)" >&2
 n2=$(bench "$null_port" --jobs-per-call 10 --concurrency 32)
 j2=$(bench "$jobgroupd_port" --jobs-per-call 10 --concurrency 32)
 note_errors "load 2 null_service" "$n2"
@@ -114,7 +122,7 @@ row "  same: call p99 ms" p99 "$n2" "$j2"
 
 rate=${RATE:-$(awk -v r="$(field calls_per_s "$j2")" 'BEGIN { printf "%d", r / 2 }')}
 ((rate > 0)) || rate=1
-echo "3/4 RunBatch, 10 echo jobs per call, open loop at $rate calls/s" >&2
+echo "3/6 RunBatch, 10 echo jobs per call, open loop at $rate calls/s" >&2
 n3=$(bench "$null_port" --jobs-per-call 10 --rate "$rate")
 j3=$(bench "$jobgroupd_port" --jobs-per-call 10 --rate "$rate")
 note_errors "load 3 null_service" "$n3"
@@ -126,13 +134,51 @@ row "  same: call p99 ms" p99 "$n3" "$j3"
 row "  same: call p99.9 ms" p99_9 "$n3" "$j3"
 row "  same: calls started > 1 ms late" late_starts "$n3" "$j3"
 
-echo "4/4 Process, 100,000 echo jobs per stream, 1 stream at a time" >&2
+echo "4/6 Process, 100,000 echo jobs per stream, 1 stream at a time" >&2
 n4=$(bench "$null_port" --method process --jobs-per-call 100000 --concurrency 1)
 j4=$(bench "$jobgroupd_port" --method process --jobs-per-call 100000 \
      --concurrency 1)
 note_errors "load 4 null_service" "$n4"
 note_errors "load 4 jobgroupd" "$j4"
 row "Process 100,000-job streams: jobs/s" jobs_per_s "$n4" "$j4"
+
+overload=$(awk -v r="$(field calls_per_s "$j2")" 'BEGIN { printf "%d", r * 2 }')
+((overload > 0)) || overload=2
+echo "5/6 RunBatch, 10 echo jobs per call, open loop at 2x peak: $overload calls/s" >&2
+n5=$(bench "$null_port" --jobs-per-call 10 --rate "$overload")
+j5=$(bench "$jobgroupd_port" --jobs-per-call 10 --rate "$overload")
+# Goodput: jobs that succeeded per second of the measured window.
+goodput() {
+  awk -v ok="$(grep -oP '"SUCCEEDED":\K[0-9]+' <<<"$1")" \
+      -v d="$(field duration_s "$1")" 'BEGIN { printf "%.1f", (d > 0 ? ok / d : 0) }'
+}
+g5n=$(goodput "$n5"); g5j=$(goodput "$j5")
+rows+=("$(printf '| 10-job calls at %s calls/s (2x peak, open loop): goodput jobs/s | %s | %s | %s |' \
+  "$overload" "$g5n" "$g5j" "$(ratio "$g5j" "$g5n")")")
+p2n=$(field jobs_per_s "$n2"); p2j=$(field jobs_per_s "$j2")
+rows+=("$(printf '|   same: goodput / peak goodput (load 2) | %s | %s | |' \
+  "$(ratio "$g5n" "$p2n")" "$(ratio "$g5j" "$p2j")")")
+row "  same: call p99 ms" p99 "$n5" "$j5"
+
+echo "6/6 deadline: 50 calls/s of 10 sleep(10 s) jobs, 500 ms deadline, beside load 1" >&2
+"$client" bench --target "127.0.0.1:$jobgroupd_port" --kind echo --payload x \
+  --jobs-per-call 10000 --concurrency 1 --duration "$duration" \
+  --warmup "$warmup" >/dev/null 2>&1 &
+background=$!
+j6=$("$client" bench --target "127.0.0.1:$jobgroupd_port" --kind sleep \
+     --param ms=10000 --jobs-per-call 10 --deadline 500ms --rate 50 \
+     --duration "$duration" --warmup "$warmup" --json) || true
+wait "$background" || true
+[[ -n $j6 ]] || { echo "null_bench: deadline load failed" >&2; exit 2; }
+note_errors "load 6 jobgroupd" "$j6"
+# The server answers at the client's deadline less the margin (100 ms plus
+# 2 us per job): lateness is the latency beyond that.
+late() { awk -v l="$(field "$1" "$j6")" 'BEGIN { printf "%.2f", l - 400.02 }'; }
+expired=$(grep -oP '"DEADLINE_EXCEEDED":\K[0-9]+' <<<"$j6")
+rows+=("| 500 ms-deadline calls beside load 1: answer after the server's deadline, p50 ms | - | $(late p50) | |")
+rows+=("|   same: p99 ms | - | $(late p99) | |")
+rows+=("|   same: max ms | - | $(late max) | |")
+rows+=("|   same: jobs ended DEADLINE_EXCEEDED / calls with errors | - | $expired / $(error_count "$j6") | |")
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 cat <<EOF
