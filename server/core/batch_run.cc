@@ -124,6 +124,7 @@ void BatchRun::Pump() {
     std::shared_ptr<TaskGroup> group;
     uint64_t first = 0;
     uint64_t count = 0;
+    uint64_t split = 0;
     bool close_round = false;
     bool cancelled = false;
     {
@@ -164,8 +165,9 @@ void BatchRun::Pump() {
         uint64_t left = std::min(added_, round_end_) - std::min(next_, added_);
         uint64_t in_window = running_ + unacked_;
         uint64_t room = window_ > in_window ? window_ - in_window : 0;
-        count = std::min({left, room, BlockSize(left)});
+        count = std::min<uint64_t>({left, room, RunTask::kMaxJobs});
         if (count == 0) return;
+        split = RunSizeFor(left);
         first = next_;
         next_ += count;
         running_ += count;
@@ -177,7 +179,7 @@ void BatchRun::Pump() {
       group->Close();
       return;
     }
-    SpawnBlock(*group, first, count);
+    SpawnBlock(*group, first, count, split);
     {
       MutexLock lock(&mu_);
       --spawning_;
@@ -185,18 +187,21 @@ void BatchRun::Pump() {
   }
 }
 
-uint64_t BatchRun::BlockSize(uint64_t left) const {
-  // Enough blocks for every worker to have two, each at most a run's worth
+uint64_t BatchRun::RunSizeFor(uint64_t left) const {
+  // Enough runs for every worker to have two, each at most a run's worth
   // of jobs.
   uint64_t workers = std::max<uint64_t>(1, dispatcher_->workers()->workers());
   uint64_t jobs = std::min(left, window_);
   return std::clamp<uint64_t>(jobs / (2 * workers), 1, RunTask::kMaxJobs);
 }
 
-void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
+void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
+                          uint64_t split) {
   // Consecutive jobs of one kind that qualify go together as one run:
-  // synchronous ones run one after another (SyncJobRun), asynchronous ones
-  // start together (AsyncJobRun). Others get a JobTask each.
+  // synchronous ones run one after another (SyncJobRun), in runs of at most
+  // `split` unless the kind is so quick that the whole block fits one
+  // slice; asynchronous ones start together (AsyncJobRun). Others get a
+  // JobTask each.
   enum class RunKind { kNone, kSync, kAsync };
   std::vector<std::shared_ptr<const JobSpec>> run;
   RunKind run_kind = RunKind::kNone;
@@ -226,7 +231,9 @@ void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count) {
                        : RunKind::kNone;
     if (kind != RunKind::kNone) {
       if (!run.empty() &&
-          (kind != run_kind || !SyncJobRun::SameRun(*run.front(), *spec))) {
+          (kind != run_kind || !SyncJobRun::SameRun(*run.front(), *spec) ||
+           (kind == RunKind::kSync && run.size() >= split &&
+            !SyncJobRun::Cheap(*spec->resolved_kind)))) {
         spawn_run();
       }
       if (run.empty()) {

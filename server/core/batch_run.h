@@ -109,12 +109,14 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // Starts what the window and round allow; closes finished rounds.
   void Pump();
   void OnOutcomes(absl::Span<JobResult> results);
-  // How many jobs Pump() starts at a time when `left` are ready.
-  uint64_t BlockSize(uint64_t left) const;
+  // How many jobs of a costly synchronous kind go in one run when `left`
+  // are ready: enough runs for every worker to get two.
+  uint64_t RunSizeFor(uint64_t left) const;
   // Spawns jobs [first, first + count) into `group`: runs of consecutive
-  // jobs that qualify as one SyncJobRun or AsyncJobRun each, the others as
-  // a JobTask each.
-  void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count);
+  // jobs that qualify as one SyncJobRun (of at most `split` jobs unless
+  // the kind is quick) or AsyncJobRun each, the others as a JobTask each.
+  void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
+                  uint64_t split);
   void OnGroupCancelled(const absl::Status& why);
   void OnRoundDone(const absl::Status& reason);
   // Settles every job not started yet with `why`'s outcome.

@@ -33,6 +33,12 @@ bool SyncJobRun::CanRun(const JobSpec& job, const RetryPolicy& retry) {
          retry.max_attempts <= 1;
 }
 
+bool SyncJobRun::Cheap(const JobKind& kind) {
+  int64_t ns = kind.typical_run_ns.load(std::memory_order_relaxed);
+  return ns > 0 && ns * static_cast<int64_t>(kMaxBatch) <=
+                       absl::ToInt64Nanoseconds(kSlice);
+}
+
 bool SyncJobRun::SameRun(const JobSpec& a, const JobSpec& b) {
   return a.resolved_kind == b.resolved_kind &&
          a.resolved_backend == b.resolved_backend;
@@ -121,6 +127,7 @@ void SyncJobRun::RunSlice() {
   dispatcher_->running_.fetch_add(1, std::memory_order_relaxed);
   DispatchObserver* observer = dispatcher_->observer_;
   const absl::Time slice_start = absl::Now();
+  const size_t slice_first = next_;
   absl::Time now = slice_start;
   absl::Time last_report = slice_start;
   bool stopped = false;
@@ -179,6 +186,15 @@ void SyncJobRun::RunSlice() {
     }
   }
   dispatcher_->running_.fetch_sub(1, std::memory_order_relaxed);
+  if (next_ > slice_first) {
+    // Keep the kind's typical run time: the average over this slice,
+    // weighed 1/4 against what was known.
+    int64_t avg = absl::ToInt64Nanoseconds(now - slice_start) /
+                  static_cast<int64_t>(next_ - slice_first);
+    int64_t old = kind_->typical_run_ns.load(std::memory_order_relaxed);
+    kind_->typical_run_ns.store(old == 0 ? avg : (3 * old + avg) / 4,
+                                std::memory_order_relaxed);
+  }
   bool more = !stopped && next_ < jobs_.size();
   {
     MutexLock lock(&mu_);

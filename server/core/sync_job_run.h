@@ -56,6 +56,10 @@ class SyncJobRun : public RunTask,
   static bool CanRun(const JobSpec& job, const RetryPolicy& retry);
   // True when `a` and `b` may share a run (same kind and backend).
   static bool SameRun(const JobSpec& a, const JobSpec& b);
+  // True when a whole run of `kind` typically fits in one slice, so that
+  // splitting a call's jobs over the workers would cost more hand-offs
+  // than it gains (from JobKind::typical_run_ns, which runs keep).
+  static bool Cheap(const JobKind& kind);
 
   // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
   // `deadline` is the

@@ -211,6 +211,31 @@ TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
   EXPECT_TRUE(env.Idle());
 }
 
+TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
+  RunEnv env;
+  const JobKind* spin = env.Job("spin")->resolved_kind;
+  EXPECT_EQ(spin->typical_run_ns.load(), 0) << "unknown before any run";
+  EXPECT_FALSE(SyncJobRun::Cheap(*spin));
+  {
+    CollectingSink warm;
+    auto run = BatchRun::Create(&env.dispatcher(), {}, &warm);
+    run->AddJobs(64, env.FromList(env.Spins(64, "", 1)));
+    run->CloseInput();
+    ASSERT_TRUE(warm.Wait());
+  }
+  EXPECT_GT(spin->typical_run_ns.load(), 0);
+  ASSERT_TRUE(SyncJobRun::Cheap(*spin));
+  // Ten quick jobs: one run, so one db permit at a time, in order.
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(10, env.FromList(env.Spins(10, "db", 1)));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 10u);
+  EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 1);
+  EXPECT_TRUE(env.Idle());
+}
+
 TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   RunEnv env;
   Outcomes out;
