@@ -12,6 +12,8 @@
 #   DURATION   measured time of each load (default 10s; --quick 1s)
 #   RATE       calls/s of the fixed-rate load (default: half of jobgroupd's
 #              peak rate of 10-job calls, measured first)
+#   VALUES_OUT file to write the key figures to as NAME=VALUE lines (for
+#              bench/run_benchmarks.sh)
 #
 # Loads (every job is echo with a 1-byte payload):
 #   1. RunBatch, 10,000 jobs per call, 2 calls in flight      -> jobs/s
@@ -179,6 +181,21 @@ rows+=("| 500 ms-deadline calls beside load 1: answer after the server's deadlin
 rows+=("|   same: p99 ms | - | $(late p99) | |")
 rows+=("|   same: max ms | - | $(late max) | |")
 rows+=("|   same: jobs ended DEADLINE_EXCEEDED / calls with errors | - | $expired / $(error_count "$j6") | |")
+
+if [[ -n ${VALUES_OUT:-} ]]; then
+  cat >"$VALUES_OUT" <<EOF
+runbatch_jobs_per_s=$(field jobs_per_s "$j1")
+null_runbatch_jobs_per_s=$(field jobs_per_s "$n1")
+small_peak_calls_per_s=$(field calls_per_s "$j2")
+half_peak_rate=$rate
+half_peak_p99_ms=$(field p99 "$j3")
+null_half_peak_p99_ms=$(field p99 "$n3")
+overload_goodput_ratio=$(ratio "$g5j" "$p2j")
+null_overload_goodput_ratio=$(ratio "$g5n" "$p2n")
+deadline_late_p99_ms=$(late p99)
+deadline_late_max_ms=$(late max)
+EOF
+fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 cat <<EOF

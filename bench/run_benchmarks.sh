@@ -3,6 +3,8 @@
 # loopback and writes BENCHMARKS.md (machine, commit, every figure).
 # Usage: bench/run_benchmarks.sh [--quick] [output.md]
 #   --quick  tiny sizes, to prove the benchmarks build and run (CI).
+# Environment: BASELINE=path/to/an/older/jobgroupd adds a before/after
+# table (bench/ab.sh); bench/profile_notes.md is appended as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -121,7 +123,27 @@ if ((quick)); then
   echo "bench: quick run ok (echo $(median "${echo_rates[@]}") jobs/s)"
   exit 0
 fi
-null_table=$(BUILD_DIR=$build bash bench/null_bench.sh)
+values=$(mktemp)
+null_table=$(VALUES_OUT=$values BUILD_DIR=$build bash bench/null_bench.sh)
+# shellcheck disable=SC1090
+. "$values"
+rm -f "$values"
+inproc=$(grep -oP '^\| BM_InProcessDispatch\S* \| [^|]* \| \K[0-9]+' \
+  <<<"$core_table" | head -1 || true)
+ab_section=""
+if [[ -n ${BASELINE:-} ]]; then
+  echo "before/after against $BASELINE (bench/ab.sh)" >&2
+  ab_section="## Before and after
+
+\\`bench/ab.sh $BASELINE\\` (the baseline built from ${BASELINE_COMMIT:-an
+earlier commit}); the loads alternate between the two servers, 3 runs
+each, clients from the current build:
+
+$(BUILD_DIR=$build bash bench/ab.sh "$BASELINE" 3)"
+fi
+# met VALUE OP LIMIT : "yes" or "no" (OP is <= or >=)
+met() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+  ok = (op == "<=") ? (v <= l) : (v >= l); print (v == "" ? "-" : (ok ? "yes" : "no")) }'; }
 echo "the http kind against a local nginx (bench/http_bench.sh)" >&2
 http_section=$(bash bench/http_bench.sh "$server" "$cli")
 
@@ -136,13 +158,13 @@ Client and server on the same machine over loopback; each figure is the
 median of $runs runs, each against a fresh jobgroupd (\`--workers\` = cores).
 The machine is shared and noisy: compare figures within one run.
 
-| benchmark | median | runs | target (issue 2) |
+| benchmark | median | runs | target (issue 2; issue 8) |
 | --- | --- | --- | --- |
-| echo jobs/s through RunBatch, 10,000-job calls, 2 calls in flight | $(median "${echo_rates[@]}") | ${echo_rates[*]} | >= 250,000 |
+| echo jobs/s through RunBatch, 10,000-job calls, 2 calls in flight | $(median "${echo_rates[@]}") | ${echo_rates[*]} | >= 250,000; >= 1,000,000 |
 | same with metrics off (no /metrics endpoint, nothing recorded) | $(median "${echo_rates_off[@]}") | ${echo_rates_off[*]} | |
 | metrics on / off, paired runs (each pair back to back) | $(median "${echo_ratios[@]}") | ${echo_ratios[*]} | >= 0.95 |
-| 100,000 sleep(100 ms) jobs in one call (max_concurrency 100,000): wall s | $(median "${sleep_walls[@]}") | ${sleep_walls[*]} | <= 1.5 |
-| same: server peak RSS, MB (VmHWM) | $(median "${sleep_rss[@]}") | ${sleep_rss[*]} | <= 250 |
+| 100,000 sleep(100 ms) jobs in one call (max_concurrency 100,000): wall s | $(median "${sleep_walls[@]}") | ${sleep_walls[*]} | <= 1.5; <= 0.5 |
+| same: server peak RSS, MB (VmHWM) | $(median "${sleep_rss[@]}") | ${sleep_rss[*]} | <= 250; <= 150 |
 | server threads, peak under 2,000 concurrent calls of 10 x sleep(200 ms) | $(median "${thread_peaks[@]}") | ${thread_peaks[*]} | < 64, flat |
 | server threads before that load | $(median "${thread_before[@]}") | ${thread_before[*]} | |
 | Process: echo jobs/s through one stream (100,000-job streams) | $(median "${proc1[@]}") | ${proc1[*]} | (issue 3) |
@@ -150,6 +172,19 @@ The machine is shared and noisy: compare figures within one run.
 
 Reference from the issue: plain in-process asyncio takes 3.3 s and 225 MB
 for the 100,000 sleeps on this machine.
+
+## The targets of issue 8
+
+| target | measured | met |
+| --- | --- | --- |
+| >= 1,000,000 echo jobs/s through RunBatch, 10,000-job calls | $(median "${echo_rates[@]}") (null_bench load 1: $runbatch_jobs_per_s; null service $null_runbatch_jobs_per_s) | $(met "$(median "${echo_rates[@]}")" ">=" 1000000) |
+| >= 5,000,000 jobs/s dispatched in process | ${inproc:-?} | $(met "$inproc" ">=" 5000000) |
+| 100,000 sleep(100 ms) in one call: <= 0.5 s wall | $(median "${sleep_walls[@]}") s | $(met "$(median "${sleep_walls[@]}")" "<=" 0.5) |
+| same: <= 150 MB peak RSS | $(median "${sleep_rss[@]}") MB | $(met "$(median "${sleep_rss[@]}")" "<=" 150) |
+| a call whose deadline expires answers within 10 ms of it, p99, under load | p99 $deadline_late_p99_ms ms, max $deadline_late_max_ms ms | $(met "$deadline_late_p99_ms" "<=" 10) |
+| 10-echo-job calls at half the peak rate ($half_peak_rate calls/s): p99 <= 1 ms | $half_peak_p99_ms ms (null service: $null_half_peak_p99_ms ms) | $(met "$half_peak_p99_ms" "<=" 1) |
+| 2x overload: >= 90% of peak goodput | $overload_goodput_ratio (null service: $null_overload_goodput_ratio) | $(met "$overload_goodput_ratio" ">=" 0.9) |
+| metrics cost <= 5% (metrics on / off, paired) | $(median "${echo_ratios[@]}") | $(met "$(median "${echo_ratios[@]}")" ">=" 0.95) |
 
 ## Against the ceiling: a null gRPC service
 
@@ -159,6 +194,8 @@ nothing else: gRPC and protobuf alone) and against jobgroupd.
 $null_table
 
 $http_section
+
+$ab_section
 
 ## Core micro-benchmarks
 
@@ -176,6 +213,10 @@ bash bench/run_benchmarks.sh            # everything above, writes BENCHMARKS.md
 build/bench/e2e_bench echo   --target=127.0.0.1:PORT --jobs=10000 --calls=200 --concurrency=2
 build/bench/e2e_bench sleeps --target=127.0.0.1:PORT --jobs=100000 --ms=100 --pid=PID
 build/bench/e2e_bench threads --target=127.0.0.1:PORT --calls=2000 --jobs=10 --ms=200 --pid=PID
+bash bench/null_bench.sh                # the null-service table alone
+bash bench/ab.sh OLD_JOBGROUPD          # before/after table alone
 \`\`\`
+
+$(cat bench/profile_notes.md 2>/dev/null || true)
 MD
 echo "wrote $out" >&2
