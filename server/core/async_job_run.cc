@@ -12,22 +12,14 @@
 namespace jobgroup {
 
 bool AsyncJobRun::CanRun(const JobSpec& job, const RetryPolicy& retry) {
-  return job.rejected.ok() && job.resolved_kind != nullptr &&
-         job.resolved_kind->async && job.resolved_backend != nullptr &&
-         job.fallbacks.empty() && job.timeout == absl::ZeroDuration() &&
-         retry.max_attempts <= 1;
+  return Plain(job, retry) && job.resolved_kind->async != nullptr;
 }
 
 AsyncJobRun::AsyncJobRun(Dispatcher* dispatcher,
                          std::vector<std::shared_ptr<const JobSpec>> jobs,
                          absl::Time deadline,
                          std::shared_ptr<const CancellationSignal> scope)
-    : dispatcher_(dispatcher),
-      jobs_(std::move(jobs)),
-      kind_(jobs_.front()->resolved_kind),
-      backend_(jobs_.front()->resolved_backend),
-      deadline_(deadline),
-      scope_(std::move(scope)),
+    : JobRun(dispatcher, std::move(jobs), deadline, std::move(scope)),
       slots_(jobs_.size()) {}
 
 void AsyncJobRun::Start(ReportFn report) {

@@ -31,23 +31,22 @@
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
+#include "server/core/job_run.h"
 #include "server/core/mutex.h"
 #include "server/core/semaphore.h"
 #include "server/core/task_group.h"
 
 namespace jobgroup {
 
-class AsyncJobRun : public RunTask,
+class AsyncJobRun : public JobRun,
                     public std::enable_shared_from_this<AsyncJobRun> {
  public:
-  // True when `job` may run in a run: a validated, not rejected job of an
-  // asynchronous kind with no timeout and no fallback, in a call that does
-  // not retry (`retry`).
+  // True when `job` may run in a run: Plain() and of an asynchronous kind.
   static bool CanRun(const JobSpec& job, const RetryPolicy& retry);
 
-  // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and share kind and
-  // backend; `deadline` is the call's; once `scope` (may be null) is
-  // cancelled no further job starts.
+  // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
+  // `deadline` is the call's; once `scope` (may be null) is cancelled no
+  // further job starts.
   AsyncJobRun(Dispatcher* dispatcher,
               std::vector<std::shared_ptr<const JobSpec>> jobs,
               absl::Time deadline,
@@ -58,7 +57,6 @@ class AsyncJobRun : public RunTask,
   // RunTask.
   void Start(ReportFn report) override;
   void Cancel(const absl::Status& why) override;
-  const JobKind* kind() const override { return kind_; }
   void FillProgress(JobResult* result) override;
 
  private:
@@ -88,12 +86,6 @@ class AsyncJobRun : public RunTask,
   // reporting (it then takes `r` along).
   void AddResult(JobResult r);
 
-  Dispatcher* const dispatcher_;
-  const std::vector<std::shared_ptr<const JobSpec>> jobs_;
-  const JobKind* const kind_;
-  Semaphore* const backend_;
-  const absl::Time deadline_;
-  const std::shared_ptr<const CancellationSignal> scope_;
   absl::Time admitted_;  // Set by Start(), before any other step.
   ReportFn report_;      // Called by one reporter at a time.
 

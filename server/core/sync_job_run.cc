@@ -27,10 +27,7 @@ absl::StatusOr<std::string> RunHandler(const JobKind& kind, JobContext& ctx) {
 }  // namespace
 
 bool SyncJobRun::CanRun(const JobSpec& job, const RetryPolicy& retry) {
-  return job.rejected.ok() && job.resolved_kind != nullptr &&
-         job.resolved_kind->sync && job.resolved_backend != nullptr &&
-         job.fallbacks.empty() && job.timeout == absl::ZeroDuration() &&
-         retry.max_attempts <= 1;
+  return Plain(job, retry) && job.resolved_kind->sync != nullptr;
 }
 
 bool SyncJobRun::Cheap(const JobKind& kind) {
@@ -39,21 +36,11 @@ bool SyncJobRun::Cheap(const JobKind& kind) {
                        absl::ToInt64Nanoseconds(kSlice);
 }
 
-bool SyncJobRun::SameRun(const JobSpec& a, const JobSpec& b) {
-  return a.resolved_kind == b.resolved_kind &&
-         a.resolved_backend == b.resolved_backend;
-}
-
 SyncJobRun::SyncJobRun(Dispatcher* dispatcher,
                        std::vector<std::shared_ptr<const JobSpec>> jobs,
                        absl::Time deadline,
                        std::shared_ptr<const CancellationSignal> scope)
-    : dispatcher_(dispatcher),
-      jobs_(std::move(jobs)),
-      kind_(jobs_.front()->resolved_kind),
-      backend_(jobs_.front()->resolved_backend),
-      deadline_(deadline),
-      scope_(std::move(scope)) {}
+    : JobRun(dispatcher, std::move(jobs), deadline, std::move(scope)) {}
 
 void SyncJobRun::Start(ReportFn report) {
   report_ = std::move(report);

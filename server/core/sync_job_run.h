@@ -35,13 +35,14 @@
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
+#include "server/core/job_run.h"
 #include "server/core/mutex.h"
 #include "server/core/semaphore.h"
 #include "server/core/task_group.h"
 
 namespace jobgroup {
 
-class SyncJobRun : public RunTask,
+class SyncJobRun : public JobRun,
                    public std::enable_shared_from_this<SyncJobRun> {
  public:
   // Work before a run yields its permit and worker.
@@ -50,20 +51,16 @@ class SyncJobRun : public RunTask,
   static constexpr size_t kMaxBatch = RunTask::kMaxJobs;
   static constexpr absl::Duration kFlushAfter = absl::Microseconds(200);
 
-  // True when `job` may run in a run: a validated, not rejected job of a
-  // synchronous kind with no timeout and no fallback, in a call that does
-  // not retry (`retry`).
+  // True when `job` may run in a run: Plain() and of a synchronous kind.
   static bool CanRun(const JobSpec& job, const RetryPolicy& retry);
-  // True when `a` and `b` may share a run (same kind and backend).
-  static bool SameRun(const JobSpec& a, const JobSpec& b);
   // True when a whole run of `kind` typically fits in one slice, so that
   // splitting a call's jobs over the workers would cost more hand-offs
   // than it gains (from JobKind::typical_run_ns, which runs keep).
   static bool Cheap(const JobKind& kind);
 
   // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
-  // `deadline` is the
-  // call's; once `scope` (may be null) is cancelled no further job starts.
+  // `deadline` is the call's; once `scope` (may be null) is cancelled no
+  // further job starts.
   SyncJobRun(Dispatcher* dispatcher,
              std::vector<std::shared_ptr<const JobSpec>> jobs,
              absl::Time deadline,
@@ -74,7 +71,6 @@ class SyncJobRun : public RunTask,
   // RunTask.
   void Start(ReportFn report) override;
   void Cancel(const absl::Status& why) override;
-  const JobKind* kind() const override { return kind_; }
   void FillProgress(JobResult* result) override;
 
  private:
@@ -90,13 +86,6 @@ class SyncJobRun : public RunTask,
   void Report(std::vector<JobResult>* batch);
   // True when the scope was cancelled or the deadline passed.
   bool ShouldStop(absl::Time now) const;
-
-  Dispatcher* const dispatcher_;
-  const std::vector<std::shared_ptr<const JobSpec>> jobs_;
-  const JobKind* const kind_;
-  Semaphore* const backend_;
-  const absl::Time deadline_;
-  const std::shared_ptr<const CancellationSignal> scope_;
 
   // Used only by the step that owns the run (Start, then the waiting and
   // running steps in turn; each hands over to the next through the

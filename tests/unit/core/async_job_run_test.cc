@@ -22,6 +22,8 @@ namespace jobgroup {
 namespace {
 
 using testing::CollectingSink;
+using testing::FromList;
+using testing::GroupOutcomes;
 using testing::TestEnv;
 
 // TestEnv plus an asynchronous kind that ignores cancellation.
@@ -53,10 +55,6 @@ class AsyncEnv : public TestEnv {
     }
     return jobs;
   }
-  JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
-    auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
-    return [all](uint64_t i) { return (*all)[i]; };
-  }
   size_t Held() {
     MutexLock lock(&mu);
     return held.size();
@@ -69,47 +67,9 @@ class AsyncEnv : public TestEnv {
     }
     for (auto& c : all) c->Finish(std::string("late"));
   }
-  // Waits until every handler returned and every permit is back.
-  bool Idle(absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      if (dispatcher().running_handlers() == 0 &&
-          dispatcher().abandoned_handlers() == 0 &&
-          backends().Find("local")->in_use() == 0 &&
-          backends().Find("db")->in_use() == 0) {
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return false;
-  }
 
   Mutex mu;
   std::vector<std::shared_ptr<JobContext>> held;
-};
-
-struct Outcomes {
-  Mutex mu;
-  std::map<uint64_t, JobResult> by_index;
-  int duplicates = 0;
-  Notification done;
-
-  std::shared_ptr<TaskGroup> Group(TimerService& timers,
-                                   TaskGroup::Options o = {}) {
-    return TaskGroup::Create(
-        o, &timers,
-        [this](absl::Span<JobResult> rs) {
-          MutexLock lock(&mu);
-          for (JobResult& r : rs) {
-            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
-          }
-        },
-        nullptr, [this](const absl::Status&) { done.Notify(); });
-  }
-  std::map<uint64_t, JobResult> Get() {
-    MutexLock lock(&mu);
-    return by_index;
-  }
 };
 
 std::shared_ptr<AsyncJobRun> MakeRun(
@@ -140,7 +100,7 @@ TEST(AsyncJobRunTest, OnlyPlainAsynchronousJobsQualify) {
 
 TEST(AsyncJobRunTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
   AsyncEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   // Job i sleeps 64 - i ms: they finish in reverse order.
   auto jobs = env.Sleeps(64, "", [](int i) { return 64 - i; });
@@ -172,7 +132,7 @@ TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
   // db has 3 permits: 60 jobs of 5 ms take 20 waves.
   absl::Time start = absl::Now();
-  run->AddJobs(60, env.FromList(env.Sleeps(60, "db", [](int) { return 5; })));
+  run->AddJobs(60, FromList(env.Sleeps(60, "db", [](int) { return 5; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
@@ -184,7 +144,7 @@ TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
 
 TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   AsyncEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   // 3 run (db has 3 permits), 61 wait.
   auto jobs = env.Sleeps(64, "db", [](int) { return 10000; });
@@ -217,8 +177,7 @@ TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
   o.deadline = absl::Now() + absl::Milliseconds(60);
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
   // 3 at a time, 20 ms each: about 9 finish before the deadline.
-  run->AddJobs(200,
-               env.FromList(env.Sleeps(200, "db", [](int) { return 20; })));
+  run->AddJobs(200, FromList(env.Sleeps(200, "db", [](int) { return 20; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_LT(absl::Now() - o.deadline, absl::Milliseconds(50));
@@ -241,7 +200,7 @@ TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
   auto bad = env.Job("sleep", {{"ms", "5"}, {"fail", "1"}});
   jobs[10] = bad;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(64, env.FromList(jobs));
+  run->AddJobs(64, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait(absl::Seconds(1))) << "fail-fast did not stop it";
   auto results = sink.results();
@@ -253,7 +212,7 @@ TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
 
 TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   AsyncEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(env.Job("hold"));
@@ -286,7 +245,7 @@ TEST(AsyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-  run->AddJobs(6, env.FromList(jobs));
+  run->AddJobs(6, FromList(jobs));
   run->CloseInput();
   // 3 permits: the throwing job frees its own, so 3 are held, then more.
   absl::Time end = absl::Now() + absl::Seconds(5);
@@ -307,7 +266,7 @@ TEST(AsyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
   env.pool().Shutdown();
   CollectingSink sink;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(300, env.FromList(env.Sleeps(300, "", [](int) { return 1; })));
+  run->AddJobs(300, FromList(env.Sleeps(300, "", [](int) { return 1; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 300);
@@ -322,12 +281,7 @@ TEST(AsyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
 TEST(AsyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
   AsyncEnv env;
   std::mt19937 rng(777);
-  for (int round = 0; round < 150; ++round) {
-    CollectingSink sink;
-    BatchRun::Options o;
-    o.max_concurrency = 1 + rng() % 300;
-    o.policy =
-        rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
+  testing::RandomCancelRounds(env, rng, 150, absl::Milliseconds(4), [&] {
     std::vector<std::shared_ptr<const JobSpec>> jobs;
     int n = 1 + rng() % 500;
     for (int i = 0; i < n; ++i) {
@@ -336,20 +290,8 @@ TEST(AsyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
       jobs.push_back(env.Job("sleep", {{"ms", ms}, {"fail", fail ? "1" : "0"}},
                              rng() % 2 ? "db" : ""));
     }
-    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-    run->AddJobs(n, env.FromList(jobs));
-    std::thread canceller([&run, delay = rng() % 4000] {
-      absl::SleepFor(absl::Microseconds(delay));
-      run->Cancel(absl::CancelledError("random cancel"));
-    });
-    run->CloseInput();
-    ASSERT_TRUE(sink.Wait()) << "round " << round;
-    canceller.join();
-    ASSERT_EQ(sink.count(), static_cast<size_t>(n)) << "round " << round;
-    ASSERT_TRUE(env.Idle()) << "round " << round;
-    ASSERT_LE(env.inside["db"].peak.load(), 3);
-  }
-  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
+    return jobs;
+  });
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ namespace jobgroup {
 namespace {
 
 using testing::CollectingSink;
+using testing::FromList;
+using testing::GroupOutcomes;
 using testing::Repeat;
 using testing::TestEnv;
 
@@ -90,58 +92,15 @@ class RunEnv : public TestEnv {
     }
     return jobs;
   }
-  JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
-    auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
-    return [all](uint64_t i) { return (*all)[i]; };
-  }
   std::vector<std::string> Ran() {
     MutexLock lock(&mu);
     return ran;
-  }
-  // Waits until every handler returned and every permit is back.
-  bool Idle(absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      bool idle = dispatcher().running_handlers() == 0 &&
-                  dispatcher().abandoned_handlers() == 0;
-      for (const char* b : {"local", "db", "one"}) {
-        idle = idle && backends().Find(b)->in_use() == 0;
-      }
-      if (idle) return true;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return false;
   }
 
   Mutex mu;
   std::vector<std::string> ran;
   std::atomic<int> waiting{0};
   std::atomic<int> told_to_stop{0};
-};
-
-// The outcomes of a group, by index, with duplicates counted.
-struct Outcomes {
-  Mutex mu;
-  std::map<uint64_t, JobResult> by_index;
-  int duplicates = 0;
-  Notification done;
-
-  std::shared_ptr<TaskGroup> Group(TimerService& timers,
-                                   TaskGroup::Options o = {}) {
-    return TaskGroup::Create(
-        o, &timers,
-        [this](absl::Span<JobResult> rs) {
-          MutexLock lock(&mu);
-          for (JobResult& r : rs) {
-            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
-          }
-        },
-        nullptr, [this](const absl::Status&) { done.Notify(); });
-  }
-  std::map<uint64_t, JobResult> Get() {
-    MutexLock lock(&mu);
-    return by_index;
-  }
 };
 
 TEST(SyncJobRunTest, OnlyPlainSynchronousJobsQualify) {
@@ -169,7 +128,7 @@ TEST(SyncJobRunTest, OnlyPlainSynchronousJobsQualify) {
 
 TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   RunEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   auto jobs = env.Spins(64, "db", 10);
   group->SpawnRun(
@@ -201,7 +160,7 @@ TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
   RunEnv env(/*workers=*/4);
   CollectingSink sink;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(120, env.FromList(env.Spins(120, "db", 300)));
+  run->AddJobs(120, FromList(env.Spins(120, "db", 300)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 120u);
@@ -219,7 +178,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
   {
     CollectingSink warm;
     auto run = BatchRun::Create(&env.dispatcher(), {}, &warm);
-    run->AddJobs(64, env.FromList(env.Spins(64, "", 1)));
+    run->AddJobs(64, FromList(env.Spins(64, "", 1)));
     run->CloseInput();
     ASSERT_TRUE(warm.Wait());
   }
@@ -228,7 +187,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(10, env.FromList(env.Spins(10, "db", 1)));
+  run->AddJobs(10, FromList(env.Spins(10, "db", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 10u);
@@ -238,7 +197,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
 
 TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   RunEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   // 64 jobs of 200 µs on a backend with one permit: 12.8 ms of work.
   auto jobs = env.Spins(64, "one", 200);
@@ -271,7 +230,7 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
 
 TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   RunEnv env;
-  Outcomes out;
+  GroupOutcomes out;
   auto group = out.Group(env.timers());
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
@@ -306,7 +265,7 @@ TEST(SyncJobRunTest, TheCallDeadlineEndsARunMidway) {
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-  run->AddJobs(400, env.FromList(env.Spins(400, "", 1000)));  // 400 ms.
+  run->AddJobs(400, FromList(env.Spins(400, "", 1000)));  // 400 ms.
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   absl::Time answered = absl::Now();
@@ -334,7 +293,7 @@ TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   bad->payload = "fail";
   jobs[100] = bad;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(512, env.FromList(jobs));
+  run->AddJobs(512, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   auto results = sink.results();
@@ -361,7 +320,7 @@ TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-  run->AddJobs(100, env.FromList(jobs));
+  run->AddJobs(100, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   auto results = sink.results();
@@ -376,7 +335,7 @@ TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
   env.pool().Shutdown();
   CollectingSink sink;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(300, env.FromList(env.Spins(300)));
+  run->AddJobs(300, FromList(env.Spins(300)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 300);
@@ -391,12 +350,7 @@ TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
 TEST(SyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
   RunEnv env;
   std::mt19937 rng(12345);
-  for (int round = 0; round < 150; ++round) {
-    CollectingSink sink;
-    BatchRun::Options o;
-    o.max_concurrency = 1 + rng() % 300;
-    o.policy =
-        rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
+  testing::RandomCancelRounds(env, rng, 150, absl::Milliseconds(3), [&] {
     std::vector<std::shared_ptr<const JobSpec>> jobs;
     int n = 1 + rng() % 600;
     for (int i = 0; i < n; ++i) {
@@ -411,21 +365,8 @@ TEST(SyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
         jobs.push_back(env.Job("spin", {{"us", "5"}}, i % 3 ? "db" : ""));
       }
     }
-    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-    run->AddJobs(n, env.FromList(jobs));
-    std::thread canceller([&run, delay = rng() % 3000] {
-      absl::SleepFor(absl::Microseconds(delay));
-      run->Cancel(absl::CancelledError("random cancel"));
-    });
-    run->CloseInput();
-    ASSERT_TRUE(sink.Wait()) << "round " << round;
-    canceller.join();
-    ASSERT_EQ(sink.count(), static_cast<size_t>(n)) << "round " << round;
-    ASSERT_EQ(sink.summary().total, static_cast<uint64_t>(n));
-    ASSERT_TRUE(env.Idle()) << "round " << round;
-    ASSERT_LE(env.inside["db"].peak.load(), 3);
-  }
-  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
+    return jobs;
+  });
 }
 
 }  // namespace

@@ -4,12 +4,16 @@
 #define JOBGROUP_TESTS_UNIT_CORE_TEST_ENV_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
@@ -17,6 +21,7 @@
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
 #include "server/core/notification.h"
+#include "server/core/task_group.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 
@@ -140,6 +145,22 @@ class TestEnv {
     for (JobSpec& f : j.fallbacks) Resolve(f);
   }
 
+  // Waits until every handler returned and every permit of every backend
+  // is back; false if that takes longer than `timeout`.
+  bool Idle(absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      bool idle = dispatcher_.running_handlers() == 0 &&
+                  dispatcher_.abandoned_handlers() == 0;
+      for (const Semaphore* b : backends_.List()) {
+        idle = idle && b->in_use() == 0;
+      }
+      if (idle) return true;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+
   TimerService& timers() { return timers_; }
   WorkerPool& pool() { return pool_; }
   // For a test's own kinds, registered before its jobs are made.
@@ -216,6 +237,73 @@ class CollectingSink : public ResultSink {
 // Makes every job of a batch from one template.
 inline JobFactory Repeat(std::shared_ptr<JobSpec> job) {
   return [job](uint64_t) { return job; };
+}
+
+// Makes job i of a batch the i-th of `jobs`.
+inline JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
+  auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
+  return [all](uint64_t i) { return (*all)[i]; };
+}
+
+// The outcomes of one TaskGroup, by index, with duplicates counted.
+struct GroupOutcomes {
+  Mutex mu;
+  std::map<uint64_t, JobResult> by_index;
+  int duplicates = 0;
+  Notification done;
+
+  std::shared_ptr<TaskGroup> Group(TimerService& timers,
+                                   TaskGroup::Options o = {}) {
+    return TaskGroup::Create(
+        o, &timers,
+        [this](absl::Span<JobResult> rs) {
+          MutexLock lock(&mu);
+          for (JobResult& r : rs) {
+            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
+          }
+        },
+        nullptr, [this](const absl::Status&) { done.Notify(); });
+  }
+  std::map<uint64_t, JobResult> Get() {
+    MutexLock lock(&mu);
+    return by_index;
+  }
+};
+
+// Runs `rounds` calls, each of the jobs `make_jobs` draws, with a random
+// window and failure policy, cancelled after a random delay (up to
+// `max_delay`) from another thread; checks that every job has exactly one
+// result (CollectingSink fails on a second), that every handler and permit
+// is back afterwards, and that the db backend never held more than its 3.
+inline void RandomCancelRounds(
+    TestEnv& env, std::mt19937& rng, int rounds, absl::Duration max_delay,
+    const std::function<std::vector<std::shared_ptr<const JobSpec>>()>&
+        make_jobs) {
+  for (int round = 0; round < rounds; ++round) {
+    CollectingSink sink;
+    BatchRun::Options o;
+    o.max_concurrency = 1 + rng() % 300;
+    o.policy =
+        rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
+    std::vector<std::shared_ptr<const JobSpec>> jobs = make_jobs();
+    const uint64_t n = jobs.size();
+    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    run->AddJobs(n, FromList(std::move(jobs)));
+    absl::Duration delay =
+        absl::Microseconds(rng() % absl::ToInt64Microseconds(max_delay));
+    std::thread canceller([&run, delay] {
+      absl::SleepFor(delay);
+      run->Cancel(absl::CancelledError("random cancel"));
+    });
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait()) << "round " << round;
+    canceller.join();
+    ASSERT_EQ(sink.count(), n) << "round " << round;
+    ASSERT_EQ(sink.summary().total, n) << "round " << round;
+    ASSERT_TRUE(env.Idle()) << "round " << round;
+    ASSERT_LE(env.inside["db"].peak.load(), 3) << "round " << round;
+  }
+  EXPECT_LE(env.backends().Find("db")->peak_in_use(), 3);
 }
 
 }  // namespace jobgroup::testing
