@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
+#include "server/service/sharded_family.h"
 
 namespace jobgroup {
 namespace {
@@ -289,24 +290,23 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
     s.failfast = &failfast.Add(lm);
   }
 
-  auto& jobs = prometheus::BuildCounter()
-                   .Name("jobgroup_jobs_total")
-                   .Help("Jobs by kind and outcome.")
-                   .Register(r);
-  auto& run = prometheus::BuildHistogram()
-                  .Name("jobgroup_job_run_seconds")
-                  .Help("Time a job's handler ran.")
-                  .Register(r);
-  auto& queue_wait = prometheus::BuildHistogram()
-                         .Name("jobgroup_job_queue_wait_seconds")
-                         .Help(
-                             "Time from a job's start to its handler's "
-                             "start (permit and queue waits).")
-                         .Register(r);
-  auto& attempts = prometheus::BuildCounter()
-                       .Name("jobgroup_job_attempts_total")
-                       .Help("Attempts made, retries and fallbacks included.")
-                       .Register(r);
+  // Per job: sharded families, exposed as the registry's would be.
+  auto jobs = std::make_shared<ShardedFamily<ShardedCounter>>(
+      "jobgroup_jobs_total", "Jobs by kind and outcome.");
+  auto run = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "jobgroup_job_run_seconds", "Time a job's handler ran.");
+  auto queue_wait = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "jobgroup_job_queue_wait_seconds",
+      "Time from a job's start to its handler's start (permit and queue "
+      "waits).");
+  auto attempts = std::make_shared<ShardedFamily<ShardedCounter>>(
+      "jobgroup_job_attempts_total",
+      "Attempts made, retries and fallbacks included.");
+  auto backend_wait = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "jobgroup_backend_wait_seconds",
+      "Time waited for a backend permit, per permit taken: one per job, or "
+      "one per 500 us slice of a run of synchronous jobs.");
+  sharded_ = {jobs, run, queue_wait, attempts, backend_wait};
   auto& retries = prometheus::BuildCounter()
                       .Name("jobgroup_job_retries_total")
                       .Help("Retries of failed attempts.")
@@ -321,11 +321,11 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
     for (int o = 0; o < kJobOutcomeCount; ++o) {
       prometheus::Labels lo = lk;
       lo["outcome"] = std::string(JobOutcomeName(static_cast<JobOutcome>(o)));
-      s.outcomes[o] = &jobs.Add(lo);
+      s.outcomes[o] = &jobs->Add(lo);
     }
-    s.run = &run.Add(lk, kJobBuckets);
-    s.queue_wait = &queue_wait.Add(lk, kJobBuckets);
-    s.attempts = &attempts.Add(lk);
+    s.run = &run->Add(lk, kJobBuckets);
+    s.queue_wait = &queue_wait->Add(lk, kJobBuckets);
+    s.attempts = &attempts->Add(lk);
     s.retries = &retries.Add(lk);
     s.fallbacks_served = &fallbacks.Add(lk);
   };
@@ -333,15 +333,17 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
   // Jobs refused before their kind was known (a Process job naming no
   // registered kind) count under kind="unknown".
   add_kind("", "unknown");
+  // kinds_ is complete: its values no longer move.
+  for (const JobKind* k : kinds.List()) {
+    kinds_by_kind_.emplace_back(k, &kinds_.find(k->info.name)->second);
+  }
 
-  auto& backend_wait = prometheus::BuildHistogram()
-                           .Name("jobgroup_backend_wait_seconds")
-                           .Help("Time jobs waited for a backend permit.")
-                           .Register(r);
   if (live.backends) {
     for (const Semaphore* b : live.backends->List()) {
-      backend_wait_[b->name()] =
-          &backend_wait.Add({{"backend", b->name()}}, kJobBuckets);
+      ShardedHistogram* h =
+          &backend_wait->Add({{"backend", b->name()}}, kJobBuckets);
+      backend_wait_.emplace_back(b, h);
+      backend_wait_by_name_[b->name()] = h;
     }
   }
   auto& rejected = prometheus::BuildCounter()
@@ -365,6 +367,7 @@ absl::Status ServerMetrics::Serve(const std::string& address) {
                                   e.what());
   }
   exposer_->RegisterCollectable(registry_);
+  for (const auto& family : sharded_) exposer_->RegisterCollectable(family);
   exposer_->RegisterCollectable(live_);
   enabled_ = true;
   return absl::OkStatus();
@@ -403,17 +406,30 @@ void ServerMetrics::MessagesSent(Method m, uint64_t n) {
   methods_[static_cast<int>(m)].sent->Increment(n);
 }
 
-ServerMetrics::KindSeries* ServerMetrics::Kind(absl::string_view name) {
+ServerMetrics::KindSeries* ServerMetrics::Kind(const JobKind* kind) {
+  if (kind == nullptr) return nullptr;
+  for (const auto& [k, series] : kinds_by_kind_) {
+    if (k == kind) return series;
+  }
+  return nullptr;
+}
+
+ServerMetrics::KindSeries* ServerMetrics::KindNamed(absl::string_view name) {
   auto it = kinds_.find(name);
   if (it == kinds_.end()) it = kinds_.find("");
   return &it->second;
 }
 
+ServerMetrics::KindSeries* ServerMetrics::KindOf(const JobSpec& job) {
+  KindSeries* s = Kind(job.resolved_kind);
+  return s != nullptr ? s : KindNamed(job.kind);
+}
+
 void ServerMetrics::JobFinished(absl::string_view kind,
                                 const JobResult& result) {
   if (!enabled_) return;
-  KindSeries* s = Kind(kind);
-  if (s == nullptr) return;
+  KindSeries* s = Kind(result.kind);
+  if (s == nullptr) s = KindNamed(kind);
   s->outcomes[static_cast<int>(result.outcome)]->Increment();
   if (result.attempts > 0) s->attempts->Increment(result.attempts);
   if (result.run_time > absl::ZeroDuration()) {
@@ -423,9 +439,7 @@ void ServerMetrics::JobFinished(absl::string_view kind,
 
 void ServerMetrics::OnHandlerStart(const JobSpec& job, absl::Duration queued) {
   if (!enabled_) return;
-  if (KindSeries* s = Kind(job.kind)) {
-    s->queue_wait->Observe(absl::ToDoubleSeconds(queued));
-  }
+  KindOf(job)->queue_wait->Observe(absl::ToDoubleSeconds(queued));
 }
 
 void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
@@ -459,20 +473,29 @@ void ServerMetrics::Rejected(absl::string_view reason) {
 void ServerMetrics::OnPermitWait(const Semaphore& backend,
                                  absl::Duration waited) {
   if (!enabled_) return;
-  auto it = backend_wait_.find(backend.name());
-  if (it != backend_wait_.end()) {
-    it->second->Observe(absl::ToDoubleSeconds(waited));
+  ShardedHistogram* h = nullptr;
+  for (const auto& [b, series] : backend_wait_) {
+    if (b == &backend) {
+      h = series;
+      break;
+    }
   }
+  if (h == nullptr) {
+    auto it = backend_wait_by_name_.find(backend.name());
+    if (it == backend_wait_by_name_.end()) return;
+    h = it->second;
+  }
+  h->Observe(absl::ToDoubleSeconds(waited));
 }
 
 void ServerMetrics::OnRetry(const JobSpec& job) {
   if (!enabled_) return;
-  if (KindSeries* s = Kind(job.kind)) s->retries->Increment();
+  KindOf(job)->retries->Increment();
 }
 
 void ServerMetrics::OnFallbackServed(const JobSpec& primary, uint32_t) {
   if (!enabled_) return;
-  if (KindSeries* s = Kind(primary.kind)) s->fallbacks_served->Increment();
+  KindOf(primary)->fallbacks_served->Increment();
 }
 
 }  // namespace jobgroup

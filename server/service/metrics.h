@@ -5,7 +5,11 @@
 // methods, gRPC codes, outcomes), never from client strings, so the number
 // of series is bounded. Live values (queue depth, workers, backends,
 // process figures) are read at scrape time by a collector, costing the hot
-// path nothing.
+// path nothing. What is recorded once or more per job (jobs, attempts, run,
+// queue and permit waits) goes to ShardedCounter and ShardedHistogram
+// series, which take no lock and share no cache line between threads, found
+// by the job's resolved JobKind and Semaphore rather than by name; the rest
+// (per call, or rare) uses prometheus-cpp's own types.
 //
 // Thread-safe after construction.
 #ifndef JOBGROUP_SERVER_SERVICE_METRICS_H_
@@ -15,10 +19,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
@@ -31,6 +38,8 @@
 #include "server/core/job_kind.h"
 #include "server/core/job_task.h"
 #include "server/core/worker_pool.h"
+#include "server/service/sharded_counter.h"
+#include "server/service/sharded_histogram.h"
 
 namespace jobgroup {
 
@@ -75,7 +84,8 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   void MessagesReceived(Method m, uint64_t n);
   void MessagesSent(Method m, uint64_t n);
 
-  // One job's result. `kind` names a registered kind.
+  // One job's result. `kind` names a registered kind; the series is found by
+  // `result.kind` when it is set (it is then that kind), by `kind` when not.
   void JobFinished(absl::string_view kind, const JobResult& result);
 
   // One call's end: its result label and size.
@@ -92,10 +102,12 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
 
  private:
   struct KindSeries {
-    std::array<prometheus::Counter*, kJobOutcomeCount> outcomes{};
-    prometheus::Histogram* run = nullptr;
-    prometheus::Histogram* queue_wait = nullptr;
-    prometheus::Counter* attempts = nullptr;
+    // Per job: sharded.
+    std::array<ShardedCounter*, kJobOutcomeCount> outcomes{};
+    ShardedHistogram* run = nullptr;
+    ShardedHistogram* queue_wait = nullptr;
+    ShardedCounter* attempts = nullptr;
+    // Rare: in registry_.
     prometheus::Counter* retries = nullptr;
     prometheus::Counter* fallbacks_served = nullptr;
   };
@@ -113,14 +125,28 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   };
   class LiveCollector;
 
-  KindSeries* Kind(absl::string_view name);
+  // The series of the registry's kind `kind`; null for null or a stranger.
+  KindSeries* Kind(const JobKind* kind);
+  // The series of the kind named `name`, else of "unknown".
+  KindSeries* KindNamed(absl::string_view name);
+  // The series of `job`'s kind, by job.resolved_kind, else by job.kind
+  // (read only then: on a worker the JobSpec's lines may be cold).
+  KindSeries* KindOf(const JobSpec& job);
 
   std::shared_ptr<prometheus::Registry> registry_;
+  // The sharded families, exposed beside registry_.
+  std::vector<std::shared_ptr<prometheus::Collectable>> sharded_;
   std::shared_ptr<LiveCollector> live_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  // By kind name; "" is kind="unknown". Filled by the constructor only.
   absl::flat_hash_map<std::string, KindSeries> kinds_;
+  // The same series by the registry's JobKind, for the hot path. A server
+  // has a handful of kinds: scanning a few pointers beats hashing anything.
+  std::vector<std::pair<const JobKind*, KindSeries*>> kinds_by_kind_;
   std::array<MethodSeries, kMethodCount> methods_;
-  absl::flat_hash_map<std::string, prometheus::Histogram*> backend_wait_;
+  // By the BackendSet's Semaphore (scanned, as kinds_by_kind_), else by name.
+  std::vector<std::pair<const Semaphore*, ShardedHistogram*>> backend_wait_;
+  absl::flat_hash_map<std::string, ShardedHistogram*> backend_wait_by_name_;
   absl::flat_hash_map<std::string, prometheus::Counter*> rejected_;
   prometheus::Counter* rejected_other_ = nullptr;
   bool enabled_ = false;  // Set by Serve(), before any call is served.
