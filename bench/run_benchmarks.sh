@@ -135,7 +135,7 @@ if [[ -n ${BASELINE:-} ]]; then
   echo "before/after against $BASELINE (bench/ab.sh)" >&2
   ab_section="## Before and after
 
-\\`bench/ab.sh $BASELINE\\` (the baseline built from ${BASELINE_COMMIT:-an
+\`bench/ab.sh $BASELINE\` (the baseline built from ${BASELINE_COMMIT:-an
 earlier commit}); the loads alternate between the two servers, 3 runs
 each, clients from the current build:
 
