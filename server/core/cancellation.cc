@@ -7,7 +7,7 @@ namespace jobgroup {
 
 bool CancellationSignal::Cancel(absl::Status reason) {
   if (reason.ok()) reason = absl::CancelledError("cancelled");
-  std::vector<Entry> to_run;
+  Entries to_run;
   {
     MutexLock lock(&mu_);
     if (cancelled_.load(std::memory_order_relaxed)) return false;
@@ -40,7 +40,7 @@ CancellationSignal::CallbackId CancellationSignal::OnCancel(Callback fn) {
 }
 
 void CancellationSignal::Clear() {
-  std::vector<Entry> dropped;  // Destroyed outside the lock.
+  Entries dropped;  // Destroyed outside the lock.
   MutexLock lock(&mu_);
   dropped.swap(callbacks_);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "server/core/mutex.h"
@@ -77,7 +78,9 @@ class CancellationSignal {
   mutable Mutex mu_;
   std::atomic<bool> cancelled_{false};
   absl::Status reason_ ABSL_GUARDED_BY(mu_);
-  std::vector<Entry> callbacks_ ABSL_GUARDED_BY(mu_);
+  // Inline room for one: a job's context usually has a single callback.
+  using Entries = absl::InlinedVector<Entry, 1>;
+  Entries callbacks_ ABSL_GUARDED_BY(mu_);
   CallbackId next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

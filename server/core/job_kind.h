@@ -63,9 +63,11 @@ class JobContext {
   // True once the job was asked to stop (failed sibling, deadline, client
   // cancel, drain). Lock-free.
   bool IsCancelled() const { return cancellation_.IsCancelled(); }
-  // Runs `fn` once when the job is asked to stop (at once if it already
-  // was). `fn` must not block.
-  void OnCancel(absl::AnyInvocable<void()> fn) {
+  // Runs `fn` (any callable taking no arguments) once when the job is asked
+  // to stop (at once if it already was). `fn` must not block. Kept as it
+  // is, not wrapped twice, so a small lambda costs one allocation at most.
+  template <class Fn>
+  void OnCancel(Fn fn) {
     cancellation_.OnCancel(
         [fn = std::move(fn)](const absl::Status&) mutable { fn(); });
   }

@@ -16,15 +16,24 @@ namespace {
 constexpr int64_t kMaxSleepMs = 24 * 3600 * 1000;
 constexpr int64_t kMaxRounds = 100'000'000;
 
-// Parks the job on the timer for `ms`, then finishes it with `result`;
-// cancellation cancels the timer and finishes at once.
-void ParkThenFinish(std::shared_ptr<JobContext> ctx, int64_t ms,
-                    absl::StatusOr<std::string> result) {
+// What a parked job ends with: its payload, or when `fail` the error
+// params.message. Made when the timer fires, so that the parked callback
+// holds nothing but the context (small enough to need no allocation).
+absl::StatusOr<std::string> SleepOutcome(const JobContext& ctx, bool fail) {
+  if (fail) {
+    return absl::UnknownError(std::string(ctx.Param("message", "failed")));
+  }
+  return ctx.job().payload;
+}
+
+// Parks the job on the timer for `ms`, then finishes it with
+// SleepOutcome(kFail); cancellation cancels the timer and finishes at once.
+template <bool kFail>
+void ParkThenFinish(std::shared_ptr<JobContext> ctx, int64_t ms) {
   TimerService& timers = ctx->timers();
-  TimerService::TimerId id = timers.ScheduleAfter(
-      absl::Milliseconds(ms), [ctx, result = std::move(result)]() mutable {
-        ctx->Finish(std::move(result));
-      });
+  TimerService::TimerId id =
+      timers.ScheduleAfter(absl::Milliseconds(ms),
+                           [ctx] { ctx->Finish(SleepOutcome(*ctx, kFail)); });
   ctx->OnCancel([ctx, id] {
     if (ctx->timers().Cancel(id)) {
       ctx->Finish(absl::CancelledError("sleep cancelled"));
@@ -102,8 +111,7 @@ absl::Status RegisterBuiltinKinds(KindRegistry& registry) {
        "the payload; stops at once when cancelled."},
       [](std::shared_ptr<JobContext> ctx) {
         int64_t ms = *IntParam(ctx->job(), "ms", 0, 0, kMaxSleepMs);
-        std::string payload = ctx->job().payload;
-        ParkThenFinish(std::move(ctx), ms, std::move(payload));
+        ParkThenFinish</*kFail=*/false>(std::move(ctx), ms);
       },
       ValidateSleep);
   if (!s.ok()) return s;
@@ -119,13 +127,11 @@ absl::Status RegisterBuiltinKinds(KindRegistry& registry) {
        "milliseconds if given."},
       [](std::shared_ptr<JobContext> ctx) {
         int64_t ms = *IntParam(ctx->job(), "ms", 0, 0, kMaxSleepMs);
-        absl::Status err =
-            absl::UnknownError(std::string(ctx->Param("message", "failed")));
         if (ms == 0) {
-          ctx->Finish(err);
+          ctx->Finish(SleepOutcome(*ctx, /*fail=*/true));
           return;
         }
-        ParkThenFinish(std::move(ctx), ms, err);
+        ParkThenFinish</*kFail=*/true>(std::move(ctx), ms);
       },
       ValidateFail);
 }

@@ -76,7 +76,9 @@ void FillResult(JobResult& r, absl::string_view id, v1::JobResult* out) {
   }
   out->set_outcome(ToProto(r.outcome));
   if (r.outcome == JobOutcome::kSucceeded) {
-    out->set_output(std::move(r.output));
+    // An empty output is the field's default: setting it would only cost
+    // a string on the call's arena.
+    if (!r.output.empty()) out->set_output(std::move(r.output));
   } else {
     out->mutable_error()->set_code(static_cast<int>(r.error.code()));
     out->mutable_error()->set_message(std::string(r.error.message()));
