@@ -7,40 +7,13 @@
 #ifndef JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
 #define JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
 
-#include <atomic>
-#include <string>
+#include <utility>
 
 #include "jobgroup/v1/jobgroup.grpc.pb.h"
-#include "server/core/admission.h"
-#include "server/core/backends.h"
-#include "server/core/dispatcher.h"
-#include "server/core/job_kind.h"
-#include "server/core/worker_pool.h"
 #include "server/service/arena_messages.h"
-#include "server/service/call_registry.h"
-#include "server/service/logger.h"
-#include "server/service/metrics.h"
-#include "server/service/server_options.h"
-#include "server/service/validation.h"
+#include "server/service/service_context.h"
 
 namespace jobgroup {
-
-// What the calls share. Every pointer outlives the service.
-struct ServiceContext {
-  const ServerOptions* options = nullptr;
-  const KindRegistry* kinds = nullptr;
-  const BackendSet* backends = nullptr;
-  Dispatcher* dispatcher = nullptr;
-  const WorkerPool* workers = nullptr;
-  const RequestValidator* validator = nullptr;
-  ServerMetrics* metrics = nullptr;
-  Logger* logger = nullptr;
-  AdmissionLimit* admission = nullptr;
-  CallRegistry* calls = nullptr;
-  const std::atomic<bool>* draining = nullptr;
-  std::atomic<int64_t>* jobs_in_flight = nullptr;
-  std::string version;
-};
 
 class JobServiceImpl final : public v1::JobService::CallbackService {
  public:

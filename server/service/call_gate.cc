@@ -1,0 +1,165 @@
+#include "server/service/call_gate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/service/authenticator.h"
+
+namespace jobgroup {
+namespace {
+
+constexpr const char kRetryAfterKey[] = "retry-after-ms";
+constexpr const char kRetryAfterMs[] = "250";
+
+}  // namespace
+
+uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs) {
+  uint64_t w = jobs;
+  if (o.batch_size > 0) w = std::min<uint64_t>(w, o.batch_size);
+  if (o.max_concurrency > 0) w = std::min<uint64_t>(w, o.max_concurrency);
+  return std::max<uint64_t>(w, 1);
+}
+
+absl::Status Authenticate(const ServiceContext& ctx,
+                          const grpc::CallbackServerContext& context) {
+  const Authenticator* authenticator = ctx.options->authenticator.get();
+  if (authenticator == nullptr) return absl::OkStatus();
+  // Exactly one authorization entry; none or several is a refusal.
+  auto [first, last] = context.client_metadata().equal_range("authorization");
+  absl::string_view authorization;
+  if (first != last && std::next(first) == last) {
+    authorization =
+        absl::string_view(first->second.data(), first->second.size());
+  }
+  absl::Status s = authenticator->Check(authorization);
+  if (!s.ok()) ctx.metrics->Rejected("unauthenticated");
+  return s;
+}
+
+void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
+  if (absl::IsInvalidArgument(s)) ctx.metrics->Rejected("invalid_argument");
+}
+
+void RunAllJobs(BatchRun& run, const RequestValidator& validator,
+                const google::protobuf::RepeatedPtrField<v1::Job>& jobs) {
+  const RequestValidator* v = &validator;
+  const google::protobuf::RepeatedPtrField<v1::Job>* all = &jobs;
+  run.AddJobs(jobs.size(), [v, all](uint64_t i) {
+    return v->ToJobSpec(all->Get(static_cast<int>(i)), i);
+  });
+  run.CloseInput();
+}
+
+CallGate::CallGate(const ServiceContext& ctx,
+                   grpc::CallbackServerContext* context, Method method)
+    : ctx_(ctx),
+      context_(context),
+      method_(method),
+      started_(absl::Now()),
+      peer_(context->peer()) {
+  ctx_.metrics->CallStarted(method);
+}
+
+absl::Time CallGate::Deadline(uint64_t jobs) const {
+  const ServerOptions& o = *ctx_.options;
+  auto client = context_->deadline();
+  bool none = client >= std::chrono::system_clock::now() +
+                            std::chrono::hours(24 * 365 * 10);
+  absl::Time cap = started_ + o.max_deadline;
+  if (none) return std::min(started_ + o.default_deadline, cap);
+  absl::Time at = absl::FromChrono(client);
+  absl::Duration budget = at - started_;
+  absl::Duration margin =
+      std::min(o.deadline_margin + absl::Microseconds(2) * jobs, budget / 4);
+  return std::min(at - margin, cap);
+}
+
+absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
+    const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
+    const v1::BatchOptions& proto_options) {
+  absl::Status s = Authenticate();
+  if (!s.ok()) return s;
+  s = ctx_.validator->ValidateJobs(jobs);
+  absl::StatusOr<BatchRun::Options> options =
+      s.ok() ? ctx_.validator->ToBatchOptions(proto_options)
+             : absl::StatusOr<BatchRun::Options>(s);
+  if (!options.ok()) {
+    CountInvalid(ctx_, options.status());
+    return options.status();
+  }
+  uint64_t n = jobs.size();
+  s = Admit(WindowOf(*options, n), n);
+  if (!s.ok()) return s;
+  options->deadline = Deadline(n);
+  options->task_observer = ctx_.metrics;
+  return options;
+}
+
+absl::Status CallGate::Authenticate() const {
+  return jobgroup::Authenticate(ctx_, *context_);
+}
+
+absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
+  if (ctx_.draining->load()) {
+    ctx_.metrics->Rejected("draining");
+    return absl::UnavailableError(
+        "server is draining; retry on another replica");
+  }
+  if (!ctx_.admission->TryAcquire(window)) {
+    ctx_.metrics->Rejected("inflight_limit");
+    context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("server is at its limit of ", ctx_.admission->limit(),
+                     " jobs in flight (", ctx_.admission->used(),
+                     " in use, this call needs ", window, "); retry after ",
+                     kRetryAfterMs, " ms"));
+  }
+  window_ = window;
+  AddJobs(static_cast<int64_t>(jobs));
+  return absl::OkStatus();
+}
+
+void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
+
+void CallGate::JobDone(absl::string_view kind, const JobResult& r) {
+  ctx_.jobs_in_flight->fetch_sub(1);
+  ctx_.metrics->JobFinished(kind, r);
+}
+
+void CallGate::Register(std::shared_ptr<BatchRun> run) {
+  registry_id_ = ctx_.calls->Add(std::move(run));
+}
+
+void CallGate::End(const absl::Status& status, const BatchSummary* summary) {
+  if (window_ > 0) ctx_.admission->Release(window_);
+  window_ = 0;
+  if (registry_id_ != 0) ctx_.calls->Remove(registry_id_);
+  registry_id_ = 0;
+  absl::Duration took = absl::Now() - started_;
+  ctx_.metrics->CallHandled(method_, static_cast<int>(status.code()), took);
+  Logger::Fields f = {{"method", MethodName(method_)},
+                      {"peer", peer_},
+                      {"code", absl::StatusCodeToString(status.code())}};
+  if (summary != nullptr) {
+    ctx_.metrics->BatchFinished(method_, *summary);
+    f.push_back({"jobs", absl::StrCat(summary->total)});
+    f.push_back(
+        {"succeeded", absl::StrCat(summary->count(JobOutcome::kSucceeded))});
+    f.push_back({"failed", absl::StrCat(summary->count(JobOutcome::kFailed))});
+    f.push_back(
+        {"cancelled", absl::StrCat(summary->count(JobOutcome::kCancelled))});
+    f.push_back({"deadline_exceeded",
+                 absl::StrCat(summary->count(JobOutcome::kDeadlineExceeded))});
+    f.push_back(
+        {"rejected", absl::StrCat(summary->count(JobOutcome::kRejected))});
+    f.push_back({"deadline_hit", summary->deadline_hit ? "true" : "false"});
+  }
+  f.push_back({"elapsed_ms", absl::StrCat(absl::ToDoubleMilliseconds(took))});
+  if (!status.ok()) f.push_back({"error", std::string(status.message())});
+  ctx_.logger->Info("call_finished", "", f);
+}
+
+}  // namespace jobgroup

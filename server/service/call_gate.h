@@ -1,0 +1,103 @@
+// CallGate: what every job-running call (RunBatch, StreamBatch, Process)
+// passes through and is accounted by: authentication, validation of a
+// whole batch, admission (drain, the in-flight limit), the call's effective
+// deadline, the drain registry, the in-flight gauge, metrics and the one
+// `call_finished` log line.
+//
+// One CallGate per call, owned by its reactor. Not thread-safe by itself:
+// the reactor calls Accept*/Admit/Register before the call's jobs start and
+// End() once after they have all ended; JobDone() may run on any thread
+// (it only touches thread-safe counters).
+#ifndef JOBGROUP_SERVER_SERVICE_CALL_GATE_H_
+#define JOBGROUP_SERVER_SERVICE_CALL_GATE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "jobgroup/v1/jobgroup.pb.h"
+#include "server/core/batch_run.h"
+#include "server/service/service_context.h"
+
+namespace jobgroup {
+
+// The window a call reserves on admission: the jobs it may hold at once.
+uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs);
+
+// Refuses the call unless it carries a valid bearer token, when tokens are
+// configured (--auth_tokens_file). The one check every JobService call
+// makes before anything else; counted as a rejection when it fails.
+absl::Status Authenticate(const ServiceContext& ctx,
+                          const grpc::CallbackServerContext& context);
+
+// Counts a refused request in metrics.
+void CountInvalid(const ServiceContext& ctx, const absl::Status& s);
+
+// Hands every job of a request to `run` (each made into its JobSpec only
+// when it starts) and closes its input. `jobs` must outlive the run.
+void RunAllJobs(BatchRun& run, const RequestValidator& validator,
+                const google::protobuf::RepeatedPtrField<v1::Job>& jobs);
+
+class CallGate {
+ public:
+  CallGate(const ServiceContext& ctx, grpc::CallbackServerContext* context,
+           Method method);
+  CallGate(const CallGate&) = delete;
+  CallGate& operator=(const CallGate&) = delete;
+
+  // The call's deadline for its jobs: the client's, less a margin so the
+  // reply reaches the client in time, capped by --max_deadline; the server
+  // default when the client set none. The margin is --deadline_margin plus
+  // 2 µs per job (settling, encoding and sending each result), at most a
+  // quarter of the budget.
+  absl::Time Deadline(uint64_t jobs = 0) const;
+
+  // The gate of a call that brings all its jobs up front (RunBatch,
+  // StreamBatch): authenticates, validates the jobs and options, and
+  // admits the call's window. Returns the run's options (deadline and
+  // observer set) or the status to refuse the call with.
+  absl::StatusOr<BatchRun::Options> AcceptBatch(
+      const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
+      const v1::BatchOptions& proto_options);
+
+  // This call's Authenticate(): first thing in every job-running call.
+  absl::Status Authenticate() const;
+
+  // Refuses calls while draining or past the admission limit; otherwise
+  // reserves `window` jobs and `jobs` in the in-flight gauge.
+  absl::Status Admit(uint64_t window, uint64_t jobs);
+  // Adds `n` (which may be negative) to the in-flight gauge.
+  void AddJobs(int64_t n);
+  // One job of kind `kind` ended with `r`: off the gauge, into metrics.
+  void JobDone(absl::string_view kind, const JobResult& r);
+
+  // Puts the call's run in the drain registry until End().
+  void Register(std::shared_ptr<BatchRun> run);
+
+  // The call ended with `status`; `summary` is null when no job ran.
+  // Gives back the admitted window, leaves the registry, counts and logs.
+  void End(const absl::Status& status, const BatchSummary* summary);
+
+  const ServiceContext& ctx() const { return ctx_; }
+  Method method() const { return method_; }
+
+ private:
+  const ServiceContext& ctx_;
+  grpc::CallbackServerContext* const context_;
+  const Method method_;
+  const absl::Time started_;
+  const std::string peer_;
+  uint64_t window_ = 0;
+  uint64_t registry_id_ = 0;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_CALL_GATE_H_

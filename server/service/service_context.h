@@ -1,0 +1,43 @@
+// ServiceContext: what every JobService call shares (options, kinds,
+// backends, the dispatcher, metrics, the log, admission, the call
+// registry). A plain struct of pointers, filled once by JobgroupServer;
+// every pointee outlives the service and is thread-safe itself.
+#ifndef JOBGROUP_SERVER_SERVICE_SERVICE_CONTEXT_H_
+#define JOBGROUP_SERVER_SERVICE_SERVICE_CONTEXT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "server/core/admission.h"
+#include "server/core/backends.h"
+#include "server/core/dispatcher.h"
+#include "server/core/job_kind.h"
+#include "server/core/worker_pool.h"
+#include "server/service/call_registry.h"
+#include "server/service/logger.h"
+#include "server/service/metrics.h"
+#include "server/service/server_options.h"
+#include "server/service/validation.h"
+
+namespace jobgroup {
+
+struct ServiceContext {
+  const ServerOptions* options = nullptr;
+  const KindRegistry* kinds = nullptr;
+  const BackendSet* backends = nullptr;
+  Dispatcher* dispatcher = nullptr;
+  const WorkerPool* workers = nullptr;
+  const RequestValidator* validator = nullptr;
+  ServerMetrics* metrics = nullptr;
+  Logger* logger = nullptr;
+  AdmissionLimit* admission = nullptr;
+  CallRegistry* calls = nullptr;
+  const std::atomic<bool>* draining = nullptr;
+  std::atomic<int64_t>* jobs_in_flight = nullptr;
+  std::string version;
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_SERVICE_CONTEXT_H_
