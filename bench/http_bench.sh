@@ -27,13 +27,13 @@ secs=${HTTP_BENCH_SECONDS:-10}
 if ((quick)); then jobs=500; runs=1; secs=2; fi
 
 for tool in nginx wrk python3 curl; do
-  if ! command -v "$tool" >/dev/null && [[ ! -x /usr/sbin/$tool ]]; then
+  if ! type -P "$tool" >/dev/null && [[ ! -x /usr/sbin/$tool ]]; then
     echo "http_bench: $tool is missing (apt-get install nginx-light wrk" \
          "python3 curl)" >&2
     exit 2
   fi
 done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+nginx_bin=$(type -P nginx || echo /usr/sbin/nginx)
 [[ -x $server && -x $cli ]] || {
   echo "http_bench: need $server and $cli (build them first)" >&2
   exit 2
@@ -58,7 +58,10 @@ mkdir -p "$work/www" "$work/logs"
 chmod 755 "$work" "$work/www"
 head -c 100 /dev/zero | tr '\0' 'x' >"$work/www/small.txt"
 nginx_port=$(free_port)
+# As root, keep nginx's workers root too: the package's user may not be able
+# to reach $work (a clean root's / can be 0700).
 cat >"$work/nginx.conf" <<EOF
+$( ((EUID == 0)) && echo 'user root;')
 worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/logs/error.log warn;
