@@ -7,6 +7,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bash scripts/install-deps.sh all || exit 1
+# Sanitizer reports with function names and lines: llvm-14's symbolizer
+# (installed above), named explicitly since Debian ships it with a suffix.
+symbolizer=/usr/bin/llvm-symbolizer-14
+export ASAN_SYMBOLIZER_PATH=$symbolizer
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 external_symbolizer_path=$symbolizer"
+export UBSAN_OPTIONS="print_stacktrace=1 external_symbolizer_path=$symbolizer"
 
 declare -a stage_names=() stage_results=()
 stage() {  # stage NAME COMMAND...
@@ -24,8 +30,7 @@ stage tsan-core bash -c '
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="-fsanitize=thread -g" >/dev/null &&
   cmake --build build-tsan -j "$(nproc)" &&
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    ctest --test-dir build-tsan --output-on-failure --timeout 600'
+  ctest --test-dir build-tsan --output-on-failure --timeout 600'
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer
 # (clang), which also builds the libFuzzer targets; each fuzzer then runs
 # for a bounded time. Debian's libraries are not instrumented, so ASan's
@@ -37,7 +42,6 @@ stage asan-ubsan bash -c '
     >/dev/null &&
   cmake --build build-asan -j "$(nproc)" &&
   ASAN_OPTIONS=detect_container_overflow=0:detect_leaks=0 \
-  UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j 2 --timeout 600'
 stage fuzz bash -c 'ASAN_OPTIONS=detect_container_overflow=0 \
   bash tests/fuzz/run.sh build-asan "${FUZZ_SECONDS:-45}"'

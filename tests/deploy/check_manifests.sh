@@ -12,8 +12,8 @@
 #      queries, and exits 0 on SIGTERM.
 # Usage: tests/deploy/check_manifests.sh [PATH_TO_JOBGROUPD]
 #        (default build/jobgroupd; the jobgroup CLI is looked up beside it,
-#        in client/jobgroup). Needs kubectl (with kustomize) and node/npm;
-#        installs its npm packages with `npm ci`.
+#        in client/jobgroup). Needs the kubectl that install-deps.sh pins
+#        (or $KUBECTL) and node/npm; installs its npm packages with `npm ci`.
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -51,17 +51,18 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- tools ----
-if ! command -v kubectl >/dev/null; then
-  fail "kubectl (with kustomize) is not installed"
+# kubectl is the one scripts/install-deps.sh pins (KUBECTL overrides it), so
+# that every machine renders the manifests with the same kustomize.
+kubectl=${KUBECTL:-/opt/jobgroup-tools/kubectl-v1.32.3/kubectl}
+if [[ ! -x $kubectl ]]; then
+  fail "kubectl not found at $kubectl (run: bash scripts/install-deps.sh test)"
   finish
 fi
-if ! command -v npm >/dev/null; then
-  echo "check_manifests: installing nodejs and npm" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Others may be running apt on the same machine: wait for its locks.
-  for _ in 1 2 3; do apt-get -o DPkg::Lock::Timeout=600 update -qq && break; sleep 10; done
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nodejs npm >/dev/null
+if ! type -P npm >/dev/null || ! type -P node >/dev/null; then
+  fail "node and npm are not installed (run: bash scripts/install-deps.sh test)"
+  finish
 fi
+pass "$("$kubectl" version --client 2>/dev/null | tr '\n' ' ')"
 if (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >"$tmp/npm.log" 2>&1); then
   pass "npm ci in tests/deploy"
 else
@@ -74,7 +75,7 @@ fi
 declare -A tree=([base]=base [dev]=overlays/dev [prod]=overlays/prod)
 rendered=()
 for name in base dev prod; do
-  if kubectl kustomize "$root/deploy/k8s/${tree[$name]}" >"$tmp/$name.yaml" 2>"$tmp/$name.err"; then
+  if "$kubectl" kustomize "$root/deploy/k8s/${tree[$name]}" >"$tmp/$name.yaml" 2>"$tmp/$name.err"; then
     pass "$name: kubectl kustomize deploy/k8s/${tree[$name]}"
     rendered+=("$name=$tmp/$name.yaml")
   else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The container image, built and run for real, without a Docker engine:
-#   1. installs buildah and debootstrap (Debian packages) if missing;
+#   1. checks that buildah and debootstrap are installed (install-deps.sh);
 #   2. builds the debian base images locally (base_images.sh);
 #   3. builds the root Dockerfile with buildah (chroot isolation, vfs
 #      storage, no registry) as jobgroup:dev and records its size;
@@ -64,17 +64,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM  # so that the EXIT trap runs on a signal too
 
 # ---- 1. tools ----
+# scripts/install-deps.sh test installs them. Asked of the files on PATH
+# (type -P), since `buildah` is also the shell function above.
 missing=()
-command -v buildah >/dev/null || missing+=(buildah)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v node >/dev/null || missing+=(nodejs)
+for tool in buildah debootstrap node; do type -P "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
-  echo "image_test: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Others may be running apt on the same machine: wait for its locks.
-  for _ in 1 2 3; do apt-get -o DPkg::Lock::Timeout=600 update -qq && break; sleep 10; done
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >"$tmp/apt.log" 2>&1 ||
-    { tail -20 "$tmp/apt.log"; fail "install ${missing[*]}"; finish; }
+  fail "not installed: ${missing[*]} (run: bash scripts/install-deps.sh test)"
+  finish
 fi
 pass "buildah $(buildah --version | awk '{print $3}') and debootstrap present"
 

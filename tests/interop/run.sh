@@ -10,8 +10,8 @@
 #     time (tests/interop/python_test.py runs examples/python/client.py too).
 #
 # Usage: tests/interop/run.sh [JOBGROUPD]   (or env JOBGROUPD; default
-# build/jobgroupd under the repo root). Installs what it needs (npm ci in the
-# two npm folders; apt-get for Debian packages when missing), prints one line
+# build/jobgroupd under the repo root). Installs its npm packages (npm ci in
+# the two npm folders; Debian's come from scripts/install-deps.sh), prints one line
 # per check and a closing `interop: N passed, M failed`, and exits non-zero on
 # any failure. Every check is time-bounded and the whole run stays under 3
 # minutes; every process it starts is killed on exit.
@@ -102,14 +102,16 @@ check() {
 
 npm_ci() { cd "$1" && npm ci --no-audit --no-fund --loglevel=error; }
 
-debian_deps() {  # Debian packages, installed only when missing
-  if ! "$PYTHON" -c 'import grpc, google.protobuf' 2>/dev/null ||
-     ! command -v protoc >/dev/null || [[ ! -x /usr/bin/grpc_python_plugin ]] ||
-     ! command -v jq >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq &&
-      apt-get install -y -qq python3 python3-grpcio python3-protobuf \
-        protobuf-compiler protobuf-compiler-grpc jq || return 1
+debian_deps() {  # installed by scripts/install-deps.sh test
+  local missing=()
+  "$PYTHON" -c 'import grpc, google.protobuf' 2>/dev/null ||
+    missing+=(python3-grpcio python3-protobuf)
+  type -P protoc >/dev/null || missing+=(protobuf-compiler)
+  [[ -x /usr/bin/grpc_python_plugin ]] || missing+=(protobuf-compiler-grpc)
+  type -P jq >/dev/null || missing+=(jq)
+  if ((${#missing[@]})); then
+    echo "not installed: ${missing[*]} (run: bash scripts/install-deps.sh test)"
+    return 1
   fi
   "$PYTHON" -c 'import grpc, google.protobuf; print("grpcio", grpc.__version__)'
 }
@@ -232,9 +234,8 @@ if [[ ! -x $jobgroupd ]]; then
 fi
 
 # Setup.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  check "install nodejs, npm (apt)" 120 bash -c \
-    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm'
+if ! type -P node >/dev/null || ! type -P npm >/dev/null; then
+  fail "node and npm are not installed (run: bash scripts/install-deps.sh test)"
 fi
 check "npm ci tests/interop/node" 60 npm_ci "$here/node"
 check "npm ci tests/interop/buf" 60 npm_ci "$here/buf"

@@ -18,12 +18,12 @@ dashboard="$root/deploy/grafana/jobgroup.json"
 passed=0
 failed=0
 
-if ! command -v promtool >/dev/null 2>&1; then
+if ! type -P promtool >/dev/null 2>&1; then
   echo "check_rules: promtool missing, installing Debian's prometheus package" >&2
   export DEBIAN_FRONTEND=noninteractive
   if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update -qq >/dev/null && "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  if ! command -v promtool >/dev/null 2>&1; then
+  if ! type -P promtool >/dev/null 2>&1; then
     echo "check_rules: could not install promtool" >&2
     echo "promtool: 0 passed, 1 failed"
     exit 1

@@ -121,12 +121,12 @@ for b in "$JOBGROUPD" "$JOBGROUP"; do
     exit 1
   fi
 done
-if ! command -v promtool >/dev/null 2>&1 || ! command -v "$PROMETHEUS" >/dev/null 2>&1; then
+if ! type -P promtool >/dev/null 2>&1 || ! type -P "$PROMETHEUS" >/dev/null 2>&1; then
   say "installing Debian's prometheus package"
   export DEBIAN_FRONTEND=noninteractive
   if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update -qq >/dev/null && "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  if ! command -v promtool >/dev/null 2>&1 || ! command -v "$PROMETHEUS" >/dev/null 2>&1; then
+  if ! type -P promtool >/dev/null 2>&1 || ! type -P "$PROMETHEUS" >/dev/null 2>&1; then
     fail "prometheus/promtool not available"
     exit 1
   fi
