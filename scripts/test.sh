@@ -14,13 +14,21 @@ export ASAN_SYMBOLIZER_PATH=$symbolizer
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 external_symbolizer_path=$symbolizer"
 export UBSAN_OPTIONS="print_stacktrace=1 external_symbolizer_path=$symbolizer"
 
-declare -a stage_names=() stage_results=()
+# Each stage's output goes to the terminal and to a log of its own, so that
+# the summary can repeat why a failed stage failed.
+logs=$(mktemp -d "${TMPDIR:-/tmp}/jobgroup-test-logs.XXXXXX")
+declare -a stage_names=() stage_results=() stage_logs=()
 stage() {  # stage NAME COMMAND...
   local name=$1; shift
   echo "=== $name" >&2
-  local start=$SECONDS
-  if "$@"; then stage_results+=("ok"); else stage_results+=("FAILED"); fi
+  local start=$SECONDS log=$logs/$name.log
+  # Not a pipe into tee: a process a stage leaves behind would hold the
+  # pipe open and the script would wait for it.
+  local status=0
+  "$@" > >(tee "$log") 2>&1 || status=$?
+  if ((status == 0)); then stage_results+=("ok"); else stage_results+=("FAILED"); fi
   stage_names+=("$name ($((SECONDS - start))s)")
+  stage_logs+=("$log")
 }
 
 stage build bash scripts/build.sh
@@ -60,6 +68,17 @@ passed=0; failed=0
 for i in "${!stage_names[@]}"; do
   printf '  %-8s %s\n' "${stage_results[$i]}" "${stage_names[$i]}"
   if [[ ${stage_results[$i]} == ok ]]; then ((passed++)); else ((failed++)); fi
+done
+# Why each failed stage failed: its failure lines (gtest's, ctest's, the
+# scripts' FAIL lines, sanitizer summaries), then its last lines.
+for i in "${!stage_names[@]}"; do
+  [[ ${stage_results[$i]} == ok ]] && continue
+  echo
+  echo "=== why ${stage_names[$i]} failed"
+  grep -aE '^\[  FAILED  \]|Failure$|^FAIL|\*\*\*Failed|\(Failed\)|Timeout|SUMMARY: |ERROR: |error: ' \
+    "${stage_logs[$i]}" | head -n 30
+  echo "--- its last lines:"
+  tail -n 15 "${stage_logs[$i]}"
 done
 echo "stages: $passed passed, $failed failed"
 ((failed == 0))
