@@ -158,6 +158,20 @@ absl::Time RealBenchClock::Now() {
          absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
 }
 
+bool BenchClock::AwaitUntil(absl::Mutex& mu, const absl::Condition& condition,
+                            absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) {
+    mu.Await(condition);
+    return true;
+  }
+  while (!condition.Eval()) {
+    const absl::Duration left = deadline - Now();
+    if (left <= absl::ZeroDuration()) return false;
+    mu.AwaitWithTimeout(condition, std::min(left, absl::Milliseconds(10)));
+  }
+  return true;
+}
+
 void RealBenchClock::SleepUntil(absl::Time when) {
   for (absl::Duration left = when - Now(); left > absl::ZeroDuration();
        left = when - Now()) {
@@ -191,8 +205,11 @@ class LoadRun : public std::enable_shared_from_this<LoadRun> {
     }
     absl::MutexLock lock(&mu_);
     stopped_ = true;
-    mu_.Await(absl::Condition(
-        +[](uint64_t* in_flight) { return *in_flight == 0; }, &in_flight_));
+    clock_.AwaitUntil(
+        mu_,
+        absl::Condition(
+            +[](uint64_t* in_flight) { return *in_flight == 0; }, &in_flight_),
+        absl::InfiniteFuture());
     LoadReport report = report_;
     report.results_in_window = results_in_window_.load();
     const double seconds = absl::ToDoubleSeconds(options_.duration);
@@ -321,13 +338,8 @@ class LoadRun : public std::enable_shared_from_this<LoadRun> {
 
   // Waits for a free slot; false when the window ended first.
   bool AwaitFreeSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!HasFreeSlot()) {
-      const absl::Duration left = window_end_ - clock_.Now();
-      if (left <= absl::ZeroDuration()) return false;
-      mu_.AwaitWithTimeout(absl::Condition(this, &LoadRun::HasFreeSlot),
-                           std::min(left, absl::Milliseconds(10)));
-    }
-    return true;
+    return clock_.AwaitUntil(mu_, absl::Condition(this, &LoadRun::HasFreeSlot),
+                             window_end_);
   }
 
   // The window ended with every slot taken: calls `index` and later, due

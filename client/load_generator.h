@@ -40,8 +40,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/job_client.h"
 #include "grpcpp/support/status.h"
@@ -145,8 +147,9 @@ struct LoadReport {
   uint64_t peak_in_flight = 0;
 };
 
-// BenchClock tells time to RunLoad(); tests substitute a fake one.
-// Implementations must be thread-safe.
+// BenchClock tells time to RunLoad(), and waits by it; tests substitute a
+// fake one (which may simulate time, see AwaitUntil()). Implementations
+// must be thread-safe.
 class BenchClock {
  public:
   virtual ~BenchClock() = default;
@@ -154,6 +157,18 @@ class BenchClock {
   virtual absl::Time Now() = 0;
   // BenchClock::SleepUntil() returns once Now() >= `when`.
   virtual void SleepUntil(absl::Time when) = 0;
+  // BenchClock::AwaitUntil() waits until `condition` holds or Now() reaches
+  // `deadline`, and returns whether `condition` holds. `mu` is held on entry
+  // and on return; like absl::Mutex::Await(), it is released while waiting,
+  // so that others can make `condition` true. RunLoad() waits this way for
+  // a free slot and for the last calls to end.
+  //
+  // The default waits in real time: with an infinite `deadline` as
+  // `mu.Await()` does, otherwise in steps of at most 10 ms, reading Now()
+  // between them. A fake clock can override it to let simulated time pass.
+  virtual bool AwaitUntil(absl::Mutex& mu, const absl::Condition& condition,
+                          absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 // RealBenchClock is the monotonic clock of the machine (std::steady_clock

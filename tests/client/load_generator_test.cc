@@ -1,19 +1,21 @@
 // Tests of the load generator behind `jobgroup bench`: the latency
 // histogram's percentiles against exact sorted samples, the open loop's
 // schedule (late calls are charged from their scheduled start) and the
-// closed loop on fake clocks and fake servers, the gRPC calls against the
-// in-process fake JobService, and the `bench` command line.
+// closed loop on fake clocks and simulated servers (so that no figure
+// depends on the machine's speed), the gRPC calls against the in-process
+// fake JobService, and the `bench` command line.
 #include "client/load_generator.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <deque>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -164,71 +166,97 @@ class InlineLauncher : public CallLauncher {
   }
 };
 
-// A server of `workers` threads, each serving one call at a time for
-// `service_time` of real time; calls queue up in arrival order.
-class ThreadedLauncher : public CallLauncher {
+// A server and the clock of a simulated world, in one: time passes only
+// when RunLoad() waits (SleepUntil(), AwaitUntil()), and while it waits the
+// server ends its calls at their simulated times, on the waiting thread.
+// Every call takes `service_time` from its launch and gets two SUCCEEDED
+// results; any number run at once (the load's in-flight cap limits them).
+// Nothing depends on how fast the machine is: the same load gives the same
+// report, to the nanosecond.
+class SimulatedServer : public CallLauncher, public BenchClock {
  public:
-  ThreadedLauncher(int workers, absl::Duration service_time)
-      : service_time_(service_time) {
-    for (int i = 0; i < workers; ++i)
-      threads_.emplace_back([this] { Serve(); });
+  explicit SimulatedServer(absl::Duration service_time)
+      : service_time_(service_time) {}
+  ~SimulatedServer() override {
+    absl::MutexLock lock(&mu_);
+    EXPECT_TRUE(calls_.empty()) << calls_.size() << " calls never ended";
   }
-  ~ThreadedLauncher() override {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
+
+  absl::Time Now() override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+
+  // Ends the calls due by `when`, in order, then moves time to `when`.
+  void SleepUntil(absl::Time when) override {
+    while (EndNextCallBefore(when + absl::Nanoseconds(1))) {
     }
-    for (std::thread& t : threads_) t.join();
+    absl::MutexLock lock(&mu_);
+    now_ = std::max(now_, when);
+  }
+
+  // Ends calls, in order, until `condition` holds; a call due at or after
+  // `deadline` is left running, and time stops at `deadline`.
+  bool AwaitUntil(absl::Mutex& mu, const absl::Condition& condition,
+                  absl::Time deadline) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    while (!condition.Eval()) {
+      mu.Unlock();  // Ending a call takes `mu`.
+      const bool ended = EndNextCallBefore(deadline);
+      mu.Lock();
+      if (!ended) {
+        if (deadline == absl::InfiniteFuture()) {
+          ADD_FAILURE() << "waiting forever: no call left to end";
+          return false;
+        }
+        absl::MutexLock lock(&mu_);
+        now_ = std::max(now_, deadline);
+        return condition.Eval();
+      }
+    }
+    return true;
   }
 
   void Launch(LoadCall* call) override {
     absl::MutexLock lock(&mu_);
-    queue_.push_back(call);
-    ++in_flight_;
-    peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
+    calls_.emplace(std::make_pair(now_ + service_time_, next_seq_++), call);
+    peak_in_flight_ = std::max(peak_in_flight_, calls_.size());
   }
 
-  int peak_in_flight() {
+  size_t peak_in_flight() {
     absl::MutexLock lock(&mu_);
     return peak_in_flight_;
   }
-  int in_flight() {
+  size_t in_flight() {
     absl::MutexLock lock(&mu_);
-    return in_flight_;
+    return calls_.size();
   }
 
  private:
-  void Serve() {
-    while (true) {
-      LoadCall* call;
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](ThreadedLauncher* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-              return self->stop_ || !self->queue_.empty();
-            },
-            this));
-        if (queue_.empty()) return;
-        call = queue_.front();
-        queue_.pop_front();
-      }
-      absl::SleepFor(service_time_);
-      call->AddResults(Results(2, jobgroup::v1::JOB_OUTCOME_SUCCEEDED));
-      {
-        absl::MutexLock lock(&mu_);
-        --in_flight_;
-      }
-      call->End(grpc::Status::OK);
+  // Ends the first call due before `limit`, at its time; false when none.
+  bool EndNextCallBefore(absl::Time limit) {
+    LoadCall* call;
+    {
+      absl::MutexLock lock(&mu_);
+      if (calls_.empty() || calls_.begin()->first.first >= limit) return false;
+      now_ = std::max(now_, calls_.begin()->first.first);
+      call = calls_.begin()->second;
+      calls_.erase(calls_.begin());
     }
+    // Unlocked: the call's end may launch the next call (closed loop).
+    call->AddResults(Results(2, jobgroup::v1::JOB_OUTCOME_SUCCEEDED));
+    call->End(grpc::Status::OK);
+    return true;
   }
 
   const absl::Duration service_time_;
   absl::Mutex mu_;
-  std::deque<LoadCall*> queue_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  int peak_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::UnixEpoch() + absl::Hours(1);
+  // Calls in flight by (end time, launch order).
+  std::map<std::pair<absl::Time, uint64_t>, LoadCall*> calls_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t peak_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 LoadOptions OpenLoop(double rate, absl::Duration warmup,
@@ -293,46 +321,58 @@ TEST(OpenLoopTest, LateCallsAreChargedFromTheirScheduledStart) {
 }
 
 // A server slower than the rate, with one call in flight at most: the
-// calls queue in the client, and the queueing is latency. Real threads and
-// time: 500 calls/s scheduled for 99 ms, 3 ms per call.
+// calls queue in the client, and the queueing is latency. In simulated
+// time: 500 calls/s scheduled for 99.5 ms (calls 0..49, due every 2 ms),
+// 3 ms per call.
 TEST(OpenLoopTest, AServerSlowerThanTheRateShowsAsGrowingLatency) {
-  ThreadedLauncher server(/*workers=*/1, absl::Milliseconds(3));
-  RealBenchClock clock;
+  SimulatedServer server(absl::Milliseconds(3));
   LoadOptions options =
-      OpenLoop(500, absl::ZeroDuration(), absl::Milliseconds(99));
+      OpenLoop(500, absl::ZeroDuration(), absl::Microseconds(99500));
   options.max_in_flight = 1;
-  const LoadReport report = RunLoad(options, server, clock);
+  const LoadReport report = RunLoad(options, server, server);
+  // Call i starts when call i-1 ends, at 3i ms, i ms after it was due.
+  // Calls 0..33 start (call 33 at 99 ms); at 99.5 ms call 33 still holds
+  // the slot, so calls 34..49 never start.
+  EXPECT_EQ(report.measured_calls, 34u);
+  EXPECT_EQ(report.unstarted, 16u);
   // Every call due is in the latency, run or not: none was omitted.
-  EXPECT_EQ(report.measured_calls + report.unstarted, 50u);
   EXPECT_EQ(report.latency.count(), 50u);
   EXPECT_EQ(report.peak_in_flight, 1u);
-  EXPECT_EQ(server.peak_in_flight(), 1);
-  // Call i cannot start before 3i ms but was due at 2i ms: call 30 waited
-  // 30 ms or more, although each call took 3 ms.
-  EXPECT_GE(Ms(report.latency.max()), 30);
-  EXPECT_GE(report.late_starts, 20u);
-  EXPECT_EQ(server.in_flight(), 0);
+  EXPECT_EQ(server.peak_in_flight(), 1u);
+  // Calls 2..33 started more than 1 ms late (call 1 exactly 1 ms); call 33
+  // was 33 ms behind.
+  EXPECT_EQ(report.late_starts, 32u);
+  EXPECT_NEAR(Ms(report.max_start_lag), 33, 1e-3);
+  // Call 33 was due at 66 ms and ended at 102 ms, although each call took
+  // 3 ms. The unstarted ones are charged up to the end of the window: call
+  // 49, due at 98 ms, 1.5 ms.
+  EXPECT_NEAR(Ms(report.latency.max()), 36, 1e-3);
+  EXPECT_NEAR(Ms(report.latency.min()), 1.5, 1e-3);
+  EXPECT_EQ(server.in_flight(), 0u);
 }
 
 // A server far slower than the rate: with every slot taken at the end of
 // the window, the calls still due are not waited for (20 calls of 50 ms
 // one at a time would take 1 s) but counted, and charged in the latency.
 TEST(OpenLoopTest, CallsThatNeverGetASlotAreCountedNotAwaited) {
-  ThreadedLauncher server(/*workers=*/1, absl::Milliseconds(50));
-  RealBenchClock clock;
+  SimulatedServer server(absl::Milliseconds(50));
   LoadOptions options =
       OpenLoop(100, absl::ZeroDuration(), absl::Milliseconds(195));
   options.max_in_flight = 1;
-  const absl::Time start = absl::Now();
-  const LoadReport report = RunLoad(options, server, clock);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(600));
-  // 20 calls were due (0, 10 .. 190 ms); about 4 got to run.
-  EXPECT_EQ(report.measured_calls + report.unstarted, 20u);
-  EXPECT_GE(report.unstarted, 10u);
+  const absl::Time start = server.Now();
+  const LoadReport report = RunLoad(options, server, server);
+  // 20 calls were due (0, 10 .. 190 ms); calls 0..3 ran, one after
+  // another, from 0, 50, 100 and 150 ms; at 195 ms call 3 held the slot.
+  EXPECT_EQ(report.measured_calls, 4u);
+  EXPECT_EQ(report.unstarted, 16u);
   EXPECT_EQ(report.latency.count(), 20u);
-  // Call 1 was due at 10 ms and started at 50 ms at the earliest.
-  EXPECT_GE(Ms(report.latency.max()), 40);
-  EXPECT_EQ(server.in_flight(), 0);
+  // The run ended with call 3, at 200 ms: nothing waited for calls 4..19.
+  EXPECT_EQ(server.Now() - start, absl::Milliseconds(200));
+  // Call 1 was due at 10 ms and started at 50 ms; call 3 was due at 30 ms
+  // and ended at 200 ms. Call 4, due at 40 ms, is charged 155 ms.
+  EXPECT_NEAR(Ms(report.max_start_lag), 120, 1e-3);
+  EXPECT_NEAR(Ms(report.latency.max()), 170, 1e-3);
+  EXPECT_EQ(server.in_flight(), 0u);
 }
 
 TEST(OpenLoopTest, ErrorsAreCountedByCodeAndMissingResultsNoticed) {
@@ -359,25 +399,29 @@ TEST(OpenLoopTest, ErrorsAreCountedByCodeAndMissingResultsNoticed) {
 // ---------------------------------------------------------- closed loop
 
 TEST(ClosedLoopTest, KeepsExactlyConcurrencyCallsInFlight) {
-  ThreadedLauncher server(/*workers=*/8, absl::Milliseconds(2));
-  RealBenchClock clock;
+  SimulatedServer server(absl::Milliseconds(2));
   LoadOptions options;
   options.concurrency = 4;
   options.jobs_per_call = 2;
   options.warmup = absl::Milliseconds(20);
   options.duration = absl::Milliseconds(200);
-  const LoadReport report = RunLoad(options, server, clock);
-  EXPECT_EQ(server.peak_in_flight(), 4);
+  const LoadReport report = RunLoad(options, server, server);
+  EXPECT_EQ(server.peak_in_flight(), 4u);
   EXPECT_EQ(report.peak_in_flight, 4u);
-  EXPECT_EQ(server.in_flight(), 0);
-  // 4 calls of ~2 ms at a time for 200 ms: at most ~400 calls.
-  EXPECT_GT(report.measured_calls, 20u);
-  EXPECT_LE(report.measured_calls, 404u);
+  EXPECT_EQ(server.in_flight(), 0u);
+  // 4 calls of 2 ms at a time, each replaced as it ends: in the window
+  // [20 ms, 220 ms) each of the 4 slots starts a call at 20, 22 .. 218 ms,
+  // and ends one at the same times.
+  EXPECT_EQ(report.measured_calls, 400u);
+  EXPECT_EQ(report.calls_ended_in_window, 400u);
+  EXPECT_EQ(report.results_in_window, 800u);
+  EXPECT_DOUBLE_EQ(report.calls_per_second, 2000);
+  EXPECT_DOUBLE_EQ(report.jobs_per_second, 4000);
   EXPECT_TRUE(report.errors.empty());
   EXPECT_EQ(report.missing_results, 0u);
-  EXPECT_EQ(report.outcomes[kSucceeded], 2 * report.measured_calls);
-  EXPECT_GE(report.latency.min(), absl::Milliseconds(2));
-  EXPECT_GT(report.jobs_per_second, 0);
+  EXPECT_EQ(report.outcomes[kSucceeded], 800u);
+  EXPECT_EQ(report.latency.min(), absl::Milliseconds(2));
+  EXPECT_EQ(report.latency.max(), absl::Milliseconds(2));
 }
 
 // A refused connection can end a call inside Launch(); the closed loop must
