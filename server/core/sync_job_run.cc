@@ -36,6 +36,12 @@ bool SyncJobRun::Cheap(const JobKind& kind) {
                        absl::ToInt64Nanoseconds(kSlice);
 }
 
+int64_t SyncJobRun::NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
+                                     size_t jobs) {
+  int64_t avg = absl::ToInt64Nanoseconds(elapsed) / static_cast<int64_t>(jobs);
+  return old_ns == 0 ? avg : (3 * old_ns + avg) / 4;
+}
+
 SyncJobRun::SyncJobRun(Dispatcher* dispatcher,
                        std::vector<std::shared_ptr<const JobSpec>> jobs,
                        absl::Time deadline,
@@ -176,11 +182,10 @@ void SyncJobRun::RunSlice() {
   if (next_ > slice_first) {
     // Keep the kind's typical run time: the average over this slice,
     // weighed 1/4 against what was known.
-    int64_t avg = absl::ToInt64Nanoseconds(now - slice_start) /
-                  static_cast<int64_t>(next_ - slice_first);
     int64_t old = kind_->typical_run_ns.load(std::memory_order_relaxed);
-    kind_->typical_run_ns.store(old == 0 ? avg : (3 * old + avg) / 4,
-                                std::memory_order_relaxed);
+    kind_->typical_run_ns.store(
+        NextTypicalRunNs(old, now - slice_start, next_ - slice_first),
+        std::memory_order_relaxed);
   }
   bool more = !stopped && next_ < jobs_.size();
   {

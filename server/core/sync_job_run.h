@@ -26,6 +26,8 @@
 #ifndef JOBGROUP_SERVER_CORE_SYNC_JOB_RUN_H_
 #define JOBGROUP_SERVER_CORE_SYNC_JOB_RUN_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -57,6 +59,12 @@ class SyncJobRun : public JobRun,
   // splitting a call's jobs over the workers would cost more hand-offs
   // than it gains (from JobKind::typical_run_ns, which runs keep).
   static bool Cheap(const JobKind& kind);
+  // The next JobKind::typical_run_ns after a slice that ran `jobs` (> 0)
+  // jobs in `elapsed`: the slice's average per job, weighed 1/4 against
+  // `old_ns` (0 when nothing is known yet, then the average alone). A pure
+  // function: runs feed it their measured slices, tests feed it samples.
+  static int64_t NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
+                                  size_t jobs);
 
   // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
   // `deadline` is the call's; once `scope` (may be null) is cancelled no

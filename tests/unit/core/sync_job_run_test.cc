@@ -170,19 +170,72 @@ TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
+// The typical run time is a running average of the slices' averages, fed
+// here with samples rather than with measured handlers, whose times depend
+// on the machine (and on ThreadSanitizer).
+TEST(SyncJobRunTest, TheTypicalRunTimeIsARunningAverageOfSlices) {
+  // The first slice is all there is to know.
+  EXPECT_EQ(SyncJobRun::NextTypicalRunNs(0, absl::Microseconds(64), 64), 1000);
+  // A later one weighs 1/4: 1000 and a slice of 5 µs a job make 2000.
+  EXPECT_EQ(SyncJobRun::NextTypicalRunNs(1000, absl::Microseconds(50), 10),
+            2000);
+  // Steady slices of 20 µs a job draw the average to 20 µs.
+  int64_t ns = 1000;
+  for (int i = 0; i < 40; ++i) {
+    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(20 * 64), 64);
+  }
+  EXPECT_NEAR(ns, 20000, 10);
+}
+
+// Cheap() from the statistic written directly: a kind is cheap when a full
+// run (kMaxBatch jobs) of its typical run time fits one slice.
+TEST(SyncJobRunTest, AKindIsCheapWhenAWholeRunFitsInASlice) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
   EXPECT_EQ(spin->typical_run_ns.load(), 0) << "unknown before any run";
-  EXPECT_FALSE(SyncJobRun::Cheap(*spin));
-  {
-    CollectingSink warm;
-    auto run = BatchRun::Create(&env.dispatcher(), {}, &warm);
-    run->AddJobs(64, FromList(env.Spins(64, "", 1)));
-    run->CloseInput();
-    ASSERT_TRUE(warm.Wait());
+  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << "unknown is not cheap";
+  const int64_t limit = absl::ToInt64Nanoseconds(SyncJobRun::kSlice) /
+                        static_cast<int64_t>(SyncJobRun::kMaxBatch);
+  spin->typical_run_ns.store(limit);
+  EXPECT_TRUE(SyncJobRun::Cheap(*spin)) << limit << " ns";
+  spin->typical_run_ns.store(limit + 1);
+  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << limit + 1 << " ns";
+  spin->typical_run_ns.store(1);
+  EXPECT_TRUE(SyncJobRun::Cheap(*spin));
+  // From samples: slices of 2 µs a job make a cheap kind, then slices of
+  // 50 µs a job a costly one.
+  int64_t ns = 0;
+  for (int i = 0; i < 10; ++i) {
+    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(2 * 64), 64);
   }
-  EXPECT_GT(spin->typical_run_ns.load(), 0);
+  spin->typical_run_ns.store(ns);
+  EXPECT_TRUE(SyncJobRun::Cheap(*spin)) << ns << " ns";
+  for (int i = 0; i < 10; ++i) {
+    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(50 * 64), 64);
+  }
+  spin->typical_run_ns.store(ns);
+  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << ns << " ns";
+}
+
+TEST(SyncJobRunTest, RunsRecordTheirKindsTypicalRunTime) {
+  RunEnv env;
+  const JobKind* spin = env.Job("spin")->resolved_kind;
+  ASSERT_EQ(spin->typical_run_ns.load(), 0);
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  run->AddJobs(64, FromList(env.Spins(64, "", 1)));
+  run->CloseInput();
+  ASSERT_TRUE(sink.Wait());
+  // Each job spun for 1 µs at least; how much longer depends on the
+  // machine, so only that a time was recorded is checked.
+  EXPECT_GE(spin->typical_run_ns.load(), 1000);
+}
+
+TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
+  RunEnv env;
+  const JobKind* spin = env.Job("spin")->resolved_kind;
+  // 1 µs a job, as runs of quick jobs record it.
+  spin->typical_run_ns.store(1000);
   ASSERT_TRUE(SyncJobRun::Cheap(*spin));
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
@@ -192,6 +245,9 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 10u);
   EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 1);
+  std::vector<std::string> ran = env.Ran();
+  ASSERT_EQ(ran.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(ran[i], std::to_string(i));
   EXPECT_TRUE(env.Idle());
 }
 
