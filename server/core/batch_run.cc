@@ -29,9 +29,7 @@ std::shared_ptr<BatchRun> BatchRun::Create(Dispatcher* dispatcher,
     std::weak_ptr<BatchRun> weak = run;
     TimerService::TimerId id =
         dispatcher->timers()->Schedule(options.deadline, [weak] {
-          if (auto r = weak.lock()) {
-            r->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
-          }
+          if (auto r = weak.lock()) r->Cancel(CancelCause::kDeadline);
         });
     MutexLock lock(&run->mu_);
     run->deadline_timer_ = id;
@@ -47,7 +45,7 @@ BatchRun::BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink)
       started_(absl::Now()) {}
 
 bool BatchRun::AddJobs(uint64_t count, JobFactory factory) {
-  absl::Status cancelled;
+  Cancellation cancelled;
   {
     MutexLock lock(&mu_);
     if (done_) return false;
@@ -55,7 +53,7 @@ bool BatchRun::AddJobs(uint64_t count, JobFactory factory) {
     added_ += count;
     cancelled = cancelled_;
   }
-  if (!cancelled.ok()) {
+  if (cancelled.cancelled()) {
     SettlePending(cancelled);
     return true;
   }
@@ -73,16 +71,23 @@ void BatchRun::CloseInput() {
   MaybeFinish();
 }
 
+void BatchRun::Cancel(CancelCause cause, absl::Status why) {
+  CancelWith(Cancellation::Of(cause, std::move(why)));
+}
+
 void BatchRun::Cancel(absl::Status why) {
-  if (why.ok()) why = absl::CancelledError("cancelled");
+  CancelWith(Cancellation::FromStatus(std::move(why)));
+}
+
+void BatchRun::CancelWith(Cancellation why) {
   std::shared_ptr<TaskGroup> group;
   {
     MutexLock lock(&mu_);
-    if (!cancelled_.ok() || done_) return;
+    if (cancelled_.cancelled() || done_) return;
     cancelled_ = why;
     group = group_;
   }
-  if (group) group->Cancel(why);
+  if (group) group->Cancel(why.cause, why.status);
   SettlePending(why);
   CloseRoundIfDue();
   MaybeFinish();
@@ -130,7 +135,7 @@ void BatchRun::Pump() {
     {
       MutexLock lock(&mu_);
       if (done_) return;
-      cancelled = !cancelled_.ok();
+      cancelled = cancelled_.cancelled();
     }
     if (cancelled) {
       // A cancel that found a spawn under way left the round open for us.
@@ -139,7 +144,7 @@ void BatchRun::Pump() {
     }
     {
       MutexLock lock(&mu_);
-      if (!cancelled_.ok() || done_) continue;
+      if (cancelled_.cancelled() || done_) continue;
       if (group_ == nullptr) {
         if (next_ >= added_) return;
         // The group's callbacks keep the run alive while a round runs; the
@@ -148,8 +153,8 @@ void BatchRun::Pump() {
             TaskGroup::Options{options_.deadline, options_.policy},
             dispatcher_->timers(),
             [self](absl::Span<JobResult> rs) { self->OnOutcomes(rs); },
-            [self](const absl::Status& why) { self->OnGroupCancelled(why); },
-            [self](const absl::Status& reason) { self->OnRoundDone(reason); });
+            [self](const Cancellation& why) { self->OnGroupCancelled(why); },
+            [self](const absl::Status&) { self->OnRoundDone(); });
         round_end_ = options_.batch_size > 0
                          ? next_ + options_.batch_size
                          : std::numeric_limits<uint64_t>::max();
@@ -260,7 +265,7 @@ void BatchRun::CloseRoundIfDue() {
   {
     MutexLock lock(&mu_);
     if (group_ == nullptr || round_closed_ || spawning_ != 0) return;
-    bool cancelled = !cancelled_.ok();
+    bool cancelled = cancelled_.cancelled();
     if (!(cancelled || next_ >= round_end_ ||
           (input_closed_ && next_ >= added_))) {
       return;
@@ -289,7 +294,7 @@ void BatchRun::OnOutcomes(absl::Span<JobResult> results) {
     MutexLock lock(&mu_);
     delivering_ -= n;
     unacked_ -= std::min(consumed, unacked_);
-    cancelled = !cancelled_.ok();
+    cancelled = cancelled_.cancelled();
   }
   // A cancelled run starts nothing more; and while a cancellation settles
   // thousands of jobs, the end can come only once the last is delivered.
@@ -297,24 +302,28 @@ void BatchRun::OnOutcomes(absl::Span<JobResult> results) {
   MaybeFinish();
 }
 
-void BatchRun::OnGroupCancelled(const absl::Status& why) {
+void BatchRun::OnGroupCancelled(const Cancellation& why) {
+  Cancellation cancelled;
   {
     MutexLock lock(&mu_);
-    if (cancelled_.ok()) cancelled_ = why;
+    // The group's own cancellation (its deadline, fail-fast) is the call's
+    // unless the call was cancelled first.
+    if (!cancelled_.cancelled()) cancelled_ = why;
+    cancelled = cancelled_;
   }
-  SettlePending(why);
+  SettlePending(cancelled);
   CloseRoundIfDue();
 }
 
-void BatchRun::OnRoundDone(const absl::Status& reason) {
-  absl::Status cancelled;
+void BatchRun::OnRoundDone() {
+  // A cancelled group told OnGroupCancelled() before it ends.
+  Cancellation cancelled;
   {
     MutexLock lock(&mu_);
     group_ = nullptr;
-    if (!reason.ok() && cancelled_.ok()) cancelled_ = reason;
     cancelled = cancelled_;
   }
-  if (!cancelled.ok()) {
+  if (cancelled.cancelled()) {
     SettlePending(cancelled);
   } else {
     Pump();
@@ -322,18 +331,18 @@ void BatchRun::OnRoundDone(const absl::Status& reason) {
   MaybeFinish();
 }
 
-void BatchRun::SettlePending(const absl::Status& why) {
+void BatchRun::SettlePending(const Cancellation& why) {
   std::vector<JobResult> results;
   {
     MutexLock lock(&mu_);
     if (done_ || next_ >= added_) return;
-    JobOutcome outcome = OutcomeForCancellation(why);
+    JobOutcome outcome = why.outcome();
     results.reserve(added_ - next_);
     for (; next_ < added_; ++next_) {
       JobResult r;
       r.index = next_;
       r.outcome = outcome;
-      r.error = why;
+      r.error = why.status;
       summary_.Add(outcome);
       results.push_back(std::move(r));
     }
@@ -362,7 +371,7 @@ void BatchRun::MaybeFinish() {
   {
     MutexLock lock(&mu_);
     if (done_) return;
-    bool cancelled = !cancelled_.ok();
+    bool cancelled = cancelled_.cancelled();
     if (!(input_closed_ || cancelled)) return;
     if (next_ < added_ && !cancelled) return;
     if (next_ < added_ || group_ != nullptr || running_ != 0 ||
@@ -371,8 +380,10 @@ void BatchRun::MaybeFinish() {
     }
     done_ = true;
     summary_.elapsed = absl::Now() - started_;
-    summary_.deadline_hit = absl::IsDeadlineExceeded(cancelled_);
-    summary_.cancel_reason = cancelled_;
+    summary_.deadline_hit = cancelled_.cause == CancelCause::kDeadline;
+    summary_.cancel_cause = cancelled_.cause;
+    summary_.failed_job_index = cancelled_.failed_job_index;
+    summary_.cancel_reason = cancelled_.status;
     summary = summary_;
     std::swap(timer, deadline_timer_);
   }

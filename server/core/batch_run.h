@@ -86,7 +86,15 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
 
   // BatchRun::Cancel()
   //
-  // Cancels the call: unfinished jobs end with the outcome of `why`.
+  // Cancels the call for `cause` (not kNone): unfinished jobs end with the
+  // cause's outcome (DEADLINE_EXCEEDED for kDeadline, CANCELLED otherwise)
+  // and `why` as their error (OK: the cause's standard status). Only the
+  // first cancellation (from here, the deadline or fail-fast) counts; the
+  // summary reports its cause.
+  void Cancel(CancelCause cause, absl::Status why = absl::OkStatus());
+  // As above, with the cause that `why` stands for
+  // (Cancellation::FromStatus: kDeadline for DEADLINE_EXCEEDED, else
+  // kClient). Prefer the typed form.
   void Cancel(absl::Status why);
 
   // BatchRun::Ack()
@@ -117,10 +125,11 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // the kind is quick) or AsyncJobRun each, the others as a JobTask each.
   void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
                   uint64_t split);
-  void OnGroupCancelled(const absl::Status& why);
-  void OnRoundDone(const absl::Status& reason);
+  void CancelWith(Cancellation why);
+  void OnGroupCancelled(const Cancellation& why);
+  void OnRoundDone();
   // Settles every job not started yet with `why`'s outcome.
-  void SettlePending(const absl::Status& why);
+  void SettlePending(const Cancellation& why);
   // Emits results decided outside any group, then checks for the end.
   void Emit(std::vector<JobResult> results);
   void MaybeFinish();
@@ -145,7 +154,7 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   std::shared_ptr<TaskGroup> group_ ABSL_GUARDED_BY(mu_);
   uint64_t round_end_ ABSL_GUARDED_BY(mu_) = 0;  // First index after round.
   bool round_closed_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
+  Cancellation cancelled_ ABSL_GUARDED_BY(mu_);
   BatchSummary summary_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;

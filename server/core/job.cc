@@ -1,6 +1,8 @@
 // Names and mappings of the core job types.
 #include "server/core/job.h"
 
+#include <utility>
+
 namespace jobgroup {
 
 absl::string_view JobOutcomeName(JobOutcome outcome) {
@@ -17,6 +19,63 @@ absl::string_view JobOutcomeName(JobOutcome outcome) {
       return "rejected";
   }
   return "unknown";
+}
+
+absl::string_view CancelCauseName(CancelCause cause) {
+  switch (cause) {
+    case CancelCause::kNone:
+      return "none";
+    case CancelCause::kClient:
+      return "client";
+    case CancelCause::kFailFast:
+      return "fail_fast";
+    case CancelCause::kDeadline:
+      return "deadline";
+    case CancelCause::kDrain:
+      return "drain";
+    case CancelCause::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+JobOutcome OutcomeForCancelCause(CancelCause cause) {
+  return cause == CancelCause::kDeadline ? JobOutcome::kDeadlineExceeded
+                                         : JobOutcome::kCancelled;
+}
+
+Cancellation Cancellation::Of(CancelCause cause, absl::Status status) {
+  if (cause == CancelCause::kNone) cause = CancelCause::kClient;
+  if (status.ok()) {
+    switch (cause) {
+      case CancelCause::kDeadline:
+        status = absl::DeadlineExceededError("call deadline exceeded");
+        break;
+      case CancelCause::kClient:
+        status = absl::CancelledError("the client cancelled the call");
+        break;
+      case CancelCause::kFailFast:
+        status = absl::CancelledError("cancelled because a job failed");
+        break;
+      case CancelCause::kDrain:
+        status = absl::CancelledError("the server is draining");
+        break;
+      case CancelCause::kShutdown:
+      case CancelCause::kNone:
+        status = absl::CancelledError("the server is shutting down");
+        break;
+    }
+  }
+  Cancellation c;
+  c.cause = cause;
+  c.status = std::move(status);
+  return c;
+}
+
+Cancellation Cancellation::FromStatus(absl::Status status) {
+  return Of(absl::IsDeadlineExceeded(status) ? CancelCause::kDeadline
+                                             : CancelCause::kClient,
+            std::move(status));
 }
 
 JobOutcome OutcomeForCancellation(const absl::Status& reason) {

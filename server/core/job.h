@@ -5,6 +5,7 @@
 #define JOBGROUP_SERVER_CORE_JOB_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,13 +93,55 @@ struct JobResult {
   const JobKind* kind = nullptr;
 };
 
+// Why a call was cancelled: a typed value, so that nothing (metrics, the
+// gRPC status) has to read the cause out of a message.
+enum class CancelCause {
+  kNone,      // Not cancelled.
+  kClient,    // The client cancelled, went away or stopped reading.
+  kFailFast,  // A job FAILED under FAIL_FAST.
+  kDeadline,  // The call's deadline passed.
+  kDrain,     // The server drained and ended the calls still running.
+  kShutdown,  // The server is shutting down.
+};
+absl::string_view CancelCauseName(CancelCause cause);  // "none", "client", ...
+
+// The outcome of a job that a cancellation for `cause` ends before it
+// finished: DEADLINE_EXCEEDED for kDeadline, CANCELLED otherwise.
+JobOutcome OutcomeForCancelCause(CancelCause cause);
+
+// The cancellation of a call (or of a round of it): its cause, the status
+// each job it ends gets (the message is for people, never parsed), and for
+// kFailFast the job whose failure caused it. A plain value.
+struct Cancellation {
+  CancelCause cause = CancelCause::kNone;
+  absl::Status status;                       // OK for kNone.
+  std::optional<uint64_t> failed_job_index;  // kFailFast only.
+
+  // A cancellation for `cause` (not kNone) with `status`; an OK `status`
+  // gets the cause's standard one (e.g. DEADLINE_EXCEEDED "call deadline
+  // exceeded").
+  static Cancellation Of(CancelCause cause,
+                         absl::Status status = absl::OkStatus());
+  // The cause that a bare status stands for, for callers that have only a
+  // status: kDeadline for DEADLINE_EXCEEDED, kClient otherwise.
+  static Cancellation FromStatus(absl::Status status);
+
+  bool cancelled() const { return cause != CancelCause::kNone; }
+  JobOutcome outcome() const { return OutcomeForCancelCause(cause); }
+};
+
 // Counts of the outcomes of one call.
 struct BatchSummary {
   uint64_t total = 0;
   uint64_t counts[kJobOutcomeCount] = {};
   absl::Duration elapsed = absl::ZeroDuration();
-  bool deadline_hit = false;
-  // The reason the call was cancelled, OK when it was not.
+  bool deadline_hit = false;  // cancel_cause == CancelCause::kDeadline.
+  // Why the call was cancelled; kNone when it was not.
+  CancelCause cancel_cause = CancelCause::kNone;
+  // kFailFast: the index of the job whose failure cancelled the call.
+  std::optional<uint64_t> failed_job_index;
+  // The status the cancellation gave the jobs it ended, OK when the call
+  // was not cancelled. For people: read cancel_cause, not its message.
   absl::Status cancel_reason;
 
   uint64_t count(JobOutcome o) const { return counts[static_cast<int>(o)]; }

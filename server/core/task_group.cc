@@ -21,9 +21,7 @@ std::shared_ptr<TaskGroup> TaskGroup::Create(Options options,
   if (options.deadline != absl::InfiniteFuture()) {
     std::weak_ptr<TaskGroup> weak = group;
     TimerService::TimerId id = timers->Schedule(options.deadline, [weak] {
-      if (auto g = weak.lock()) {
-        g->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
-      }
+      if (auto g = weak.lock()) g->Cancel(CancelCause::kDeadline);
     });
     MutexLock lock(&group->mu_);
     group->deadline_timer_ = id;
@@ -44,14 +42,14 @@ TaskGroup::~TaskGroup() {
 }
 
 bool TaskGroup::Admit(uint64_t first, std::shared_ptr<TaskBase> task,
-                      uint32_t count, absl::Status* reason) {
+                      uint32_t count, Cancellation* reason) {
   if (options_.deadline != absl::InfiniteFuture() &&
       absl::Now() >= options_.deadline) {
-    Cancel(absl::DeadlineExceededError("call deadline exceeded"));
+    Cancel(CancelCause::kDeadline);
   }
   MutexLock lock(&mu_);
-  if (!cancel_reason_.ok()) {
-    *reason = cancel_reason_;
+  if (cancel_.cancelled()) {
+    *reason = cancel_;
     delivering_ += count;
     return false;
   }
@@ -61,19 +59,19 @@ bool TaskGroup::Admit(uint64_t first, std::shared_ptr<TaskBase> task,
 }
 
 void TaskGroup::SettleSpawnedLate(uint64_t first, uint32_t count,
-                                  const absl::Status& reason) {
+                                  const Cancellation& reason) {
   std::vector<JobResult> outcomes(count);
-  JobOutcome outcome = OutcomeForCancellation(reason);
+  JobOutcome outcome = reason.outcome();
   for (uint32_t i = 0; i < count; ++i) {
     outcomes[i].index = first + i;
     outcomes[i].outcome = outcome;
-    outcomes[i].error = reason;
+    outcomes[i].error = reason.status;
   }
-  Deliver(std::move(outcomes), {}, absl::OkStatus());
+  Deliver(std::move(outcomes), {}, Cancellation());
 }
 
 void TaskGroup::Spawn(uint64_t index, std::shared_ptr<Task> task) {
-  absl::Status reason;
+  Cancellation reason;
   if (!Admit(index, task, 1, &reason)) {
     SettleSpawnedLate(index, 1, reason);
     return;
@@ -88,7 +86,7 @@ void TaskGroup::SpawnRun(uint64_t first, uint32_t count,
                          std::shared_ptr<RunTask> run) {
   if (count == 0) return;
   assert(count <= RunTask::kMaxJobs);
-  absl::Status reason;
+  Cancellation reason;
   if (!Admit(first, run, count, &reason)) {
     SettleSpawnedLate(first, count, reason);
     return;
@@ -102,7 +100,7 @@ void TaskGroup::OnResults(uint64_t first, JobResult* results, size_t n) {
   std::shared_ptr<TaskBase> finished;  // Destroyed after the lock is released.
   std::vector<JobResult> outcomes;
   TaskList to_cancel;
-  absl::Status cancelled_now;
+  Cancellation cancelled_now;
   {
     MutexLock lock(&mu_);
     auto it = running_.find(first);
@@ -123,10 +121,13 @@ void TaskGroup::OnResults(uint64_t first, JobResult* results, size_t n) {
       // The batch's own results all count; the first failure then cancels
       // the rest of the group.
       if (result.outcome == JobOutcome::kFailed &&
-          options_.policy == FailurePolicy::kFailFast && cancelled_now.ok()) {
-        cancelled_now = absl::CancelledError(
-            absl::StrCat("cancelled because job ", result.index,
-                         " failed: ", result.error.message()));
+          options_.policy == FailurePolicy::kFailFast &&
+          !cancelled_now.cancelled()) {
+        cancelled_now = Cancellation::Of(
+            CancelCause::kFailFast, absl::CancelledError(absl::StrCat(
+                                        "cancelled because job ", result.index,
+                                        " failed: ", result.error.message())));
+        cancelled_now.failed_job_index = result.index;
       }
       outcomes.push_back(std::move(result));
     }
@@ -134,31 +135,40 @@ void TaskGroup::OnResults(uint64_t first, JobResult* results, size_t n) {
       finished = std::move(e.task);
       running_.erase(it);
     }
-    if (!cancelled_now.ok()) to_cancel = CancelLocked(cancelled_now, &outcomes);
+    if (cancelled_now.cancelled()) {
+      to_cancel = CancelLocked(cancelled_now, &outcomes);
+    }
   }
   Deliver(std::move(outcomes), std::move(to_cancel), cancelled_now);
 }
 
+void TaskGroup::Cancel(CancelCause cause, absl::Status why) {
+  CancelWith(Cancellation::Of(cause, std::move(why)));
+}
+
 void TaskGroup::Cancel(absl::Status why) {
-  if (why.ok()) why = absl::CancelledError("cancelled");
+  CancelWith(Cancellation::FromStatus(std::move(why)));
+}
+
+void TaskGroup::CancelWith(Cancellation why) {
   std::vector<JobResult> outcomes;
   TaskList to_cancel;
   {
     MutexLock lock(&mu_);
-    if (!cancel_reason_.ok()) return;
+    if (cancel_.cancelled()) return;
     to_cancel = CancelLocked(why, &outcomes);
   }
   Deliver(std::move(outcomes), std::move(to_cancel), why);
 }
 
-TaskGroup::TaskList TaskGroup::CancelLocked(absl::Status why,
+TaskGroup::TaskList TaskGroup::CancelLocked(const Cancellation& why,
                                             std::vector<JobResult>* outcomes) {
-  cancel_reason_ = why;
-  scope_->Cancel(why);
+  cancel_ = why;
+  scope_->Cancel(why.status);
   TaskList to_cancel;
   to_cancel.reserve(running_.size());
   outcomes->reserve(outcomes->size() + unsettled_);
-  JobOutcome outcome = OutcomeForCancellation(why);
+  JobOutcome outcome = why.outcome();
   for (auto& [first, e] : running_) {
     const JobKind* kind = e.task->kind();
     for (uint32_t i = 0; i < e.count; ++i) {
@@ -168,7 +178,7 @@ TaskGroup::TaskList TaskGroup::CancelLocked(absl::Status why,
       e.task->FillProgress(&r);
       r.index = first + i;
       r.outcome = outcome;
-      r.error = why;
+      r.error = why.status;
       r.kind = kind;
       outcomes->push_back(std::move(r));
     }
@@ -186,14 +196,14 @@ TaskGroup::TaskList TaskGroup::CancelLocked(absl::Status why,
 }
 
 void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
-                        const absl::Status& cancelled_now) {
+                        const Cancellation& cancelled_now) {
   // Outcomes first: a cancellation that settles thousands of jobs gets its
   // reply out before the (slower) clean-up below. Nothing settled can start
   // meanwhile: the scope was cancelled under the lock, and every attempt
   // checks it before running its handler.
   if (!outcomes.empty()) on_outcome_(absl::MakeSpan(outcomes));
   int64_t delivered = static_cast<int64_t>(outcomes.size());
-  if (!cancelled_now.ok()) {
+  if (cancelled_now.cancelled()) {
     if (on_cancel_) on_cancel_(cancelled_now);
     ++delivered;
   }
@@ -207,13 +217,13 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
     if (closed_ && running_.empty() && delivering_ == 0 && on_done_) {
       done = std::move(on_done_);
       on_done_ = nullptr;
-      reason = cancel_reason_;
+      reason = cancel_.status;
     }
   }
   if (done) done(reason);
   // Then every cancelled task is told to stop; waiting ones give their
   // place in the backend queue back, running ones stop their handler.
-  for (auto& task : cancelling) task->Cancel(cancelled_now);
+  for (auto& task : cancelling) task->Cancel(cancelled_now.status);
 }
 
 void TaskGroup::Close() {
@@ -226,7 +236,7 @@ void TaskGroup::Close() {
     if (running_.empty() && delivering_ == 0 && on_done_) {
       done = std::move(on_done_);
       on_done_ = nullptr;
-      reason = cancel_reason_;
+      reason = cancel_.status;
       std::swap(timer, deadline_timer_);
     }
   }
@@ -236,12 +246,17 @@ void TaskGroup::Close() {
 
 bool TaskGroup::cancelled() const {
   MutexLock lock(&mu_);
-  return !cancel_reason_.ok();
+  return cancel_.cancelled();
+}
+
+Cancellation TaskGroup::cancellation() const {
+  MutexLock lock(&mu_);
+  return cancel_;
 }
 
 absl::Status TaskGroup::cancel_reason() const {
   MutexLock lock(&mu_);
-  return cancel_reason_;
+  return cancel_.status;
 }
 
 uint64_t TaskGroup::running() const {

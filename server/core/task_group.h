@@ -89,8 +89,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // Outcomes, exactly one per spawned job, in batches (in no particular
   // order across batches). The callee may move the results out.
   using OutcomeFn = absl::AnyInvocable<void(absl::Span<JobResult>)>;
-  // Once, when the group is cancelled (with the reason).
-  using CancelFn = absl::AnyInvocable<void(const absl::Status&)>;
+  // Once, when the group is cancelled (with its cause and status).
+  using CancelFn = absl::AnyInvocable<void(const Cancellation&)>;
   // Once, when closed and every outcome is reported. The status is the
   // cancellation reason, OK when the group was never cancelled.
   using DoneFn = absl::AnyInvocable<void(const absl::Status&)>;
@@ -116,8 +116,14 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
 
   // TaskGroup::Cancel()
   //
-  // Cancels every unfinished task with `why`. Only the first cancellation
-  // (from here, the deadline or fail-fast) counts. Returns at once.
+  // Cancels every unfinished task for `cause` (not kNone): each ends with
+  // the cause's outcome and `why` (OK: the cause's standard status). Only
+  // the first cancellation (from here, the deadline or fail-fast) counts.
+  // Returns at once.
+  void Cancel(CancelCause cause, absl::Status why = absl::OkStatus());
+  // As above, with the cause that `why` stands for
+  // (Cancellation::FromStatus: kDeadline for DEADLINE_EXCEEDED, else
+  // kClient).
   void Cancel(absl::Status why);
 
   // TaskGroup::Close()
@@ -126,6 +132,9 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   void Close();
 
   bool cancelled() const;
+  // Why the group was cancelled (cause kNone when it was not).
+  Cancellation cancellation() const;
+  // cancellation().status.
   absl::Status cancel_reason() const;
   // Set (lock-free to read) the moment the group is cancelled, before any
   // task is told; work about to start checks it so that nothing starts
@@ -161,18 +170,21 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // Settles the jobs of `count` from `first` on, spawned after the group
   // was cancelled.
   void SettleSpawnedLate(uint64_t first, uint32_t count,
-                         const absl::Status& reason);
+                         const Cancellation& reason);
   // Tells whether the group is open for spawns, cancelling it first when
   // its deadline has passed; fills `reason` when it is not.
   bool Admit(uint64_t first, std::shared_ptr<TaskBase> task, uint32_t count,
-             absl::Status* reason);
+             Cancellation* reason);
+  // Cancels the group with `why` unless it was cancelled already.
+  void CancelWith(Cancellation why);
   // Decides the outcome of every running job; returns the tasks to cancel.
-  TaskList CancelLocked(absl::Status why, std::vector<JobResult>* outcomes)
+  TaskList CancelLocked(const Cancellation& why,
+                        std::vector<JobResult>* outcomes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reports outcomes and cancellations decided under the lock, then the
-  // done callback when it is due.
+  // Reports outcomes and the cancellation (if `cancelled_now` is one)
+  // decided under the lock, then the done callback when it is due.
   void Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
-               const absl::Status& cancelled_now);
+               const Cancellation& cancelled_now);
 
   const Options options_;
   TimerService* const timers_;
@@ -184,7 +196,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> running_ ABSL_GUARDED_BY(mu_);
   uint64_t unsettled_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs in running_.
-  absl::Status cancel_reason_ ABSL_GUARDED_BY(mu_);
+  Cancellation cancel_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Outcomes decided but whose callback has not returned yet; done waits
   // for them.

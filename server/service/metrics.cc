@@ -8,7 +8,6 @@
 #include <sstream>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "prometheus/collectable.h"
@@ -446,18 +445,24 @@ void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
   if (!enabled_) return;
   MethodSeries& s = methods_[static_cast<int>(m)];
   if (s.batch_jobs == nullptr) return;
-  int result = 0;
-  if (summary.deadline_hit) {
-    result = 2;
-    s.deadline_expiries->Increment();
-  } else if (absl::StartsWith(summary.cancel_reason.message(),
-                              "cancelled because job")) {
-    result = 1;
-    s.failfast->Increment();
-  } else if (!summary.cancel_reason.ok()) {
-    result = 3;
-  } else if (summary.count(JobOutcome::kSucceeded) != summary.total) {
-    result = 1;
+  int result = 0;  // An index into kBatchResults.
+  switch (summary.cancel_cause) {
+    case CancelCause::kNone:
+      if (summary.count(JobOutcome::kSucceeded) != summary.total) result = 1;
+      break;
+    case CancelCause::kFailFast:
+      result = 1;
+      s.failfast->Increment();
+      break;
+    case CancelCause::kDeadline:
+      result = 2;
+      s.deadline_expiries->Increment();
+      break;
+    case CancelCause::kClient:
+    case CancelCause::kDrain:
+    case CancelCause::kShutdown:
+      result = 3;
+      break;
   }
   s.batches[result]->Increment();
   s.batch_jobs->Observe(static_cast<double>(summary.total));

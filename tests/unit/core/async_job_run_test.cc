@@ -152,7 +152,7 @@ TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   group->Close();
   while (env.started.load() < 3) absl::SleepFor(absl::Microseconds(100));
   absl::Time cancelled_at = absl::Now();
-  group->Cancel(absl::CancelledError("client went away"));
+  group->Cancel(CancelCause::kClient, absl::CancelledError("client went away"));
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
   EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(500));
   auto got = out.Get();
@@ -219,7 +219,7 @@ TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   group->SpawnRun(0, 5, MakeRun(env, *group, jobs));
   group->Close();
   while (env.Held() < 3) absl::SleepFor(absl::Microseconds(100));
-  group->Cancel(absl::DeadlineExceededError("call deadline exceeded"));
+  group->Cancel(CancelCause::kDeadline);
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
   for (auto& [i, r] : out.Get()) {
     EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << i;

@@ -3,6 +3,7 @@
 // exactly one result per job.
 #include "server/core/batch_run.h"
 
+#include <optional>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -133,6 +134,7 @@ TEST(BatchRunTest, DeadlineGivesPartialResults) {
   ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
   EXPECT_LT(absl::Now(), o.deadline + absl::Milliseconds(200));
   EXPECT_TRUE(sink.summary().deadline_hit);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kDeadline);
   EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 5);
   EXPECT_EQ(sink.Count(JobOutcome::kDeadlineExceeded), 15);
   EXPECT_EQ(sink.summary().total, 20u);
@@ -157,6 +159,49 @@ TEST(BatchRunTest, FailFastCancelsEverythingElse) {
   EXPECT_EQ(sink.Count(JobOutcome::kFailed), 1);
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 49);
   EXPECT_LE(env.started.load(), 10);  // Jobs outside the window never ran.
+  // The summary says why, typed, and which job failed.
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kFailFast);
+  EXPECT_EQ(sink.summary().failed_job_index, std::optional<uint64_t>(0));
+  EXPECT_FALSE(sink.summary().deadline_hit);
+}
+
+TEST(BatchRunTest, CollectAllWithFailuresIsNotCancelled) {
+  TestEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.policy = FailurePolicy::kCollectAll;
+  RunAll(env, o, &sink, 3, Repeat(env.Job("fail")));
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.Count(JobOutcome::kFailed), 3);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kNone);
+  EXPECT_EQ(sink.summary().failed_job_index, std::nullopt);
+  EXPECT_TRUE(sink.summary().cancel_reason.ok());
+}
+
+// The cause given to Cancel() is the one the summary reports, and only the
+// first cancellation counts.
+TEST(BatchRunTest, CancelCauseReachesTheSummary) {
+  for (CancelCause cause : {CancelCause::kClient, CancelCause::kDrain,
+                            CancelCause::kShutdown, CancelCause::kDeadline}) {
+    TestEnv env;
+    CollectingSink sink;
+    auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+    run->AddJobs(20, Repeat(env.Job("sleep", {{"ms", "10000"}})));
+    run->CloseInput();
+    run->Cancel(cause);
+    run->Cancel(CancelCause::kClient, absl::CancelledError("second"));
+    ASSERT_TRUE(sink.Wait()) << CancelCauseName(cause);
+    BatchSummary s = sink.summary();
+    EXPECT_EQ(s.cancel_cause, cause);
+    EXPECT_EQ(s.deadline_hit, cause == CancelCause::kDeadline);
+    EXPECT_FALSE(s.cancel_reason.ok());
+    EXPECT_NE(s.cancel_reason.message(), "second");
+    JobOutcome expected = cause == CancelCause::kDeadline
+                              ? JobOutcome::kDeadlineExceeded
+                              : JobOutcome::kCancelled;
+    EXPECT_EQ(s.count(expected), 20u) << CancelCauseName(cause);
+    EXPECT_TRUE(env.Idle());
+  }
 }
 
 TEST(BatchRunTest, CollectAllRunsEveryJob) {
@@ -187,9 +232,10 @@ TEST(BatchRunTest, CancelFreesEveryPermitAndEndsEveryJob) {
   absl::SleepFor(absl::Milliseconds(30));
   EXPECT_EQ(env.backends().Find("db")->in_use(), 3);
   EXPECT_EQ(env.backends().Find("db")->waiting(), 97);
-  run->Cancel(absl::CancelledError("client cancelled"));
+  run->Cancel(CancelCause::kClient, absl::CancelledError("client cancelled"));
   ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 100);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kClient);
   absl::Time give_up = absl::Now() + absl::Seconds(2);
   while (env.backends().Find("db")->in_use() > 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(1));
@@ -313,7 +359,7 @@ TEST(BatchRunTest, RandomCancellationsLoseNoJobAndNoPermit) {
   std::thread canceller([&] {
     for (int c = 0; c < kCalls; c += 2) {
       absl::SleepFor(absl::Microseconds(300 * (c % 5)));
-      runs[c]->Cancel(absl::CancelledError("client gone"));
+      runs[c]->Cancel(CancelCause::kClient);
     }
   });
   canceller.join();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -57,6 +58,8 @@ struct Recorder {
   std::map<uint64_t, JobOutcome> outcomes;
   int duplicates = 0;
   absl::Status cancelled_with;
+  CancelCause cancel_cause = CancelCause::kNone;
+  std::optional<uint64_t> failed_job_index;
   Notification done;
   absl::Status done_reason;
   bool outcome_after_done = false;
@@ -71,9 +74,11 @@ struct Recorder {
             if (!outcomes.emplace(r.index, r.outcome).second) ++duplicates;
           }
         },
-        [this](const absl::Status& why) {
+        [this](const Cancellation& why) {
           MutexLock lock(&mu);
-          cancelled_with = why;
+          cancelled_with = why.status;
+          cancel_cause = why.cause;
+          failed_job_index = why.failed_job_index;
         },
         [this](const absl::Status& reason) {
           {
@@ -137,6 +142,10 @@ TEST(TaskGroupTest, FailFastCancelsTheSiblings) {
   EXPECT_TRUE(absl::IsCancelled(rec.done_reason));
   EXPECT_NE(rec.cancelled_with.message().find("job 2 failed: db down"),
             std::string::npos);
+  // The cause is typed: nobody has to read it out of the message.
+  EXPECT_EQ(rec.cancel_cause, CancelCause::kFailFast);
+  EXPECT_EQ(rec.failed_job_index, std::optional<uint64_t>(2));
+  EXPECT_EQ(group->cancellation().cause, CancelCause::kFailFast);
 }
 
 TEST(TaskGroupTest, CollectAllLetsTheOthersRun) {
@@ -176,6 +185,8 @@ TEST(TaskGroupTest, DeadlineEndsUnfinishedTasksAsDeadlineExceeded) {
   EXPECT_EQ(rec.Of(0), JobOutcome::kSucceeded);
   EXPECT_EQ(rec.Of(1), JobOutcome::kDeadlineExceeded);
   EXPECT_TRUE(absl::IsDeadlineExceeded(rec.done_reason));
+  EXPECT_EQ(rec.cancel_cause, CancelCause::kDeadline);
+  EXPECT_EQ(rec.failed_job_index, std::nullopt);
   // The outcomes go out first; the unfinished task is told to stop right
   // after, on the timer thread.
   absl::Time give_up = absl::Now() + absl::Seconds(5);
@@ -189,12 +200,13 @@ TEST(TaskGroupTest, TaskSpawnedAfterCancelNeverStarts) {
   TimerService timers;
   Recorder rec;
   auto group = rec.Make({}, &timers);
-  group->Cancel(absl::CancelledError("client went away"));
+  group->Cancel(CancelCause::kClient, absl::CancelledError("client went away"));
   auto late = std::make_shared<ManualTask>();
   group->Spawn(7, late);
   group->Close();
   EXPECT_FALSE(late->started());
   EXPECT_EQ(rec.Of(7), JobOutcome::kCancelled);
+  EXPECT_EQ(rec.cancel_cause, CancelCause::kClient);
   EXPECT_TRUE(rec.done.HasBeenNotified());
 }
 
@@ -233,7 +245,7 @@ TEST(TaskGroupTest, RacingFinishesAndCancelGiveExactlyOneOutcomeEach) {
         }
       });
     }
-    threads.emplace_back([&] { group->Cancel(absl::CancelledError("now")); });
+    threads.emplace_back([&] { group->Cancel(CancelCause::kClient); });
     for (auto& th : threads) th.join();
     ASSERT_TRUE(rec.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
     EXPECT_EQ(rec.size(), static_cast<size_t>(kTasks));

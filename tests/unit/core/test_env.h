@@ -293,7 +293,7 @@ inline void RandomCancelRounds(
         absl::Microseconds(rng() % absl::ToInt64Microseconds(max_delay));
     std::thread canceller([&run, delay] {
       absl::SleepFor(delay);
-      run->Cancel(absl::CancelledError("random cancel"));
+      run->Cancel(CancelCause::kClient, absl::CancelledError("random cancel"));
     });
     run->CloseInput();
     ASSERT_TRUE(sink.Wait()) << "round " << round;

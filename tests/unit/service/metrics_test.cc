@@ -156,6 +156,52 @@ TEST_F(ServerMetricsTest, JobsCountUnderTheirKindOrUnknown) {
       2);
 }
 
+// A call's result label comes from the summary's typed cancel cause, never
+// from the wording of its message.
+TEST_F(ServerMetricsTest, BatchesCountUnderTheirTypedCancelCause) {
+  Serve();
+  auto summary = [](CancelCause cause, absl::Status why) {
+    BatchSummary s;
+    s.Add(JobOutcome::kCancelled);
+    s.cancel_cause = cause;
+    s.deadline_hit = cause == CancelCause::kDeadline;
+    s.cancel_reason = std::move(why);
+    return s;
+  };
+  // Fail-fast whatever the message says; a client cancel whose message
+  // reads like fail-fast is still a cancel.
+  metrics_->BatchFinished(
+      Method::kRunBatch,
+      summary(CancelCause::kFailFast, absl::CancelledError("job 3 broke")));
+  metrics_->BatchFinished(
+      Method::kRunBatch,
+      summary(CancelCause::kClient,
+              absl::CancelledError("cancelled because job 1 failed")));
+  metrics_->BatchFinished(
+      Method::kRunBatch,
+      summary(CancelCause::kDrain, absl::CancelledError("draining")));
+  metrics_->BatchFinished(
+      Method::kRunBatch,
+      summary(CancelCause::kDeadline, absl::DeadlineExceededError("late")));
+  std::string page = Page();
+  auto batches = [&](const char* result) {
+    return Sample(page,
+                  absl::StrCat("jobgroup_batches_total{method=\"RunBatch\","
+                               "result=\"",
+                               result, "\"}"));
+  };
+  EXPECT_EQ(batches("failed"), 1) << page;
+  EXPECT_EQ(batches("cancelled"), 2);
+  EXPECT_EQ(batches("deadline_exceeded"), 1);
+  EXPECT_EQ(batches("ok"), 0);
+  EXPECT_EQ(
+      Sample(page,
+             "jobgroup_failfast_cancellations_total{method=\"RunBatch\"}"),
+      1);
+  EXPECT_EQ(
+      Sample(page, "jobgroup_deadline_expiries_total{method=\"RunBatch\"}"), 1);
+}
+
 TEST_F(ServerMetricsTest, QueueWaitsCountUnderTheJobsKind) {
   Serve();
   JobSpec job;
