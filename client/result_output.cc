@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "client/human_duration.h"
 #include "google/protobuf/util/json_util.h"
+#include "client/human_duration.h"
 
 namespace jobgroup::client {
 namespace {
@@ -107,17 +107,6 @@ std::string OutcomeName(JobOutcome outcome) {
     name.erase(0, kPrefix.size());
   }
   return name;
-}
-
-std::string JobResultToJson(const JobResult& result) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = false;
-  options.always_print_primitive_fields = true;
-  options.always_print_enums_as_ints = false;
-  std::string json;
-  // Serialising a valid message cannot fail.
-  (void)google::protobuf::util::MessageToJsonString(result, &json, options);
-  return json;
 }
 
 void PrintRunReport(std::ostream& out, const RunReport& report, bool colour) {

@@ -42,10 +42,6 @@ class ResultTally {
 // "CANCELLED", "DEADLINE_EXCEEDED", "REJECTED".
 std::string OutcomeName(jobgroup::v1::JobOutcome outcome);
 
-// JobResultToJson() prints `result` in protobuf's JSON mapping on one line
-// (enums as names, zero values included, bytes in base64).
-std::string JobResultToJson(const jobgroup::v1::JobResult& result);
-
 // What the summary table shows.
 struct RunReport {
   jobgroup::v1::BatchSummary summary;
