@@ -19,6 +19,7 @@
 #include "client/human_duration.h"
 #include "client/job_client.h"
 #include "client/job_source.h"
+#include "client/job_result_json.h"
 #include "client/jsonl_job_reader.h"
 #include "client/progress_bar.h"
 #include "client/result_output.h"
