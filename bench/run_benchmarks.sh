@@ -99,6 +99,18 @@ if [[ -x $core ]]; then
       printf "| %s | %.1f %s | %s |\n", $1, $3, $5, ($7 != "" ? sprintf("%.0f", $7) : "") }')
 fi
 
+# The CLI's JSON Lines writer against protobuf's MessageToJsonString, CPU
+# time per result (one thread, so CPU time is the cost on one core).
+client=$build/bench/client_bench
+client_table=""
+if [[ -x $client ]]; then
+  echo "client micro-benchmarks" >&2
+  client_table=$("$client" --benchmark_min_time=${min_time:-0.5} --benchmark_format=csv \
+    2>/dev/null | awk -F, 'NR > 1 && $1 != "" {
+      gsub(/"/, "", $1);
+      printf "| %s | %.0f %s | %.0f |\n", $1, $4, $5, 1e9 / $4 }')
+fi
+
 echo "Process echo throughput: 1 stream and 8 concurrent streams x$runs" >&2
 cli=$build/client/jobgroup
 if ((quick)); then pdur=1s; pjobs=10000; else pdur=10s; pjobs=100000; fi
@@ -205,6 +217,18 @@ last column is items per second where the benchmark counts items.
 | benchmark | real time per iteration | items/s |
 | --- | --- | --- |
 $core_table
+
+## Client output
+
+\`build/bench/client_bench\`: one echo job's result written as a JSON line
+(\`jobgroup run|process -o jsonl\`) by the CLI's writer
+(\`client/job_result_json.cc\`, byte-equal to protobuf's JSON mapping) and by
+protobuf's reflective \`MessageToJsonString\`, which it replaced. CPU time per
+result; the last column is results per second on one core.
+
+| benchmark | CPU time per result | results/s |
+| --- | --- | --- |
+$client_table
 
 Commands:
 
