@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_process.h"
 
@@ -22,22 +23,76 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls until every backend is idle, the queue empty and no job in flight.
-void ExpectIdle(v1::JobService::Stub& stub, int timeout_ms = 5000) {
+// What keeps the server from being idle, each invariant broken with its
+// numbers ("inflight_jobs 200 (want 0: ...); backend db: in_use 3, waiting
+// 0 (want 0, 0; capacity 8)"); empty when it is idle: no job in flight,
+// the queue empty, no permit held and no one waiting for one.
+std::string NotIdle(const v1::GetServerInfoResponse& info) {
+  std::vector<std::string> broken;
+  if (info.limits().inflight_jobs() != 0) {
+    broken.push_back(absl::StrCat("inflight_jobs ",
+                                  info.limits().inflight_jobs(),
+                                  " (want 0: admitted jobs not answered)"));
+  }
+  if (info.queue().depth() != 0) {
+    broken.push_back(
+        absl::StrCat("queue depth ", info.queue().depth(), " (want 0)"));
+  }
+  for (const auto& b : info.backends()) {
+    if (b.in_use() != 0 || b.waiting() != 0) {
+      broken.push_back(absl::StrCat(
+          "backend ", b.name(), ": in_use ", b.in_use(), ", waiting ",
+          b.waiting(), " (want 0, 0; capacity ", b.capacity(), ")"));
+    }
+  }
+  return absl::StrJoin(broken, "; ");
+}
+
+// Polls until the server is idle (see NotIdle()); if it is not within
+// `timeout_ms`, fails saying what is left, with the workers' state.
+void ExpectIdle(v1::JobService::Stub& stub, int timeout_ms = 10000) {
   v1::GetServerInfoResponse info;
   auto give_up = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  bool idle = false;
-  while (!idle && Clock::now() < give_up) {
+  std::string not_idle = "no answer to GetServerInfo";
+  while (!not_idle.empty() && Clock::now() < give_up) {
     grpc::ClientContext ctx;
     info.Clear();
-    ASSERT_TRUE(stub.GetServerInfo(&ctx, {}, &info).ok());
-    idle = info.queue().depth() == 0 && info.limits().inflight_jobs() == 0;
-    for (const auto& b : info.backends()) {
-      idle = idle && b.in_use() == 0 && b.waiting() == 0;
+    grpc::Status s = stub.GetServerInfo(&ctx, {}, &info);
+    ASSERT_TRUE(s.ok()) << "GetServerInfo: " << s.error_message();
+    not_idle = NotIdle(info);
+    if (!not_idle.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_TRUE(idle) << info.DebugString();
+  EXPECT_EQ(not_idle, "") << "the server is not idle " << timeout_ms
+                          << " ms after its last call; workers busy "
+                          << info.workers().busy() << " of "
+                          << info.workers().total();
+}
+
+// The last `n` lines of `log`.
+std::string Tail(const std::string& log, int n) {
+  size_t pos = log.size();
+  if (pos > 0 && log[pos - 1] == '\n') --pos;
+  for (int i = 0; i < n; ++i) {
+    size_t newline = pos == 0 ? std::string::npos : log.rfind('\n', pos - 1);
+    if (newline == std::string::npos) return log;
+    pos = newline;
+  }
+  return log.substr(pos + 1);
+}
+
+// Stops the server with SIGTERM and expects exit code 0; otherwise says
+// what Stop() returned and what the server logged last (how the drain went:
+// the calls still registered, the handlers stuck).
+void ExpectCleanStop(ServerProcess& server) {
+  const int code = server.Stop(SIGTERM);
+  EXPECT_EQ(code, 0) << (code == -1
+                             ? "jobgroupd did not exit within 15 s of SIGTERM "
+                               "(Stop() returned -1; it was killed)"
+                             : absl::StrCat("jobgroupd exited with ", code))
+                     << "; the end of its log:\n"
+                     << Tail(server.Log(), 15);
 }
 
 std::string Metrics(const ServerProcess& server) {
@@ -74,7 +129,8 @@ TEST(FaultsTest, ClientKilledMidStreamFreesEverything) {
   }
   // Wait until the server holds the call's jobs, then kill the client.
   bool busy = false;
-  for (int i = 0; i < 300 && !busy; ++i) {
+  auto give_up = Clock::now() + std::chrono::seconds(30);
+  while (!busy && Clock::now() < give_up) {
     grpc::ClientContext ctx;
     v1::GetServerInfoResponse info;
     ASSERT_TRUE(stub->GetServerInfo(&ctx, {}, &info).ok());
@@ -93,7 +149,7 @@ TEST(FaultsTest, ClientKilledMidStreamFreesEverything) {
   *req.add_jobs() = MakeJob("echo");
   v1::RunBatchResponse resp;
   ASSERT_TRUE(stub->RunBatch(&ctx, req, &resp).ok());
-  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  ExpectCleanStop(server);
 }
 
 TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
@@ -103,7 +159,7 @@ TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 400);
   v1::RunBatchRequest req;
-  *req.add_jobs() = MakeJob("stubborn", {{"ms", "4000"}});
+  *req.add_jobs() = MakeJob("stubborn", {{"ms", "20000"}});
   *req.add_jobs() = MakeJob("echo");
   auto start = Clock::now();
   v1::RunBatchResponse resp;
@@ -113,7 +169,8 @@ TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
   EXPECT_EQ(resp.results(1).outcome(), v1::JOB_OUTCOME_SUCCEEDED);
   // The stuck worker shows in metrics.
   std::string metrics;
-  for (int i = 0; i < 50; ++i) {
+  auto give_up = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < give_up) {
     metrics = Metrics(server);
     if (metrics.find("jobgroup_handlers_abandoned 1") != std::string::npos)
       break;
@@ -126,10 +183,11 @@ TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
   *echo.add_jobs() = MakeJob("echo");
   ASSERT_TRUE(stub->RunBatch(&ctx2, echo, &resp).ok());
   EXPECT_EQ(resp.summary().succeeded(), 1u);
-  // Shutdown is not held past the drain timeout by the stuck handler.
+  // Shutdown is not held past the drain timeout by the stuck handler (it
+  // would hold it for most of its 20 s).
   start = Clock::now();
-  EXPECT_EQ(server.Stop(SIGTERM), 0);
-  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2500));
+  ExpectCleanStop(server);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(8));
 }
 
 TEST(FaultsTest, TenThousandTinyCallsAtOnce) {
@@ -161,13 +219,15 @@ TEST(FaultsTest, TenThousandTinyCallsAtOnce) {
     EXPECT_EQ(r.summary().succeeded(), 2u);
   }
   ExpectIdle(*stub);
-  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  ExpectCleanStop(server);
 }
 
 TEST(FaultsTest, TwiceTheAdmissionLimitIsRefusedFastAndTheRestMeetDeadlines) {
-  // 40 calls of 50 sleeping jobs each against room for 1,000: about half
-  // fit. The refused ones hear so within milliseconds; the accepted ones
-  // finish within their deadline.
+  // 40 calls of 50 sleeping jobs each against room for 1,000: half fit.
+  // The refused ones hear so at once, long before the first accepted one
+  // can end; the accepted ones finish within their deadline. (The jobs are
+  // long enough that no accepted call ends, and makes room, before the
+  // last call arrives, however slow the machine.)
   ServerProcess server(JOBGROUPD_PATH, {"--max_inflight_jobs=1000"});
   auto stub = server.NewStub();
   constexpr int kCalls = 40;
@@ -177,11 +237,11 @@ TEST(FaultsTest, TwiceTheAdmissionLimitIsRefusedFastAndTheRestMeetDeadlines) {
   std::vector<Clock::duration> took(kCalls);
   v1::RunBatchRequest req;
   for (int i = 0; i < 50; ++i)
-    *req.add_jobs() = MakeJob("sleep", {{"ms", "400"}});
+    *req.add_jobs() = MakeJob("sleep", {{"ms", "2000"}});
   std::atomic<int> done{0};
   long rss_before = server.RssBytes();
   for (int c = 0; c < kCalls; ++c) {
-    SetDeadlineMs(&ctxs[c], 3000);
+    SetDeadlineMs(&ctxs[c], 10000);
     auto start = Clock::now();
     stub->async()->RunBatch(&ctxs[c], &req, &resps[c],
                             [&, c, start](grpc::Status s) {
@@ -197,18 +257,18 @@ TEST(FaultsTest, TwiceTheAdmissionLimitIsRefusedFastAndTheRestMeetDeadlines) {
     if (status[c].ok()) {
       ++accepted;
       EXPECT_EQ(resps[c].summary().succeeded(), 50u);
-      EXPECT_LT(took[c], std::chrono::milliseconds(3000));
+      EXPECT_GE(took[c], std::chrono::milliseconds(2000));
     } else {
       ++refused;
       EXPECT_EQ(status[c].error_code(), grpc::RESOURCE_EXHAUSTED);
-      EXPECT_LT(took[c], std::chrono::milliseconds(200));
+      EXPECT_LT(took[c], std::chrono::milliseconds(1000));
     }
   }
   EXPECT_EQ(accepted, 20);
   EXPECT_EQ(refused, 20);
   if (!kUnderAsan) EXPECT_LT(server.RssBytes() - rss_before, 100L << 20);
   ExpectIdle(*stub);
-  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  ExpectCleanStop(server);
 }
 
 TEST(FaultsTest, ShortSoakKeepsMemoryAndThreadsFlat) {
@@ -249,15 +309,17 @@ TEST(FaultsTest, ShortSoakKeepsMemoryAndThreadsFlat) {
   int threads_end = server.Threads();
   stop = true;
   for (auto& t : clients) t.join();
-  EXPECT_GT(calls.load(), 30);
+  EXPECT_GT(calls.load(), 30) << "in 14 s of load; " << jobs << " jobs";
   if (!kUnderAsan) {
     EXPECT_LT(rss_end - rss_warm, 20L << 20)
         << "RSS " << rss_warm << " -> " << rss_end << " after " << calls
         << " calls, " << jobs << " jobs";
   }
-  EXPECT_LE(threads_end, threads_warm + 2);
+  EXPECT_LE(threads_end, threads_warm + 2)
+      << "threads " << threads_warm << " after the warm-up, " << threads_end
+      << " at the end of the soak";
   ExpectIdle(*stub);
-  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  ExpectCleanStop(server);
 }
 
 }  // namespace
