@@ -37,30 +37,35 @@ struct AsyncCall {
 };
 
 TEST(DrainTest, CallsInFlightFinishAndNewCallsAreRefused) {
-  ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=5s"});
+  ServerProcess server(JOBGROUPD_PATH, {"--drain_timeout=30s"});
   auto stub = server.NewStub();
   AsyncCall call;
   for (int i = 0; i < 20; ++i)
     *call.req.add_jobs() = MakeJob("sleep", {{"ms", "700"}});
   call.Start(*stub);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(WaitForInflightJobs(*stub, 20)) << "the call never arrived";
   auto start = std::chrono::steady_clock::now();
   std::atomic<int> code{-2};
   std::thread stopper([&] { code = server.Stop(SIGTERM); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // A new call while draining is refused.
-  grpc::ClientContext ctx;
+  // A new call while draining is refused. (One sent before the signal has
+  // been handled is still served: try until the drain has begun.)
   RunBatchRequest req;
   *req.add_jobs() = MakeJob("echo");
-  RunBatchResponse resp;
-  grpc::Status s = stub->RunBatch(&ctx, req, &resp);
+  grpc::Status s;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    grpc::ClientContext ctx;
+    RunBatchResponse resp;
+    s = stub->RunBatch(&ctx, req, &resp);
+  } while (s.ok() && std::chrono::steady_clock::now() < give_up);
   EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
-  ASSERT_TRUE(call.Wait(3000));
+  ASSERT_TRUE(call.Wait(10000));
   ASSERT_TRUE(call.status.ok());
   EXPECT_EQ(call.resp.summary().succeeded(), 20u);
   stopper.join();
   EXPECT_EQ(code.load(), 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  // The drain ends with the 700 ms jobs, not at its 30 s timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_NE(server.Log().find("stopped"), std::string::npos);
 }
 
@@ -72,10 +77,11 @@ TEST(DrainTest, CallsPastTheDrainTimeoutAreCancelledWithOutcomes) {
     *call.req.add_jobs() = MakeJob("sleep", {{"ms", "30000"}});
   *call.req.add_jobs() = MakeJob("echo");
   call.Start(*stub);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(WaitForInflightJobs(*stub, 10)) << "the call never arrived";
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.Stop(SIGINT), 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  // The drain timeout (300 ms) ends it, not the 30 s jobs.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   ASSERT_TRUE(call.Wait(2000));
   ASSERT_TRUE(call.status.ok()) << call.status.error_message();
   EXPECT_EQ(call.resp.summary().cancelled(), 10u);
@@ -93,10 +99,11 @@ TEST(DrainTest, ALongCpuBoundJobIsStoppedByTheDrain) {
   v1::Job job = MakeJob("compute", {{"rounds", "100000000"}});
   *call.req.add_jobs() = job;
   call.Start(*stub);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WaitForInflightJobs(*stub, 1)) << "the call never arrived";
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.Stop(SIGTERM), 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  // Stopped by the drain, not after the minutes of its rounds.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   ASSERT_TRUE(call.Wait(2000));
   EXPECT_EQ(call.resp.summary().cancelled(), 1u);
 }

@@ -451,7 +451,8 @@ TEST_F(SecurityTest, HealthListenServesHealthAloneAndFollowsDrain) {
     call_status = s;
     done = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WaitForInflightJobs(*stub, 1, 20000, kAlpha))
+      << "the call never arrived";
   std::atomic<int> code{-2};
   std::thread stopper([&] { code = server.Stop(SIGTERM); });
   int status = 0;

@@ -35,7 +35,9 @@ ServerProcess::ServerProcess(std::string binary,
   close(fd);
   // The start-up line, as text (port=N ... metrics_port=M) or JSON.
   std::regex ports(R"([ ,"]port"?[=:](\d+)[ ,].*metrics_port"?[=:](\d+))");
-  for (int i = 0; i < 200 && port_ == 0; ++i) {
+  // A generous bound: a loaded machine (or a sanitizer) starts it slowly.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (port_ == 0 && std::chrono::steady_clock::now() < give_up) {
     std::smatch m;
     std::string log = Log();
     if (std::regex_search(log, m, ports)) {
@@ -134,6 +136,25 @@ v1::Job MakeJob(const std::string& kind,
 void SetDeadlineMs(grpc::ClientContext* ctx, int ms) {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(ms));
+}
+
+bool WaitForInflightJobs(v1::JobService::Stub& stub, uint64_t jobs,
+                         int timeout_ms, const std::string& bearer_token) {
+  auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    grpc::ClientContext ctx;
+    if (!bearer_token.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + bearer_token);
+    }
+    v1::GetServerInfoResponse info;
+    if (stub.GetServerInfo(&ctx, {}, &info).ok() &&
+        info.limits().inflight_jobs() >= jobs) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 }  // namespace jobgroup::testing

@@ -70,6 +70,15 @@ v1::Job MakeJob(const std::string& kind,
 // Sets a client deadline `ms` from now.
 void SetDeadlineMs(grpc::ClientContext* ctx, int ms);
 
+// Polls GetServerInfo until the server holds at least `jobs` jobs in
+// flight (Limits.inflight_jobs), for up to `timeout_ms`; false if it never
+// did. For a test that must act while its call runs: it waits for the call
+// to be there instead of sleeping and hoping. `bearer_token`, when not
+// empty, is sent as the authorization.
+bool WaitForInflightJobs(v1::JobService::Stub& stub, uint64_t jobs,
+                         int timeout_ms = 20000,
+                         const std::string& bearer_token = "");
+
 }  // namespace jobgroup::testing
 
 #endif  // JOBGROUP_TESTS_INTEGRATION_SERVER_PROCESS_H_
