@@ -17,7 +17,12 @@ TEST(TimerServiceTest, RunsCallbacksInDueOrder) {
   Mutex mu;
   std::vector<int> order;
   Notification done;
-  absl::Time base = absl::Now() + absl::Milliseconds(20);
+  // A first timer holds the timer thread until the three are scheduled,
+  // however long that takes on a slow machine: none can run before the
+  // others are known, so only the due order decides.
+  Notification scheduled;
+  absl::Time base = absl::Now();
+  timers.Schedule(base, [&] { scheduled.WaitForNotification(); });
   for (int i : {3, 1, 2}) {
     timers.Schedule(base + absl::Milliseconds(5 * i), [&, i] {
       MutexLock lock(&mu);
@@ -25,6 +30,7 @@ TEST(TimerServiceTest, RunsCallbacksInDueOrder) {
       if (order.size() == 3) done.Notify();
     });
   }
+  scheduled.Notify();
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
@@ -45,10 +51,15 @@ TEST(TimerServiceTest, NeverRunsBeforeItsTime) {
 TEST(TimerServiceTest, CancelledTimerNeverRuns) {
   TimerService timers;
   std::atomic<bool> ran{false};
-  auto id = timers.ScheduleAfter(absl::Milliseconds(20), [&] { ran = true; });
+  // Far enough ahead that it cannot come due before Cancel() however slow
+  // the machine; a probe due after it shows when its time has passed.
+  absl::Time due = absl::Now() + absl::Milliseconds(200);
+  auto id = timers.Schedule(due, [&] { ran = true; });
   EXPECT_TRUE(timers.Cancel(id));
   EXPECT_FALSE(timers.Cancel(id));
-  absl::SleepFor(absl::Milliseconds(60));
+  Notification probe;
+  timers.Schedule(due + absl::Milliseconds(1), [&] { probe.Notify(); });
+  ASSERT_TRUE(probe.WaitForNotificationWithTimeout(absl::Seconds(5)));
   EXPECT_FALSE(ran.load());
   EXPECT_EQ(timers.pending(), 0u);
 }

@@ -222,21 +222,23 @@ TEST(HttpKindTest, RetryAfterTheJobWillNotWaitFailsAtOnceSayingWhy) {
   JobResult r = env.RunOne(
       env.Job({{"url", server.Url("/retry_after?key=long&fails=9&secs=60")},
                {"max_retry_after_ms", "100"}}));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(800));
+  // At once: not after the minute it was asked to wait.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(r.outcome, JobOutcome::kFailed);
   EXPECT_EQ(r.error.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_CONTAINS(r.error.message(),
                   "(Retry-After 1m not waited: over max_retry_after_ms 100)");
 
   auto job =
-      env.Job({{"url", server.Url("/retry_after?key=dl&fails=9&secs=5")}});
-  job->timeout = absl::Seconds(1);
+      env.Job({{"url", server.Url("/retry_after?key=dl&fails=9&secs=20")}});
+  job->timeout = absl::Seconds(5);
   start = absl::Now();
   r = env.RunOne(job);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(800));
+  // At once: well before the 5 s timeout (and the 20 s asked for).
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
   EXPECT_EQ(r.outcome, JobOutcome::kFailed);
   EXPECT_CONTAINS(r.error.message(),
-                  "(Retry-After 5s not waited: it would pass the deadline)");
+                  "(Retry-After 20s not waited: it would pass the deadline)");
 }
 
 TEST(HttpKindTest, CancelDuringRetryAfterWaitEndsAtOnce) {
@@ -249,10 +251,9 @@ TEST(HttpKindTest, CancelDuringRetryAfterWaitEndsAtOnce) {
   run->CloseInput();
   ASSERT_TRUE(server.WaitFor([&] { return server.arrivals("c").size() == 1; }));
   absl::SleepFor(absl::Milliseconds(50));  // The response is in: parked.
-  absl::Time start = absl::Now();
   run->Cancel(absl::CancelledError("client cancelled"));
-  ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  // At once, not after the 20 s asked for.
+  ASSERT_TRUE(sink.Wait(absl::Seconds(5)));
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 1);
   EXPECT_TRUE(server.WaitFor([&] { return env.http_backend().in_use() == 0; }));
 }
@@ -322,13 +323,12 @@ TEST(HttpKindTest, CancellationAbortsTheTransferAndClosesTheConnection) {
       1, testing::Repeat(env.Job({{"url", server.Url("/slow?ms=20000")}})));
   run->CloseInput();
   ASSERT_TRUE(server.WaitFor([&] { return server.in_flight_all() == 1; }));
-  absl::Time start = absl::Now();
   run->Cancel(absl::CancelledError("client cancelled"));
-  ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
+  // The transfer is cut at once, not after the 20 s the server would take.
+  ASSERT_TRUE(sink.Wait(absl::Seconds(5)));
   EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 1);
   ASSERT_TRUE(server.WaitFor([&] { return server.closed_while_waiting() == 1; },
-                             absl::Seconds(2)));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+                             absl::Seconds(5)));
   // The permits and the transfer are all given back.
   EXPECT_TRUE(server.WaitFor([&] {
     return env.http_backend().in_use() == 0 &&
@@ -376,16 +376,17 @@ TEST(HttpKindTest, TheJobsDeadlineAbortsTheTransfer) {
   absl::Time start = absl::Now();
   JobResult r = env.RunOne(job);
   EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << r.error;
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  // At the 300 ms timeout, not after the 20 s the server would take.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_TRUE(server.WaitFor([&] { return server.closed_while_waiting() == 1; },
-                             absl::Seconds(1)));
+                             absl::Seconds(5)));
   // The call's deadline works the same way.
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(300);
   r = env.RunOne(env.Job({{"url", server.Url("/slow?ms=20000")}}), o);
   EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << r.error;
   EXPECT_TRUE(server.WaitFor([&] { return server.closed_while_waiting() == 2; },
-                             absl::Seconds(1)));
+                             absl::Seconds(5)));
 }
 
 // ---- Fallbacks ----
