@@ -151,10 +151,10 @@ TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   group->SpawnRun(0, 64, MakeRun(env, *group, jobs));
   group->Close();
   while (env.started.load() < 3) absl::SleepFor(absl::Microseconds(100));
-  absl::Time cancelled_at = absl::Now();
   group->Cancel(CancelCause::kClient, absl::CancelledError("client went away"));
+  // Each job would sleep 10 s: the group settles long before the first one
+  // would have ended by itself.
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(500));
   auto got = out.Get();
   ASSERT_EQ(got.size(), 64u);
   int ran = 0;
@@ -176,11 +176,14 @@ TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
-  // 3 at a time, 20 ms each: about 9 finish before the deadline.
+  // 3 at a time, 20 ms each: about 9 finish before the deadline, and all
+  // of them would take 1.3 s.
   run->AddJobs(200, FromList(env.Sleeps(200, "db", [](int) { return 20; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
-  EXPECT_LT(absl::Now() - o.deadline, absl::Milliseconds(50));
+  // The answer comes at the deadline, not when the work would have ended
+  // (well before that, to allow for a slow machine).
+  EXPECT_LT(absl::Now() - o.deadline, absl::Milliseconds(500));
   BatchSummary s = sink.summary();
   EXPECT_TRUE(s.deadline_hit);
   EXPECT_EQ(s.total, 200u);
@@ -189,20 +192,24 @@ TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
       s.count(JobOutcome::kSucceeded) + s.count(JobOutcome::kDeadlineExceeded),
       200u);
   EXPECT_TRUE(env.Idle());
+  // Nothing starts after the deadline. Allow two jobs a permit: the one
+  // under way at the deadline, and one that ended just before it but was
+  // settled as late because it lost the race to report.
   EXPECT_LE(static_cast<uint64_t>(env.started.load()),
-            s.count(JobOutcome::kSucceeded) + 3);
+            s.count(JobOutcome::kSucceeded) + 6);
 }
 
 TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
   AsyncEnv env;
   CollectingSink sink;
-  auto jobs = env.Sleeps(64, "", [](int) { return 2000; });
+  auto jobs = env.Sleeps(64, "", [](int) { return 10000; });
   auto bad = env.Job("sleep", {{"ms", "5"}, {"fail", "1"}});
   jobs[10] = bad;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
   run->AddJobs(64, FromList(jobs));
   run->CloseInput();
-  ASSERT_TRUE(sink.Wait(absl::Seconds(1))) << "fail-fast did not stop it";
+  // The others would sleep 10 s.
+  ASSERT_TRUE(sink.Wait(absl::Seconds(5))) << "fail-fast did not stop it";
   auto results = sink.results();
   ASSERT_EQ(results.size(), 64u);
   EXPECT_EQ(results.at(10).outcome, JobOutcome::kFailed);

@@ -41,18 +41,19 @@ TEST(BatchRunTest, EveryJobSucceedsAndTheSummaryAddsUp) {
 TEST(BatchRunTest, BackendCapacityIsNeverExceededAndStaysFullyUsed) {
   TestEnv env;
   CollectingSink sink;
-  auto job = env.Job("sleep", {{"ms", "20"}}, "db");  // db has capacity 3.
+  auto job = env.Job("sleep", {{"ms", "100"}}, "db");  // db has capacity 3.
   absl::Time start = absl::Now();
-  RunAll(env, {}, &sink, 30, Repeat(job));
+  RunAll(env, {}, &sink, 15, Repeat(job));
   ASSERT_TRUE(sink.Wait());
   absl::Duration took = absl::Now() - start;
-  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 30u);
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 15u);
   EXPECT_EQ(env.inside["db"].peak.load(), 3);
   EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
-  // 30 jobs of 20 ms through 3 permits: 10 waves, so >= 200 ms; fully used
-  // permits keep it well under the 600 ms that one permit would need.
-  EXPECT_GE(took, absl::Milliseconds(200));
-  EXPECT_LT(took, absl::Milliseconds(550));
+  // 15 jobs of 100 ms through 3 permits: 5 waves, so >= 500 ms; fully used
+  // permits keep it well under the 1.5 s that one permit would need (with
+  // 100 ms a wave to spare for a slow machine).
+  EXPECT_GE(took, absl::Milliseconds(500));
+  EXPECT_LT(took, absl::Milliseconds(1000));
   EXPECT_EQ(env.backends().Find("db")->in_use(), 0);
 }
 
@@ -132,14 +133,17 @@ TEST(BatchRunTest, DeadlineGivesPartialResults) {
   run->AddJobs(20, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
-  EXPECT_LT(absl::Now(), o.deadline + absl::Milliseconds(200));
+  // At the deadline, not after the 5 s sleeps (with time to spare for a
+  // slow machine).
+  EXPECT_LT(absl::Now(), o.deadline + absl::Seconds(2));
   EXPECT_TRUE(sink.summary().deadline_hit);
   EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kDeadline);
   EXPECT_EQ(sink.Count(JobOutcome::kSucceeded), 5);
   EXPECT_EQ(sink.Count(JobOutcome::kDeadlineExceeded), 15);
   EXPECT_EQ(sink.summary().total, 20u);
-  // Running sleeps were told to stop; nothing still holds a permit.
-  absl::SleepFor(absl::Milliseconds(20));
+  // Running sleeps were told to stop; nothing still holds a permit once
+  // they are back.
+  EXPECT_TRUE(env.Idle());
   EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
 }
 
@@ -229,7 +233,15 @@ TEST(BatchRunTest, CancelFreesEveryPermitAndEndsEveryJob) {
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
   run->AddJobs(100, Repeat(job));
   run->CloseInput();
-  absl::SleepFor(absl::Milliseconds(30));
+  // Every job is either running (3 handlers started) or waiting for a
+  // permit (97).
+  absl::Time started_by = absl::Now() + absl::Seconds(10);
+  while (
+      (env.started.load() < 3 || env.backends().Find("db")->waiting() < 97) &&
+      absl::Now() < started_by) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(env.started.load(), 3);
   EXPECT_EQ(env.backends().Find("db")->in_use(), 3);
   EXPECT_EQ(env.backends().Find("db")->waiting(), 97);
   run->Cancel(CancelCause::kClient, absl::CancelledError("client cancelled"));
@@ -300,11 +312,20 @@ TEST(BatchRunTest, SlowSinkHoldsTheWindow) {
   auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
   run->AddJobs(20, Repeat(job));
   run->CloseInput();
-  absl::SleepFor(absl::Milliseconds(50));
+  // Waits until `n` results are in, then a little more, to give results
+  // the window should hold back a chance to arrive.
+  auto wait_for = [&](size_t n) {
+    absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (sink.count() < n && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  };
+  wait_for(5);
   EXPECT_EQ(sink.count(), 5u);  // Nothing consumed: the window is full.
   EXPECT_EQ(run->pending(), 15u);
   run->Ack(5);
-  absl::SleepFor(absl::Milliseconds(50));
+  wait_for(10);
   EXPECT_EQ(sink.count(), 10u);
   run->Ack(15);
   for (int i = 0; i < 100 && !sink.done(); ++i) {
@@ -368,7 +389,7 @@ TEST(BatchRunTest, RandomCancellationsLoseNoJobAndNoPermit) {
     EXPECT_EQ(sinks[c]->count(), 50u);
     EXPECT_EQ(sinks[c]->summary().total, 50u);
   }
-  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  absl::Time give_up = absl::Now() + absl::Seconds(10);
   while ((env.backends().Find("db")->in_use() > 0 ||
           env.backends().Find("local")->in_use() > 0) &&
          absl::Now() < give_up) {
@@ -396,7 +417,9 @@ TEST(BatchRunTest, FinishedRunsLeaveNothingBehind) {
   {
     testing::CollectingSink sink;
     BatchRun::Options o;
-    o.deadline = absl::Now() + absl::Milliseconds(150);
+    // Time for the 30 quick jobs (10 waves of 1 ms) however slow the
+    // machine; the slow ones end at the deadline.
+    o.deadline = absl::Now() + absl::Seconds(1);
     auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
     run->AddJobs(60, [&](uint64_t i) { return i < 30 ? job : slow; });
     run->CloseInput();

@@ -43,7 +43,8 @@ class RunEnv : public TestEnv {
     // Busy for param us (default 100) µs; counts who is inside each
     // backend; records the order jobs ran in; fails when the payload is
     // "fail" and throws when it is "throw". With until_queued=1 it first
-    // waits (up to 10 s) until another job waits for its backend.
+    // waits (up to 10 s) until another job waits for its backend; with
+    // until_inside=N, until N handlers have been inside its backend at once.
     EXPECT_TRUE(
         kinds()
             .Register(
@@ -56,6 +57,12 @@ class RunEnv : public TestEnv {
                   {
                     MutexLock lock(&mu);
                     ran.push_back(job.id);
+                  }
+                  if (int n = testing::IntParam(ctx, "until_inside", 0)) {
+                    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+                    while (c.peak.load() < n && absl::Now() < give_up) {
+                      absl::SleepFor(absl::Microseconds(50));
+                    }
                   }
                   if (testing::IntParam(ctx, "until_queued", 0) == 1) {
                     const absl::Time give_up = absl::Now() + absl::Seconds(10);
@@ -168,7 +175,15 @@ TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
   RunEnv env(/*workers=*/4);
   CollectingSink sink;
   auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
-  run->AddJobs(120, FromList(env.Spins(120, "db", 300)));
+  // Each job waits, before its work, until 3 handlers have been inside db
+  // at once (up to 10 s): 3 runs can only be seen inside together if the
+  // call's runs share db's capacity, however the workers are scheduled.
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  for (int i = 0; i < 120; ++i) {
+    jobs.push_back(
+        env.Job("spin", {{"us", "300"}, {"until_inside", "3"}}, "db"));
+  }
+  run->AddJobs(120, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 120u);
