@@ -96,7 +96,6 @@ class AsyncJobRun : public JobRun,
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<JobResult> unreported_ ABSL_GUARDED_BY(mu_);
   bool reporting_ ABSL_GUARDED_BY(mu_) = false;
-  uint32_t finished_ ABSL_GUARDED_BY(mu_) = 0;  // Results handed over.
 };
 
 }  // namespace jobgroup

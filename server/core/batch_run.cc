@@ -49,7 +49,9 @@ bool BatchRun::AddJobs(uint64_t count, JobFactory factory) {
   {
     MutexLock lock(&mu_);
     if (done_) return false;
-    if (!factory_) factory_ = std::move(factory);
+    if (factory_ == nullptr) {
+      factory_ = std::make_shared<const JobFactory>(std::move(factory));
+    }
     added_ += count;
     cancelled = cancelled_;
   }
@@ -127,6 +129,7 @@ void BatchRun::Pump() {
   std::shared_ptr<BatchRun> self = shared_from_this();
   for (;;) {
     std::shared_ptr<TaskGroup> group;
+    std::shared_ptr<const JobFactory> factory;
     uint64_t first = 0;
     uint64_t count = 0;
     uint64_t split = 0;
@@ -178,13 +181,14 @@ void BatchRun::Pump() {
         running_ += count;
         ++spawning_;
         group = group_;
+        factory = factory_;
       }
     }
     if (close_round) {
       group->Close();
       return;
     }
-    SpawnBlock(*group, first, count, split);
+    SpawnBlock(*group, *factory, first, count, split);
     {
       MutexLock lock(&mu_);
       --spawning_;
@@ -200,8 +204,8 @@ uint64_t BatchRun::RunSizeFor(uint64_t left) const {
   return std::clamp<uint64_t>(jobs / (2 * workers), 1, RunTask::kMaxJobs);
 }
 
-void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
-                          uint64_t split) {
+void BatchRun::SpawnBlock(TaskGroup& group, const JobFactory& factory,
+                          uint64_t first, uint64_t count, uint64_t split) {
   // Consecutive jobs of one kind that qualify go together as one run:
   // synchronous ones run one after another (SyncJobRun), in runs of at most
   // `split` unless the kind is so quick that the whole block fits one
@@ -228,8 +232,7 @@ void BatchRun::SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
     run.clear();
   };
   for (uint64_t index = first; index < first + count; ++index) {
-    // factory_ is set once, before the first job is added, then read-only.
-    std::shared_ptr<const JobSpec> spec = factory_(index);
+    std::shared_ptr<const JobSpec> spec = factory(index);
     RunKind kind = SyncJobRun::CanRun(*spec, options_.retry) ? RunKind::kSync
                    : AsyncJobRun::CanRun(*spec, options_.retry)
                        ? RunKind::kAsync

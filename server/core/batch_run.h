@@ -73,8 +73,9 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
 
   // BatchRun::AddJobs()
   //
-  // Makes `count` more jobs available; `factory` builds each when it
-  // starts (the factory is kept and used for every later index too).
+  // Makes `count` more jobs available. The first call's `factory` builds
+  // every job of the run when it starts, those of later calls too (a later
+  // call's `factory` is not used and may be null).
   // Returns false, taking none, when the run has already ended (e.g. its
   // deadline passed): those jobs get no result.
   bool AddJobs(uint64_t count, JobFactory factory);
@@ -123,8 +124,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // Spawns jobs [first, first + count) into `group`: runs of consecutive
   // jobs that qualify as one SyncJobRun (of at most `split` jobs unless
   // the kind is quick) or AsyncJobRun each, the others as a JobTask each.
-  void SpawnBlock(TaskGroup& group, uint64_t first, uint64_t count,
-                  uint64_t split);
+  void SpawnBlock(TaskGroup& group, const JobFactory& factory, uint64_t first,
+                  uint64_t count, uint64_t split);
   void CancelWith(Cancellation why);
   void OnGroupCancelled(const Cancellation& why);
   void OnRoundDone();
@@ -143,7 +144,9 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   const absl::Time started_;
 
   mutable Mutex mu_;
-  JobFactory factory_ ABSL_GUARDED_BY(mu_);
+  // The first AddJobs()'s factory; set once, then shared with the spawns
+  // (taken under mu_, called outside it).
+  std::shared_ptr<const JobFactory> factory_ ABSL_GUARDED_BY(mu_);
   uint64_t added_ ABSL_GUARDED_BY(mu_) = 0;  // Jobs made available.
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;   // Next index to start.
   bool input_closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -93,7 +93,6 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   Mutex mu_;
   DoneFn done_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
   // Live attempt of each candidate, and which try it is (0: none live).
   // Inline for the common job with no fallback: no allocation per job.
