@@ -48,7 +48,7 @@ bool BatchRun::AddJobs(uint64_t count, JobFactory factory) {
   Cancellation cancelled;
   {
     MutexLock lock(&mu_);
-    if (done_) return false;
+    if (input_closed_) return false;
     if (factory_ == nullptr) {
       factory_ = std::make_shared<const JobFactory>(std::move(factory));
     }
@@ -88,11 +88,19 @@ void BatchRun::CancelWith(Cancellation why) {
     if (cancelled_.cancelled() || done_) return;
     cancelled_ = why;
     group = group_;
+    ++delivering_;  // The sink's OnCancelled(): OnDone() waits for it.
   }
   if (group) group->Cancel(why.cause, why.status);
   SettlePending(why);
+  TellCancelled(why);
   CloseRoundIfDue();
   MaybeFinish();
+}
+
+void BatchRun::TellCancelled(const Cancellation& why) {
+  sink_->OnCancelled(why);
+  MutexLock lock(&mu_);
+  --delivering_;
 }
 
 void BatchRun::Ack(uint64_t n) {
@@ -185,8 +193,10 @@ void BatchRun::Pump() {
       }
     }
     if (close_round) {
+      // Closing may end the round on this very thread, and its end's own
+      // Pump() returns at once (above): go round again to start the next.
       group->Close();
-      return;
+      continue;
     }
     SpawnBlock(*group, *factory, first, count, split);
     {
@@ -307,15 +317,22 @@ void BatchRun::OnOutcomes(absl::Span<JobResult> results) {
 
 void BatchRun::OnGroupCancelled(const Cancellation& why) {
   Cancellation cancelled;
+  bool first = false;
   {
     MutexLock lock(&mu_);
     // The group's own cancellation (its deadline, fail-fast) is the call's
     // unless the call was cancelled first.
-    if (!cancelled_.cancelled()) cancelled_ = why;
+    if (!cancelled_.cancelled()) {
+      first = true;
+      cancelled_ = why;
+      ++delivering_;  // The sink's OnCancelled().
+    }
     cancelled = cancelled_;
   }
   SettlePending(cancelled);
+  if (first) TellCancelled(cancelled);
   CloseRoundIfDue();
+  MaybeFinish();
 }
 
 void BatchRun::OnRoundDone() {
@@ -373,10 +390,9 @@ void BatchRun::MaybeFinish() {
   TimerService::TimerId timer = 0;
   {
     MutexLock lock(&mu_);
-    if (done_) return;
-    bool cancelled = cancelled_.cancelled();
-    if (!(input_closed_ || cancelled)) return;
-    if (next_ < added_ && !cancelled) return;
+    // However early the run was cancelled, it ends only once its input is
+    // closed: until then every job added still gets its result.
+    if (done_ || !input_closed_) return;
     if (next_ < added_ || group_ != nullptr || running_ != 0 ||
         spawning_ != 0 || delivering_ != 0) {
       return;

@@ -10,11 +10,16 @@
 // The window counts jobs running plus results the sink has not consumed
 // yet, so a slow reader stops the call from starting more jobs. When the
 // call is cancelled (deadline, fail-fast, client, drain) jobs not yet
-// started never start: each gets the cancellation's outcome at once.
+// started never start: each gets the cancellation's outcome at once, and so
+// does every job added after the cancellation.
+//
+// The run ends (OnDone()) exactly when its input is closed and every job it
+// took has its one result: never before CloseInput(), however early it is
+// cancelled (a deadline already past at Create() included).
 //
 // Thread-safe. The sink is called from any thread, concurrently for
 // OnResult(), never under BatchRun's lock; OnDone() comes once, after every
-// OnResult() has returned.
+// other call to the sink has returned.
 #ifndef JOBGROUP_SERVER_CORE_BATCH_RUN_H_
 #define JOBGROUP_SERVER_CORE_BATCH_RUN_H_
 
@@ -45,6 +50,16 @@ class ResultSink {
   // sink keeps it (e.g. until a stream writes it) and will call
   // BatchRun::Ack() for it later. Must not block.
   virtual bool OnResult(JobResult result) = 0;
+  // ResultSink::OnCancelled()
+  //
+  // The run was cancelled (`why` is the first cancellation): once, from
+  // any thread, after the results the cancellation settled at once and
+  // before OnDone(). The run still takes every job added until
+  // CloseInput(), each with the cancellation's outcome at once; a caller
+  // that reads its input as it comes and ends the call at a cancellation
+  // calls CloseInput() here (it may, from inside). Must not block. By
+  // default nothing.
+  virtual void OnCancelled(const Cancellation& why) {}
   // ResultSink::OnDone()
   //
   // Every job has its result; the last call the sink gets.
@@ -73,16 +88,18 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
 
   // BatchRun::AddJobs()
   //
-  // Makes `count` more jobs available. The first call's `factory` builds
-  // every job of the run when it starts, those of later calls too (a later
-  // call's `factory` is not used and may be null).
-  // Returns false, taking none, when the run has already ended (e.g. its
-  // deadline passed): those jobs get no result.
+  // Takes `count` more jobs; each gets exactly one result. The first call's
+  // `factory` (not null) builds every job of the run when it starts, those
+  // of later calls too (a later call's `factory` is not used and may be
+  // null). After a cancellation the jobs are still taken, each settled at
+  // once with the cancellation's outcome. Returns true; false only when
+  // called after CloseInput() (a caller's bug), taking none.
   bool AddJobs(uint64_t count, JobFactory factory);
 
   // BatchRun::CloseInput()
   //
-  // No more jobs will be added; the run ends when the last result is in.
+  // No more jobs will be added; the run ends when the last result is in
+  // (at once when every job already has one). Idempotent.
   void CloseInput();
 
   // BatchRun::Cancel()
@@ -127,6 +144,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   void SpawnBlock(TaskGroup& group, const JobFactory& factory, uint64_t first,
                   uint64_t count, uint64_t split);
   void CancelWith(Cancellation why);
+  // Calls the sink's OnCancelled(), then ends the delivery counted for it.
+  void TellCancelled(const Cancellation& why);
   void OnGroupCancelled(const Cancellation& why);
   void OnRoundDone();
   // Settles every job not started yet with `why`'s outcome.

@@ -155,7 +155,9 @@ void TaskGroup::CancelWith(Cancellation why) {
   TaskList to_cancel;
   {
     MutexLock lock(&mu_);
-    if (cancel_.cancelled()) return;
+    // Once done, the group has nothing left to cancel (a late timer, or a
+    // cancel racing the end).
+    if (cancel_.cancelled() || done_) return;
     to_cancel = CancelLocked(why, &outcomes);
   }
   Deliver(std::move(outcomes), std::move(to_cancel), why);
@@ -211,15 +213,19 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
   TaskList cancelling = std::move(to_cancel);
   DoneFn done;
   absl::Status reason;
+  TimerService::TimerId timer = 0;
   {
     MutexLock lock(&mu_);
     delivering_ -= delivered;
-    if (closed_ && running_.empty() && delivering_ == 0 && on_done_) {
+    if (closed_ && running_.empty() && delivering_ == 0 && !done_) {
+      done_ = true;
       done = std::move(on_done_);
       on_done_ = nullptr;
       reason = cancel_.status;
+      std::swap(timer, deadline_timer_);
     }
   }
+  if (timer != 0) timers_->Cancel(timer);
   if (done) done(reason);
   // Then every cancelled task is told to stop; waiting ones give their
   // place in the backend queue back, running ones stop their handler.
@@ -233,7 +239,8 @@ void TaskGroup::Close() {
   {
     MutexLock lock(&mu_);
     closed_ = true;
-    if (running_.empty() && delivering_ == 0 && on_done_) {
+    if (running_.empty() && delivering_ == 0 && !done_) {
+      done_ = true;
       done = std::move(on_done_);
       on_done_ = nullptr;
       reason = cancel_.status;

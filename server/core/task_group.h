@@ -118,8 +118,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   //
   // Cancels every unfinished task for `cause` (not kNone): each ends with
   // the cause's outcome and `why` (OK: the cause's standard status). Only
-  // the first cancellation (from here, the deadline or fail-fast) counts.
-  // Returns at once.
+  // the first cancellation (from here, the deadline or fail-fast) counts,
+  // and none once the group is done. Returns at once.
   void Cancel(CancelCause cause, absl::Status why = absl::OkStatus());
   // As above, with the cause that `why` stands for
   // (Cancellation::FromStatus: kDeadline for DEADLINE_EXCEEDED, else
@@ -202,6 +202,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // for them.
   int64_t delivering_ ABSL_GUARDED_BY(mu_) = 0;
   DoneFn on_done_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // The done callback was taken.
   TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

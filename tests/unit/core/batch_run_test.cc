@@ -3,11 +3,14 @@
 // exactly one result per job.
 #include "server/core/batch_run.h"
 
+#include <atomic>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/core/notification.h"
 #include "tests/unit/core/test_env.h"
 
 namespace jobgroup {
@@ -24,6 +27,42 @@ std::shared_ptr<BatchRun> RunAll(TestEnv& env, BatchRun::Options o,
   run->AddJobs(n, std::move(factory));
   run->CloseInput();
   return run;
+}
+
+// Returns once every timer due at or before `when` has run (the timer
+// thread runs them in due-time order, ties in the order they were
+// scheduled), e.g. a run's deadline timer scheduled before this call.
+void WaitForTimersDueBy(TestEnv& env, absl::Time when) {
+  Notification passed;
+  env.timers().Schedule(when, [&passed] { passed.Notify(); });
+  passed.WaitForNotification();
+}
+
+// After `run` (its input closed) ended: every one of its `n` jobs has
+// exactly one result (the sink fails the test on a second one, or on one
+// after OnDone), all `outcome`, none unspecified; the summary adds up;
+// OnDone came (once: the sink checks); nothing is left in flight and every
+// permit and handler is back.
+void ExpectEveryJobSettled(TestEnv& env, BatchRun& run, CollectingSink& sink,
+                           uint64_t n, JobOutcome outcome) {
+  ASSERT_TRUE(sink.Wait());
+  auto results = sink.results();
+  ASSERT_EQ(results.size(), n);
+  uint64_t index = 0;
+  for (const auto& [i, r] : results) {
+    EXPECT_EQ(i, index++);
+    EXPECT_EQ(r.outcome, outcome) << "job " << i;
+  }
+  BatchSummary s = sink.summary();
+  EXPECT_EQ(s.total, n);
+  EXPECT_EQ(s.count(outcome), n);
+  uint64_t sum = 0;
+  for (uint64_t c : s.counts) sum += c;
+  EXPECT_EQ(sum, n);
+  EXPECT_EQ(run.pending(), 0u);
+  EXPECT_EQ(run.in_window(), 0u);
+  EXPECT_TRUE(env.Idle());
+  EXPECT_EQ(env.pool().queue_depth(), 0u);
 }
 
 TEST(BatchRunTest, EveryJobSucceedsAndTheSummaryAddsUp) {
@@ -334,6 +373,170 @@ TEST(BatchRunTest, SlowSinkHoldsTheWindow) {
   }
   ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.count(), 20u);
+}
+
+// ---- A run cannot end before its input is closed (issue 14, break 1) ----
+
+TEST(BatchRunTest, DeadlinePastBeforeTheJobsAreAddedStillAnswersEveryJob) {
+  TestEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.deadline = absl::Now() - absl::Milliseconds(1);
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  WaitForTimersDueBy(env, o.deadline);  // The run's deadline timer ran.
+  EXPECT_FALSE(sink.done());
+  EXPECT_TRUE(run->AddJobs(100, Repeat(env.Job("echo"))));
+  EXPECT_FALSE(sink.done());
+  run->CloseInput();
+  ExpectEveryJobSettled(env, *run, sink, 100, JobOutcome::kDeadlineExceeded);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kDeadline);
+  EXPECT_TRUE(sink.summary().deadline_hit);
+  EXPECT_EQ(env.started.load(), 0);
+}
+
+TEST(BatchRunTest, DeadlineFiringBetweenCreateAndAddJobsStillAnswersEveryJob) {
+  TestEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(20);
+  o.batch_size = 7;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  WaitForTimersDueBy(env, o.deadline);
+  EXPECT_FALSE(sink.done());
+  EXPECT_TRUE(run->AddJobs(50, Repeat(env.Job("sleep", {{"ms", "1"}}))));
+  run->CloseInput();
+  ExpectEveryJobSettled(env, *run, sink, 50, JobOutcome::kDeadlineExceeded);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kDeadline);
+  EXPECT_EQ(env.started.load(), 0);
+}
+
+TEST(BatchRunTest, CancelBeforeTheJobsAreAddedStillAnswersEveryJob) {
+  TestEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.max_concurrency = 3;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  run->Cancel(CancelCause::kClient);
+  EXPECT_FALSE(sink.done());
+  EXPECT_TRUE(run->AddJobs(40, Repeat(env.Job("sleep", {{"ms", "1"}}, "db"))));
+  run->CloseInput();
+  ExpectEveryJobSettled(env, *run, sink, 40, JobOutcome::kCancelled);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kClient);
+  EXPECT_EQ(env.started.load(), 0);
+}
+
+TEST(BatchRunTest, CancelledRunWithNoJobsEndsWhenItsInputCloses) {
+  TestEnv env;
+  CollectingSink sink;
+  BatchRun::Options o;
+  o.deadline = absl::Now() - absl::Seconds(1);
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  WaitForTimersDueBy(env, o.deadline);
+  EXPECT_FALSE(sink.done());
+  run->CloseInput();
+  ExpectEveryJobSettled(env, *run, sink, 0, JobOutcome::kDeadlineExceeded);
+  EXPECT_FALSE(run->AddJobs(1, Repeat(env.Job("echo"))));  // A caller bug.
+  EXPECT_EQ(sink.count(), 0u);
+}
+
+// Streamed input (Process): a cancellation between two AddJobs() settles
+// what was taken, and every job added later still gets its outcome, at
+// once; the run ends only when the input closes.
+TEST(BatchRunTest, CancelBetweenStreamedAddsAnswersEveryJobAddedLater) {
+  for (CancelCause cause :
+       {CancelCause::kClient, CancelCause::kDrain, CancelCause::kDeadline}) {
+    TestEnv env;
+    CollectingSink sink;
+    BatchRun::Options o;
+    o.max_concurrency = 8;
+    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    std::vector<std::shared_ptr<const JobSpec>> jobs;
+    for (int i = 0; i < 60; ++i) {
+      jobs.push_back(i < 5 ? env.Job("echo")
+                           : env.Job("sleep", {{"ms", "10000"}}, "db"));
+    }
+    EXPECT_TRUE(run->AddJobs(5, testing::FromList(jobs)));
+    absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (sink.count() < 5 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_EQ(sink.count(), 5u);  // The echoes are done.
+    EXPECT_TRUE(run->AddJobs(20, nullptr));
+    run->Cancel(cause);
+    EXPECT_TRUE(run->AddJobs(30, nullptr));
+    EXPECT_TRUE(run->AddJobs(5, nullptr));
+    EXPECT_EQ(sink.count(), 60u);  // Settled at once.
+    EXPECT_FALSE(sink.done());
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait());
+    auto results = sink.results();
+    ASSERT_EQ(results.size(), 60u);
+    JobOutcome cancelled = cause == CancelCause::kDeadline
+                               ? JobOutcome::kDeadlineExceeded
+                               : JobOutcome::kCancelled;
+    for (const auto& [i, r] : results) {
+      EXPECT_EQ(r.outcome, i < 5 ? JobOutcome::kSucceeded : cancelled)
+          << "job " << i;
+    }
+    BatchSummary s = sink.summary();
+    EXPECT_EQ(s.total, 60u);
+    EXPECT_EQ(s.count(JobOutcome::kSucceeded), 5u);
+    EXPECT_EQ(s.count(cancelled), 55u);
+    EXPECT_EQ(s.cancel_cause, cause);
+    EXPECT_EQ(run->pending(), 0u);
+    EXPECT_EQ(run->in_window(), 0u);
+    EXPECT_TRUE(env.Idle());
+    EXPECT_EQ(env.backends().Find("db")->waiting(), 0);
+  }
+}
+
+// The sink hears of the cancellation once, before OnDone(), and may close
+// the input from inside (as a call that ends at a cancellation does).
+TEST(BatchRunTest, SinkIsToldOfTheCancellationAndMayCloseTheInput) {
+  struct ClosingSink : testing::CollectingSink {
+    std::shared_ptr<BatchRun> run;
+    std::atomic<int> told{0};
+    std::atomic<bool> done_before_told{false};
+    void OnCancelled(const Cancellation& why) override {
+      if (done()) done_before_told = true;
+      EXPECT_EQ(why.cause, CancelCause::kFailFast);
+      EXPECT_EQ(why.failed_job_index, std::optional<uint64_t>(2));
+      told.fetch_add(1);
+      run->CloseInput();
+    }
+  };
+  TestEnv env;
+  ClosingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  sink.run = run;
+  std::vector<std::shared_ptr<const JobSpec>> jobs = {
+      env.Job("sleep", {{"ms", "10000"}}), env.Job("sleep", {{"ms", "10000"}}),
+      env.Job("fail")};
+  EXPECT_TRUE(run->AddJobs(3, testing::FromList(jobs)));
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.told.load(), 1);
+  EXPECT_FALSE(sink.done_before_told.load());
+  EXPECT_EQ(sink.Count(JobOutcome::kFailed), 1);
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 2);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kFailFast);
+  EXPECT_FALSE(run->AddJobs(1, nullptr));  // The input is closed.
+  EXPECT_TRUE(env.Idle());
+  sink.run = nullptr;
+}
+
+// A round whose jobs all settle while they are spawned (rejected jobs)
+// ends inside the spawn; the next round must still start.
+TEST(BatchRunTest, RoundsThatEndWhileSpawningStillLeadToTheNext) {
+  TestEnv env;
+  CollectingSink sink;
+  auto rejected = env.Job("echo");
+  rejected->rejected = absl::InvalidArgumentError("bad job");
+  BatchRun::Options o;
+  o.batch_size = 1;
+  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  EXPECT_TRUE(run->AddJobs(10, Repeat(rejected)));
+  run->CloseInput();
+  ExpectEveryJobSettled(env, *run, sink, 10, JobOutcome::kRejected);
 }
 
 TEST(BatchRunTest, StreamedInputRunsAsItArrives) {

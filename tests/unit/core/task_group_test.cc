@@ -210,6 +210,30 @@ TEST(TaskGroupTest, TaskSpawnedAfterCancelNeverStarts) {
   EXPECT_TRUE(rec.done.HasBeenNotified());
 }
 
+// However early a group is cancelled, it ends only when closed, and every
+// job spawned into it meanwhile gets its one outcome at once.
+TEST(TaskGroupTest, CancelledGroupEndsOnlyOnceClosed) {
+  TimerService timers;
+  Recorder rec;
+  auto group = rec.Make({}, &timers);
+  group->Cancel(CancelCause::kDrain);
+  std::vector<std::shared_ptr<ManualTask>> tasks;
+  for (int i = 0; i < 5; ++i) {
+    tasks.push_back(std::make_shared<ManualTask>());
+    group->Spawn(i, tasks.back());
+  }
+  EXPECT_EQ(rec.size(), 5u);
+  EXPECT_FALSE(rec.done.HasBeenNotified());
+  group->Close();
+  ASSERT_TRUE(rec.done.HasBeenNotified());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(rec.Of(i), JobOutcome::kCancelled);
+    EXPECT_FALSE(tasks[i]->started());
+  }
+  EXPECT_EQ(rec.cancel_cause, CancelCause::kDrain);
+  EXPECT_EQ(rec.duplicates, 0);
+}
+
 TEST(TaskGroupTest, SpawnPastTheDeadlineNeverStarts) {
   TimerService timers;
   Recorder rec;
