@@ -129,11 +129,20 @@ void CallGate::JobDone(absl::string_view kind, const JobResult& r) {
   ctx_.metrics->JobFinished(kind, r);
 }
 
+void CallGate::Cancelled() { cancelled_.store(true); }
+
 void CallGate::Register(std::shared_ptr<BatchRun> run) {
   registry_id_ = ctx_.calls->Add(std::move(run));
 }
 
-void CallGate::End(const absl::Status& status, const BatchSummary* summary) {
+absl::Status CallGate::End(absl::Status status, const BatchSummary* summary) {
+  if (status.ok() && cancelled_.load()) {
+    // The client learns nothing from this status (gRPC already ended the
+    // call for it); the count and the log say what happened.
+    status = context_->deadline() <= std::chrono::system_clock::now()
+                 ? absl::DeadlineExceededError("the client's deadline passed")
+                 : absl::CancelledError("the client cancelled the call");
+  }
   if (window_ > 0) ctx_.admission->Release(window_);
   window_ = 0;
   if (registry_id_ != 0) ctx_.calls->Remove(registry_id_);
@@ -160,6 +169,7 @@ void CallGate::End(const absl::Status& status, const BatchSummary* summary) {
   f.push_back({"elapsed_ms", absl::StrCat(absl::ToDoubleMilliseconds(took))});
   if (!status.ok()) f.push_back({"error", std::string(status.message())});
   ctx_.logger->Info("call_finished", "", f);
+  return status;
 }
 
 }  // namespace jobgroup

@@ -6,13 +6,14 @@
 //
 // One CallGate per call, owned by its reactor. Not thread-safe by itself:
 // the reactor calls Accept*/Admit/Register before the call's jobs start and
-// End() once after they have all ended; JobDone() may run on any thread
-// (it only touches thread-safe counters).
+// End() once after they have all ended; JobDone() and Cancelled() may run
+// on any thread (they only touch atomics and thread-safe counters).
 #ifndef JOBGROUP_SERVER_SERVICE_CALL_GATE_H_
 #define JOBGROUP_SERVER_SERVICE_CALL_GATE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -78,12 +79,25 @@ class CallGate {
   // One job of kind `kind` ended with `r`: off the gauge, into metrics.
   void JobDone(absl::string_view kind, const JobResult& r);
 
+  // CallGate::Cancelled()
+  //
+  // gRPC cancelled the call (the reactor's OnCancel): the client cancelled
+  // it, went away or let its deadline pass. End() then counts an OK ending
+  // as CANCELLED (DEADLINE_EXCEEDED when the client's deadline has passed).
+  // Any thread.
+  void Cancelled();
+
   // Puts the call's run in the drain registry until End().
   void Register(std::shared_ptr<BatchRun> run);
 
+  // CallGate::End()
+  //
   // The call ended with `status`; `summary` is null when no job ran.
   // Gives back the admitted window, leaves the registry, counts and logs.
-  void End(const absl::Status& status, const BatchSummary* summary);
+  // Returns the status the call was counted and logged with, which the
+  // reactor must finish with: `status`, unless gRPC cancelled the call
+  // (Cancelled()) and `status` is OK.
+  absl::Status End(absl::Status status, const BatchSummary* summary);
 
   const ServiceContext& ctx() const { return ctx_; }
   Method method() const { return method_; }
@@ -96,6 +110,7 @@ class CallGate {
   const std::string peer_;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace jobgroup

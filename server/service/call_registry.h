@@ -28,14 +28,15 @@ class CallRegistry {
     absl::MutexLock lock(&mu_);
     runs_.erase(id);
   }
-  // Cancels every registered call with `why` (their results still flow).
-  void CancelAll(const absl::Status& why) {
+  // Cancels every registered call for `cause` with `why` (their results
+  // still flow).
+  void CancelAll(CancelCause cause, const absl::Status& why) {
     std::vector<std::shared_ptr<BatchRun>> runs;
     {
       absl::MutexLock lock(&mu_);
       for (auto& [id, run] : runs_) runs.push_back(run);
     }
-    for (auto& run : runs) run->Cancel(why);
+    for (auto& run : runs) run->Cancel(cause, why);
   }
   size_t size() const {
     absl::MutexLock lock(&mu_);

@@ -295,7 +295,8 @@ void JobgroupServer::Drain() {
   if (left > 0) {
     logger_.Warn("drain_timeout", "cancelling the calls still running",
                  {{"calls", absl::StrCat(left)}});
-    calls_.CancelAll(absl::CancelledError("the server is shutting down"));
+    calls_.CancelAll(CancelCause::kDrain,
+                     absl::CancelledError("the server is shutting down"));
     absl::Time wait_until = absl::Now() + absl::Seconds(2);
     while (calls_.size() > 0 && absl::Now() < wait_until) {
       absl::SleepFor(absl::Milliseconds(5));

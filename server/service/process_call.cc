@@ -88,8 +88,8 @@ class ProcessCall final
   }
 
   void OnCancel() override {
-    if (run_)
-      run_->Cancel(absl::CancelledError("the client cancelled the call"));
+    gate_.Cancelled();
+    if (run_) run_->Cancel(CancelCause::kClient);
   }
   void OnDone() override { delete this; }
 

@@ -1,11 +1,14 @@
 #include "server/service/proto_mapping.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "google/rpc/error_details.pb.h"
+#include "google/protobuf/any.pb.h"
 #include "google/rpc/status.pb.h"
+#include "server/service/validation.h"
 
 namespace jobgroup {
 
@@ -13,18 +16,15 @@ grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   auto code = static_cast<grpc::StatusCode>(s.code());
   std::string message(s.message());
-  size_t colon = message.find(": ");
-  if (!absl::IsInvalidArgument(s) || colon == std::string::npos) {
-    return grpc::Status(code, message);
-  }
-  google::rpc::BadRequest bad;
-  google::rpc::BadRequest::FieldViolation* v = bad.add_field_violations();
-  v->set_field(message.substr(0, colon));
-  v->set_description(message.substr(colon + 2));
+  auto bad_request = s.GetPayload(kBadRequestPayload);
+  if (!bad_request.has_value()) return grpc::Status(code, message);
+  // The payload is the serialized google.rpc.BadRequest itself.
   google::rpc::Status details;
   details.set_code(static_cast<int>(s.code()));
   details.set_message(message);
-  details.add_details()->PackFrom(bad);
+  google::protobuf::Any* any = details.add_details();
+  any->set_type_url(std::string(kBadRequestPayload));
+  any->set_value(std::string(*bad_request));
   return grpc::Status(code, message, details.SerializeAsString());
 }
 

@@ -15,9 +15,10 @@
 
 namespace jobgroup {
 
-// The gRPC status of `s`. An INVALID_ARGUMENT whose message names a field
-// ("jobs[3].params.ms: ...", as every validation error does) also carries a
-// google.rpc.BadRequest naming it, in the standard rich-error trailer.
+// The gRPC status of `s`, with the same code and message. A status that
+// carries a google.rpc.BadRequest payload (every validation error does, see
+// InvalidField()) also carries it in the standard rich-error trailer
+// (grpc-status-details-bin, a google.rpc.Status).
 grpc::Status ToGrpc(const absl::Status& s);
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out);

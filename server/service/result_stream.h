@@ -74,8 +74,7 @@ class StreamingCall : public ReactorBase {
   }
 
   void FailBeforeRun(const absl::Status& s) {
-    gate_.End(s, nullptr);
-    this->Finish(ToGrpc(s));
+    this->Finish(ToGrpc(gate_.End(s, nullptr)));
   }
 
   CallGate gate_;
@@ -152,8 +151,7 @@ class StreamingCall : public ReactorBase {
     }
     absl::Status status = broken ? absl::CancelledError("the client went away")
                                  : absl::OkStatus();
-    gate_.End(status, &summary);
-    this->Finish(ToGrpc(status));
+    this->Finish(ToGrpc(gate_.End(status, &summary)));
   }
 
   Sink sink_;

@@ -38,8 +38,8 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
-    if (run_)
-      run_->Cancel(absl::CancelledError("the client cancelled the call"));
+    gate_.Cancelled();
+    if (run_) run_->Cancel(CancelCause::kClient);
   }
   void OnDone() override { delete this; }
 
@@ -56,18 +56,14 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     }
     void OnDone(const BatchSummary& summary) override {
       FillSummary(summary, call_->response_->mutable_summary());
-      call_->gate_.End(absl::OkStatus(), &summary);
-      call_->Finish(grpc::Status::OK);
+      call_->Finish(ToGrpc(call_->gate_.End(absl::OkStatus(), &summary)));
     }
 
    private:
     RunBatchCall* const call_;
   };
 
-  void Fail(const absl::Status& s) {
-    gate_.End(s, nullptr);
-    Finish(ToGrpc(s));
-  }
+  void Fail(const absl::Status& s) { Finish(ToGrpc(gate_.End(s, nullptr))); }
 
   CallGate gate_;
   const v1::RunBatchRequest* const request_;

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
@@ -12,7 +14,28 @@ namespace jobgroup {
 namespace {
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+  return InvalidField(field, what);
+}
+
+// The error of a kind's ParamValidator for the job at `field`. By the kind
+// API's convention (job_kind.h) its message is "params.NAME: WHAT"; a
+// validator may also name the field itself with a BadRequest payload.
+absl::Status KindParamError(absl::string_view field, const absl::Status& s) {
+  if (!absl::IsInvalidArgument(s)) {
+    return absl::Status(s.code(), absl::StrCat(field, ": ", s.message()));
+  }
+  if (std::optional<google::rpc::BadRequest> bad = BadRequestOf(s);
+      bad.has_value() && bad->field_violations_size() > 0) {
+    const auto& v = bad->field_violations(0);
+    return Invalid(absl::StrCat(field, ".", v.field()), v.description());
+  }
+  absl::string_view message = s.message();
+  size_t colon = message.find(": ");
+  if (absl::StartsWith(message, "params.") && colon != message.npos) {
+    return Invalid(absl::StrCat(field, ".", message.substr(0, colon)),
+                   message.substr(colon + 2));
+  }
+  return Invalid(field, message);
 }
 
 absl::StatusOr<absl::Duration> ToDuration(const google::protobuf::Duration& d,
@@ -25,6 +48,24 @@ absl::StatusOr<absl::Duration> ToDuration(const google::protobuf::Duration& d,
 }
 
 }  // namespace
+
+absl::Status InvalidField(absl::string_view field, absl::string_view what) {
+  absl::Status s = absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+  google::rpc::BadRequest bad;
+  google::rpc::BadRequest::FieldViolation* v = bad.add_field_violations();
+  v->set_field(std::string(field));
+  v->set_description(std::string(what));
+  s.SetPayload(kBadRequestPayload, absl::Cord(bad.SerializeAsString()));
+  return s;
+}
+
+std::optional<google::rpc::BadRequest> BadRequestOf(const absl::Status& s) {
+  auto payload = s.GetPayload(kBadRequestPayload);
+  if (!payload.has_value()) return std::nullopt;
+  google::rpc::BadRequest bad;
+  if (!bad.ParseFromString(std::string(*payload))) return std::nullopt;
+  return bad;
+}
 
 absl::Status RequestValidator::ValidateJobs(
     const google::protobuf::RepeatedPtrField<v1::Job>& jobs) const {
@@ -126,9 +167,7 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
     spec.kind = job.kind();
     for (const auto& [k, v] : job.params()) spec.params.emplace_back(k, v);
     absl::Status s = kind->validate(spec);
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(field, ".", s.message()));
-    }
+    if (!s.ok()) return KindParamError(field, s);
   }
   return absl::OkStatus();
 }

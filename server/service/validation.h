@@ -2,13 +2,21 @@
 // anything runs, with an error that names the offending field
 // ("jobs[3].params.ms: ..."). Validation also resolves each job's kind and
 // backend. Stateless and thread-safe.
+//
+// The field travels as a typed value too: every validation error carries a
+// google.rpc.BadRequest payload (kBadRequestPayload) naming the field, which
+// ToGrpc() sends as the status's rich error detail. Nothing reads the field
+// back out of the message text.
 #ifndef JOBGROUP_SERVER_SERVICE_VALIDATION_H_
 #define JOBGROUP_SERVER_SERVICE_VALIDATION_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/rpc/error_details.pb.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
@@ -16,6 +24,22 @@
 #include "server/service/server_options.h"
 
 namespace jobgroup {
+
+// The absl::Status payload (type URL) of a validation error: a serialized
+// google.rpc.BadRequest with one field violation.
+inline constexpr absl::string_view kBadRequestPayload =
+    "type.googleapis.com/google.rpc.BadRequest";
+
+// InvalidField()
+//
+// INVALID_ARGUMENT with the message "FIELD: WHAT" and a BadRequest payload
+// whose violation has field FIELD and description WHAT.
+absl::Status InvalidField(absl::string_view field, absl::string_view what);
+
+// BadRequestOf()
+//
+// The BadRequest that `s` carries as its payload, if any.
+std::optional<google::rpc::BadRequest> BadRequestOf(const absl::Status& s);
 
 class RequestValidator {
  public:
