@@ -1,6 +1,7 @@
 // The subcommands of the jobgroup CLI; see commands.h.
 #include "client/commands.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -18,8 +19,8 @@
 #include "client/cli_flags.h"
 #include "client/human_duration.h"
 #include "client/job_client.h"
-#include "client/job_source.h"
 #include "client/job_result_json.h"
+#include "client/job_source.h"
 #include "client/jsonl_job_reader.h"
 #include "client/progress_bar.h"
 #include "client/result_output.h"
@@ -120,6 +121,10 @@ memory stays bounded for any input length. Results are written to stdout as
 JSON Lines as they finish (--output table prints a summary instead); the end
 of the input ends the call. The jobs file has the format of 'jobgroup run':
 one jobgroup.v1.Job per line in protobuf's JSON form.
+
+When the server ends the call before the input does (a failure under
+fail-fast, the deadline, a drain), the jobs sent after the ones it read are
+not run: one line on stderr says how many, and the exit status is 1.
 
 Examples:
   jobgroup process --jobs-file jobs.jsonl > results.jsonl
@@ -254,16 +259,20 @@ class CountingJobSource : public JobSource {
     absl::StatusOr<bool> more = source_.Next(job);
     if (!more.ok()) error_ = more.status();
     if (more.ok() && *more) sent_.fetch_add(1, std::memory_order_relaxed);
+    if (more.ok() && !*more) exhausted_ = true;
     return more;
   }
   bool ReadyNow() override { return source_.ReadyNow(); }
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
   const absl::Status& error() const { return error_; }
+  // The source said it had no more jobs (read once Process() returned).
+  bool exhausted() const { return exhausted_; }
 
  private:
   JobSource& source_;
   std::atomic<uint64_t> sent_{0};
   absl::Status error_;
+  bool exhausted_ = false;
 };
 
 // Moves `jobs` into a request, leaving `jobs` empty.
@@ -281,11 +290,10 @@ CallOptions BatchCallOptions(const RunOptions& options) {
   return call;
 }
 
-// The end of a run or process command: the table or a stderr note, and the
-// exit status.
-int FinishBatch(const Console& c, const RunOptions& options,
-                const jobgroup::v1::BatchSummary& summary,
-                const ResultTally& tally, absl::Duration elapsed) {
+// The end of a run or process command: the table or a stderr note.
+void PrintBatchEnd(const Console& c, const RunOptions& options,
+                   const jobgroup::v1::BatchSummary& summary,
+                   const ResultTally& tally, absl::Duration elapsed) {
   RunReport report;
   report.summary = summary;
   report.client_elapsed = elapsed;
@@ -302,6 +310,13 @@ int FinishBatch(const Console& c, const RunOptions& options,
            << (summary.deadline_hit() ? " (deadline hit)" : "") << '\n';
   }
   c.out->flush();
+}
+
+// PrintBatchEnd(), and the exit status.
+int FinishBatch(const Console& c, const RunOptions& options,
+                const jobgroup::v1::BatchSummary& summary,
+                const ResultTally& tally, absl::Duration elapsed) {
+  PrintBatchEnd(c, options, summary, tally, elapsed);
   if (tally.received() != summary.total()) {
     *c.err << "jobgroup: warning: " << tally.received()
            << " results arrived but the server's summary counts "
@@ -310,6 +325,27 @@ int FinishBatch(const Console& c, const RunOptions& options,
   }
   return summary.succeeded() == summary.total() ? kExitOk
                                                 : kExitJobsNotSucceeded;
+}
+
+// The one line that says how many jobs of a process command the server did
+// not run (the results printed are the others), and exit 1. `total` is the
+// input's size when known (--count); otherwise the line counts the jobs
+// sent, and says whether input was left unsent.
+int NotRun(const Console& c, const CountingJobSource& input,
+           std::optional<uint64_t> total, uint64_t received,
+           absl::string_view why) {
+  c.out->flush();
+  *c.err << "jobgroup process: ";
+  if (total.has_value()) {
+    *c.err << *total - std::min(received, *total) << " of the " << *total
+           << " jobs were not run";
+  } else {
+    *c.err << input.sent() - std::min(received, input.sent()) << " of the "
+           << input.sent() << " jobs sent were not run"
+           << (input.exhausted() ? "" : ", nor the rest of the input");
+  }
+  *c.err << " (" << received << " results arrived): " << why << '\n';
+  return kExitJobsNotSucceeded;
 }
 
 int RunCommand(const std::vector<std::string>& args, const Console& c) {
@@ -433,6 +469,11 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
   process_options.batch = options->batch;
   // Whoever reads stdout sees each result as soon as its message arrives.
   process_options.after_each_message = [&c] { c.out->flush(); };
+  std::optional<jobgroup::v1::BatchSummary> last_summary;
+  process_options.on_summary =
+      [&last_summary](const jobgroup::v1::BatchSummary& s) {
+        last_summary = s;
+      };
   const absl::Time start = absl::Now();
   absl::StatusOr<jobgroup::v1::BatchSummary> summary = (*client)->Process(
       process_options, counting, BatchCallOptions(*options),
@@ -450,7 +491,23 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
              << " results were printed)\n";
       return kExitUsageOrConnection;
     }
+    if (last_summary.has_value() || tally.received() > 0) {
+      // The server ran jobs, then ended the call before the input did
+      // (fail-fast, deadline, drain...): say how many it did not run.
+      if (last_summary.has_value()) {
+        PrintBatchEnd(c, *options, *last_summary, tally, absl::Now() - start);
+      }
+      return NotRun(c, counting, total, tally.received(),
+                    summary.status().message());
+    }
     return CallError(c, "process", summary.status(), tally.received());
+  }
+  if (counting.sent() > tally.received()) {
+    // An OK status must mean that every job sent has its outcome; a server
+    // that breaks that promise is told on.
+    PrintBatchEnd(c, *options, *summary, tally, absl::Now() - start);
+    return NotRun(c, counting, total, tally.received(),
+                  "the server ended the call OK without their outcomes");
   }
   return FinishBatch(c, *options, *summary, tally, absl::Now() - start);
 }

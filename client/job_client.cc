@@ -307,7 +307,10 @@ absl::StatusOr<BatchSummary> JobClient::Process(
   while (stream->Read(&response)) {
     for (const JobResult& result : response.results()) on_result(result);
     if (options.after_each_message) options.after_each_message();
-    if (response.has_summary()) summary = response.summary();
+    if (response.has_summary()) {
+      summary = response.summary();
+      if (options.on_summary) options.on_summary(*summary);
+    }
   }
   // Read() returned false: the call is over and its status is final, also
   // when the server ended it (deadline, error) while input remained.

@@ -78,6 +78,11 @@ struct ProcessOptions {
   // message went to `on_result`, e.g. to flush an output once per message
   // rather than once per result.
   std::function<void()> after_each_message;
+  // Optional: called on the calling thread with the summary when a message
+  // carries it. Also when the call then fails: a Process call that the
+  // server ends before the input does sends the outcomes of the jobs it
+  // read and its summary, then a status that is not OK.
+  std::function<void(const jobgroup::v1::BatchSummary&)> on_summary;
 };
 
 // ServingStatus is the answer of the standard health check.

@@ -44,6 +44,11 @@ ABSL_FLAG(int64_t, max_payload_bytes, 1 << 20,
           "Payload bytes per job at most.");
 ABSL_FLAG(int64_t, max_message_bytes, 256 << 20,
           "Largest gRPC message received or sent, in bytes.");
+ABSL_FLAG(int64_t, max_output_bytes, 64 << 20,
+          "Output bytes per job at most; a job whose output is longer FAILS "
+          "(RESOURCE_EXHAUSTED, naming the size and the limit) and the other "
+          "jobs are not affected. At most --max_message_bytes less 64 KiB, "
+          "so that any one result fits a reply message.");
 ABSL_FLAG(int64_t, max_inflight_jobs, 1000000,
           "Jobs the whole server holds in flight at most; a call whose window "
           "does not fit is refused at once with RESOURCE_EXHAUSTED and a "
@@ -142,6 +147,14 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
   o.max_message_bytes = std::min<uint64_t>(
       positive("max_message_bytes", absl::GetFlag(FLAGS_max_message_bytes)),
       INT32_MAX);
+  if (o.max_message_bytes <= 2 * jobgroup::kMessageRoomBytes) {
+    fprintf(stderr, "jobgroupd: --max_message_bytes must be over %llu\n",
+            static_cast<unsigned long long>(2 * jobgroup::kMessageRoomBytes));
+    exit(2);
+  }
+  o.max_output_bytes = std::min<uint64_t>(
+      positive("max_output_bytes", absl::GetFlag(FLAGS_max_output_bytes)),
+      o.max_message_bytes - jobgroup::kMessageRoomBytes);
   o.max_inflight_jobs =
       positive("max_inflight_jobs", absl::GetFlag(FLAGS_max_inflight_jobs));
   o.max_concurrency =

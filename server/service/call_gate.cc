@@ -60,8 +60,11 @@ CallGate::CallGate(const ServiceContext& ctx,
       method_(method),
       started_(absl::Now()),
       peer_(context->peer()) {
+  ctx_.open_calls->fetch_add(1);
   ctx_.metrics->CallStarted(method);
 }
+
+CallGate::~CallGate() { ctx_.open_calls->fetch_sub(1); }
 
 absl::Time CallGate::Deadline(uint64_t jobs) const {
   const ServerOptions& o = *ctx_.options;
@@ -124,9 +127,30 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
 
 void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
 
-void CallGate::JobDone(absl::string_view kind, const JobResult& r) {
+bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
+  bool over = r.outcome == JobOutcome::kSucceeded &&
+              r.output.size() > ctx_.options->max_output_bytes;
+  if (over) {
+    r.outcome = JobOutcome::kFailed;
+    r.error = absl::ResourceExhaustedError(absl::StrCat(
+        "the job's output of ", r.output.size(),
+        " bytes is over the server's limit of ", ctx_.options->max_output_bytes,
+        " bytes (--max_output_bytes)"));
+    std::string().swap(r.output);
+    outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
+  }
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
+  return over;
+}
+
+BatchSummary CallGate::Summary(const BatchSummary& run) const {
+  BatchSummary s = run;
+  uint64_t over = outputs_over_limit_.load(std::memory_order_relaxed);
+  over = std::min(over, s.counts[static_cast<int>(JobOutcome::kSucceeded)]);
+  s.counts[static_cast<int>(JobOutcome::kSucceeded)] -= over;
+  s.counts[static_cast<int>(JobOutcome::kFailed)] += over;
+  return s;
 }
 
 void CallGate::Cancelled() { cancelled_.store(true); }
@@ -135,7 +159,8 @@ void CallGate::Register(std::shared_ptr<BatchRun> run) {
   registry_id_ = ctx_.calls->Add(std::move(run));
 }
 
-absl::Status CallGate::End(absl::Status status, const BatchSummary* summary) {
+absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
+                           const uint64_t* jobs_read) {
   if (status.ok() && cancelled_.load()) {
     // The client learns nothing from this status (gRPC already ended the
     // call for it); the count and the log say what happened.
@@ -165,6 +190,9 @@ absl::Status CallGate::End(absl::Status status, const BatchSummary* summary) {
     f.push_back(
         {"rejected", absl::StrCat(summary->count(JobOutcome::kRejected))});
     f.push_back({"deadline_hit", summary->deadline_hit ? "true" : "false"});
+  }
+  if (jobs_read != nullptr) {
+    f.push_back({"jobs_read", absl::StrCat(*jobs_read)});
   }
   f.push_back({"elapsed_ms", absl::StrCat(absl::ToDoubleMilliseconds(took))});
   if (!status.ok()) f.push_back({"error", std::string(status.message())});

@@ -50,6 +50,7 @@ class CallGate {
  public:
   CallGate(const ServiceContext& ctx, grpc::CallbackServerContext* context,
            Method method);
+  ~CallGate();  // The call is over (ServiceContext::open_calls).
   CallGate(const CallGate&) = delete;
   CallGate& operator=(const CallGate&) = delete;
 
@@ -76,8 +77,21 @@ class CallGate {
   absl::Status Admit(uint64_t window, uint64_t jobs);
   // Adds `n` (which may be negative) to the in-flight gauge.
   void AddJobs(int64_t n);
-  // One job of kind `kind` ended with `r`: off the gauge, into metrics.
-  void JobDone(absl::string_view kind, const JobResult& r);
+
+  // CallGate::JobDone()
+  //
+  // One job of kind `kind` ended with `r`: bounds its output, takes it off
+  // the gauge and into metrics. A SUCCEEDED result whose output is over
+  // --max_output_bytes becomes FAILED (RESOURCE_EXHAUSTED naming the size
+  // and the limit, the output dropped); JobDone() then returns true, and
+  // Summary() counts it as failed. Any thread.
+  bool JobDone(absl::string_view kind, JobResult& r);
+
+  // CallGate::Summary()
+  //
+  // `run`'s summary with the results JobDone() turned into failures counted
+  // as failed. Call once every JobDone() has returned.
+  BatchSummary Summary(const BatchSummary& run) const;
 
   // CallGate::Cancelled()
   //
@@ -92,12 +106,14 @@ class CallGate {
 
   // CallGate::End()
   //
-  // The call ended with `status`; `summary` is null when no job ran.
+  // The call ended with `status`; `summary` is null when no job ran, and
+  // `jobs_read` is the jobs a Process call read (null for the others).
   // Gives back the admitted window, leaves the registry, counts and logs.
   // Returns the status the call was counted and logged with, which the
   // reactor must finish with: `status`, unless gRPC cancelled the call
   // (Cancelled()) and `status` is OK.
-  absl::Status End(absl::Status status, const BatchSummary* summary);
+  absl::Status End(absl::Status status, const BatchSummary* summary,
+                   const uint64_t* jobs_read = nullptr);
 
   const ServiceContext& ctx() const { return ctx_; }
   Method method() const { return method_; }
@@ -111,6 +127,8 @@ class CallGate {
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
   std::atomic<bool> cancelled_{false};
+  // Results JobDone() turned into failures (rare: no cost per job).
+  std::atomic<uint64_t> outputs_over_limit_{0};
 };
 
 }  // namespace jobgroup

@@ -20,7 +20,9 @@ grpc::ServerWriteReactor<v1::StreamBatchResponse>* StartStreamBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
     const v1::StreamBatchRequest* request);
 
-grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>*
+// Process reads its messages raw and parses them itself (process_call.cc);
+// JobServiceImpl registers it so.
+grpc::ServerBidiReactor<grpc::ByteBuffer, v1::ProcessResponse>*
 StartProcessCall(const ServiceContext& ctx,
                  grpc::CallbackServerContext* context);
 

@@ -2,11 +2,34 @@
 // (job_calls.h); GetServerInfo answers from the shared context.
 #include "server/service/job_service.h"
 
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
+
+#include <utility>
+
 #include "server/service/call_gate.h"
 #include "server/service/job_calls.h"
 #include "server/service/proto_mapping.h"
 
 namespace jobgroup {
+namespace {
+
+// Process's index among JobService's methods (jobgroup.proto's order).
+constexpr int kProcessMethodIndex = 2;
+
+}  // namespace
+
+JobServiceImpl::JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {
+  SetMessageAllocatorFor_RunBatch(&run_batch_messages_);
+  // Process reads raw messages, typed replies: replaces the handler the
+  // generated CallbackService registered for it.
+  MarkMethodRawCallback(
+      kProcessMethodIndex,
+      new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer,
+                                              v1::ProcessResponse>(
+          [this](grpc::CallbackServerContext* context) {
+            return StartProcessCall(ctx_, context);
+          }));
+}
 
 grpc::ServerUnaryReactor* JobServiceImpl::RunBatch(
     grpc::CallbackServerContext* context, const v1::RunBatchRequest* request,
@@ -18,11 +41,6 @@ grpc::ServerWriteReactor<v1::StreamBatchResponse>* JobServiceImpl::StreamBatch(
     grpc::CallbackServerContext* context,
     const v1::StreamBatchRequest* request) {
   return StartStreamBatchCall(ctx_, context, request);
-}
-
-grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>*
-JobServiceImpl::Process(grpc::CallbackServerContext* context) {
-  return StartProcessCall(ctx_, context);
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
@@ -64,6 +82,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
   limits->set_max_inflight_jobs(ctx_.admission->limit());
   limits->set_inflight_jobs(ctx_.jobs_in_flight->load());
   limits->set_max_concurrency(o.max_concurrency);
+  limits->set_max_output_bytes(o.max_output_bytes);
+  limits->set_max_message_bytes(o.max_message_bytes);
   ctx_.metrics->CallHandled(Method::kGetServerInfo, 0, absl::Now() - start);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

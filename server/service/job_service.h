@@ -1,7 +1,9 @@
 // JobService: the gRPC face of jobgroup, thin over the core. Each call is a
 // small callback reactor that validates, admits, hands the jobs to a
 // BatchRun and turns its results into protobuf messages; no reaction
-// blocks. gRPC status is made from absl::Status here and nowhere else.
+// blocks. gRPC status is made from absl::Status in proto_mapping only.
+// Process is registered with raw reads (job_calls.h), so it has no typed
+// method here.
 //
 // Thread-safe; calls run concurrently on gRPC's callback threads.
 #ifndef JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
@@ -17,9 +19,7 @@ namespace jobgroup {
 
 class JobServiceImpl final : public v1::JobService::CallbackService {
  public:
-  explicit JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {
-    SetMessageAllocatorFor_RunBatch(&run_batch_messages_);
-  }
+  explicit JobServiceImpl(ServiceContext ctx);
 
   grpc::ServerUnaryReactor* RunBatch(grpc::CallbackServerContext* context,
                                      const v1::RunBatchRequest* request,
@@ -27,8 +27,6 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
   grpc::ServerWriteReactor<v1::StreamBatchResponse>* StreamBatch(
       grpc::CallbackServerContext* context,
       const v1::StreamBatchRequest* request) override;
-  grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>* Process(
-      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetServerInfo(
       grpc::CallbackServerContext* context,
       const v1::GetServerInfoRequest* request,

@@ -194,6 +194,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.calls = &calls_;
   ctx.draining = &draining_;
   ctx.jobs_in_flight = &jobs_in_flight_;
+  ctx.open_calls = &open_calls_;
   ctx.version = JobgroupVersion();
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
 
@@ -302,8 +303,17 @@ void JobgroupServer::Drain() {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-  // Lets the last replies go out, then cancels whatever is left.
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  // A call leaves the registry as it sends its last reply; gRPC is done
+  // with it a little later. Once every call is, Shutdown() needs almost no
+  // grace: it would otherwise wait all of it for idle client connections
+  // to close. Else it lets the last replies go out, then cancels the rest.
+  absl::Time calls_over_by = absl::Now() + absl::Seconds(1);
+  while (open_calls_.load() > 0 && absl::Now() < calls_over_by) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  auto grace = open_calls_.load() == 0 ? std::chrono::milliseconds(50)
+                                       : std::chrono::milliseconds(1000);
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
   if (health_) health_->Shutdown();
   timers_.Shutdown();
   int64_t stuck = dispatcher_->running_handlers();

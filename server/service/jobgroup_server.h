@@ -79,6 +79,7 @@ class JobgroupServer {
   CallRegistry calls_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> jobs_in_flight_{0};
+  std::atomic<int64_t> open_calls_{0};  // ServiceContext::open_calls.
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

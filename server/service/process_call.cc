@@ -1,6 +1,19 @@
 // Process: jobs read from a client stream as they come, results streamed
 // back as they finish (StreamingCall). Reading pauses while the call holds
 // a full window of jobs, so HTTP/2 flow control slows the producer.
+//
+// Messages are read raw (grpc::ByteBuffer) and parsed here: gRPC's typed
+// reads report a message that does not parse (a string that is not UTF-8,
+// say) exactly as they report the client's half-close, OnReadDone(false),
+// which would take a bad message for the end of the input.
+//
+// How the call ends (see jobgroup.proto, Process): after the client's
+// half-close, OK. When the server ends it first (fail-fast, deadline,
+// drain, a message that does not parse), the call reads no more, the run
+// ends once every job read has its outcome, the summary says how many jobs
+// were read, and the status is not OK (EndStatus()).
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,7 +28,7 @@ namespace {
 
 class ProcessCall final
     : public StreamingCall<
-          grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>,
+          grpc::ServerBidiReactor<grpc::ByteBuffer, v1::ProcessResponse>,
           v1::ProcessResponse> {
  public:
   ProcessCall(const ServiceContext& ctx, grpc::CallbackServerContext* context)
@@ -30,26 +43,51 @@ class ProcessCall final
       absl::MutexLock lock(&input_mu_);
       read_outstanding_ = true;
     }
-    StartRead(&request_);
+    StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       // Half-close (or the client is gone): no more jobs.
       if (!EnsureRun()) return;
-      {
-        absl::MutexLock lock(&input_mu_);
-        input_closed_ = true;
-      }
-      run_->CloseInput();
+      EndInput(InputEnd::kHalfClose);
       return;
     }
     gate_.ctx().metrics->MessagesReceived(Method::kProcess, 1);
+    ++messages_read_;
+    if (!Parse()) {
+      absl::Status bad = absl::InvalidArgumentError(absl::StrCat(
+          "message ", messages_read_,
+          " of the stream is not a valid jobgroup.v1.ProcessRequest (for "
+          "example a string that is not UTF-8); ",
+          messages_read_ == 1
+              ? "nothing was run"
+              : "the jobs of the messages before it have their outcomes, "
+                "and no later message was read"));
+      if (!run_) {
+        refused_ = true;
+        CountInvalid(gate_.ctx(), bad);
+        return FailBeforeRun(bad);
+      }
+      {
+        absl::MutexLock lock(&input_mu_);
+        unparseable_ = bad;
+      }
+      EndInput(InputEnd::kUnparseable);
+      return;
+    }
     if (!EnsureRun()) return;
     const ServiceContext& ctx = gate_.ctx();
     uint64_t added = 0;
     {
       absl::MutexLock lock(&input_mu_);
+      if (input_closed_) {
+        // The server ended the call while this message was on its way:
+        // it is not read, and its jobs are among those the client learns
+        // were not run.
+        read_outstanding_ = false;
+        return;
+      }
       for (const v1::Job& job : request_.jobs()) {
         uint64_t index = next_index_++;
         std::string field = absl::StrCat("jobs[", index, "]");
@@ -67,6 +105,9 @@ class ProcessCall final
         live_.emplace(index, spec);
         ++added;
       }
+      // EndInput() waits for these jobs to be in the run before closing
+      // its input.
+      adding_ = added > 0;
     }
     if (added > 0) {
       ProcessCall* self = this;
@@ -79,11 +120,15 @@ class ProcessCall final
       });
       if (!taken) gate_.AddJobs(-static_cast<int64_t>(added));
     }
+    bool close = false;
     {
-      // Only now may another read reuse request_.
+      // Only now may another read reuse buffer_ and request_.
       absl::MutexLock lock(&input_mu_);
       read_outstanding_ = false;
+      adding_ = false;
+      close = input_closed_ && close_when_added_;
     }
+    if (close) return run_->CloseInput();
     ReadMoreIfRoom();
   }
 
@@ -94,6 +139,20 @@ class ProcessCall final
   void OnDone() override { delete this; }
 
  private:
+  enum class InputEnd {
+    kOpen,         // Still reading.
+    kHalfClose,    // The client half-closed (or went away).
+    kUnparseable,  // A message did not parse.
+    kServerEnded,  // The run was cancelled with the input open.
+  };
+
+  // Parses buffer_ into request_ (and empties buffer_).
+  bool Parse() {
+    return grpc::SerializationTraits<v1::ProcessRequest>::Deserialize(&buffer_,
+                                                                      &request_)
+        .ok();
+  }
+
   // Creates the run from the first message's options. False when the call
   // was refused (and finished).
   bool EnsureRun() {
@@ -124,10 +183,82 @@ class ProcessCall final
     return true;
   }
 
+  // Ends the call's input for `why`: no more reads, and the run ends once
+  // every job read has its outcome. The first end counts. When a read is
+  // adding its jobs to the run right now, its OnReadDone() closes the run's
+  // input once they are in, so that every job counted as read is run.
+  void EndInput(InputEnd why) {
+    {
+      absl::MutexLock lock(&input_mu_);
+      if (input_closed_) return;
+      input_closed_ = true;
+      input_end_ = why;
+      if (adding_) {
+        close_when_added_ = true;
+        return;
+      }
+    }
+    run_->CloseInput();
+  }
+
+  // The server ends the call at a cancellation (fail-fast, deadline,
+  // drain) unless the input has ended already.
+  void OnRunCancelled(const Cancellation& why) override {
+    EndInput(InputEnd::kServerEnded);
+  }
+
+  absl::Status EndStatus(const BatchSummary& summary) override {
+    InputEnd end;
+    absl::Status unparseable;
+    {
+      absl::MutexLock lock(&input_mu_);
+      if (!input_closed_) {
+        // The run ended by itself with the input open (a core that ends a
+        // cancelled run without waiting for CloseInput()): read no more.
+        input_closed_ = true;
+        input_end_ = InputEnd::kServerEnded;
+      }
+      end = input_end_;
+      unparseable = unparseable_;
+    }
+    if (end == InputEnd::kHalfClose) return absl::OkStatus();
+    if (end == InputEnd::kUnparseable) return unparseable;
+    // The server ended the call before the client's half-close: the code
+    // says why, so that the client knows what to do with the jobs not run.
+    std::string read = absl::StrCat(
+        "the server read ", summary.total,
+        " jobs (summary.jobs_read), each has its outcome; the jobs sent "
+        "after those were not run");
+    switch (summary.cancel_cause) {
+      case CancelCause::kFailFast:
+        return absl::AbortedError(absl::StrCat(
+            summary.failed_job_index.has_value()
+                ? absl::StrCat("job ", *summary.failed_job_index, " failed")
+                : std::string(summary.cancel_reason.message()),
+            " under FAIL_FAST, so the server ended the call before its "
+            "input did: ",
+            read));
+      case CancelCause::kDeadline:
+        return absl::DeadlineExceededError(absl::StrCat(
+            "the call's deadline passed with its input still open: ", read));
+      case CancelCause::kDrain:
+      case CancelCause::kShutdown:
+        return absl::UnavailableError(
+            absl::StrCat("the server is shutting down: ", read,
+                         "; send them to another replica"));
+      case CancelCause::kClient:
+      case CancelCause::kNone:
+        break;
+    }
+    return absl::CancelledError(absl::StrCat("the call was cancelled: ", read));
+  }
+
+  bool LogsJobsRead() const override { return true; }
+
   // Reads the next message unless the call holds a full window of jobs
   // plus a small buffer: then HTTP/2 flow control slows the producer. At
-  // most one read is outstanding, and request_ is reused only after
-  // OnReadDone() has finished with it.
+  // most one read is outstanding, and buffer_ and request_ are reused only
+  // after OnReadDone() has finished with them.
   void ReadMoreIfRoom() {
     {
       absl::MutexLock lock(&input_mu_);
@@ -136,7 +267,7 @@ class ProcessCall final
       if (held >= window_ + window_ / 4 + 16) return;  // Paused.
       read_outstanding_ = true;
     }
-    StartRead(&request_);
+    StartRead(&buffer_);
   }
 
   void OnWindowFreed() override { ReadMoreIfRoom(); }
@@ -151,20 +282,30 @@ class ProcessCall final
     return out;
   }
 
+  // The message being read, raw, and parsed. Used by one OnReadDone() at a
+  // time (read_outstanding_).
+  grpc::ByteBuffer buffer_;
   v1::ProcessRequest request_;
+  uint64_t messages_read_ = 0;  // By OnReadDone() only.
   bool refused_ = false;
   uint64_t window_ = 0;
   absl::Mutex input_mu_;
   uint64_t next_index_ ABSL_GUARDED_BY(input_mu_) = 0;
   bool input_closed_ ABSL_GUARDED_BY(input_mu_) = false;
+  InputEnd input_end_ ABSL_GUARDED_BY(input_mu_) = InputEnd::kOpen;
   bool read_outstanding_ ABSL_GUARDED_BY(input_mu_) = false;
+  // A read is handing its jobs to the run; EndInput() then leaves the
+  // run's input to it (close_when_added_).
+  bool adding_ ABSL_GUARDED_BY(input_mu_) = false;
+  bool close_when_added_ ABSL_GUARDED_BY(input_mu_) = false;
+  absl::Status unparseable_ ABSL_GUARDED_BY(input_mu_);  // kUnparseable.
   // Jobs received whose result has not been sent: index -> spec.
   absl::flat_hash_map<uint64_t, std::shared_ptr<JobSpec>> live_
       ABSL_GUARDED_BY(input_mu_);
 };
 }  // namespace
 
-grpc::ServerBidiReactor<v1::ProcessRequest, v1::ProcessResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, v1::ProcessResponse>*
 StartProcessCall(const ServiceContext& ctx,
                  grpc::CallbackServerContext* context) {
   auto* call = new ProcessCall(ctx, context);

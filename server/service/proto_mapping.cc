@@ -76,8 +76,10 @@ void FillResult(JobResult& r, absl::string_view id, v1::JobResult* out) {
   }
 }
 
-void FillSummary(const BatchSummary& s, v1::BatchSummary* out) {
+void FillSummary(const BatchSummary& s, uint64_t jobs_read,
+                 v1::BatchSummary* out) {
   out->set_total(s.total);
+  out->set_jobs_read(jobs_read);
   out->set_succeeded(s.count(JobOutcome::kSucceeded));
   out->set_failed(s.count(JobOutcome::kFailed));
   out->set_cancelled(s.count(JobOutcome::kCancelled));

@@ -29,7 +29,25 @@ v1::JobOutcome ToProto(JobOutcome o);
 // id, or empty for the default (the index).
 void FillResult(JobResult& r, absl::string_view id, v1::JobResult* out);
 
-void FillSummary(const BatchSummary& s, v1::BatchSummary* out);
+// Fills `out` from `s`; `jobs_read` is the jobs the call read (for
+// RunBatch and StreamBatch every job of the request).
+void FillSummary(const BatchSummary& s, uint64_t jobs_read,
+                 v1::BatchSummary* out);
+
+// Bytes a BatchSummary takes in a reply message at most (its field tag and
+// length included).
+inline constexpr uint64_t kSummaryBytesAtMost = 160;
+
+// ResultBytesAtMost()
+//
+// An upper bound on the bytes `r` takes in a reply message (its field tag
+// and length included): its strings plus room for every other field at its
+// largest. Cheap (no serialization), for cutting messages by size.
+inline uint64_t ResultBytesAtMost(const v1::JobResult& r) {
+  // index, outcome, attempts, served_by, error.code, queue_time, run_time,
+  // the tags and lengths of the strings and of the result: under 128.
+  return 128 + r.id().size() + r.output().size() + r.error().message().size();
+}
 
 }  // namespace jobgroup
 

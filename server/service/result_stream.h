@@ -2,7 +2,15 @@
 // queue up as they finish and go out many to a message, one write at a
 // time; a result frees its window slot only once written, so a client that
 // reads slowly stops the call from starting more jobs. The summary goes in
-// the last message, then the call finishes.
+// the last message, then the call finishes with the status EndStatus()
+// gives.
+//
+// Messages are cut by size: at most kResultsPerMessage results and about
+// kMessageBytes bytes (by ResultBytesAtMost(), an upper bound; at most half
+// of --max_message_bytes), so never over the limit; a result larger than
+// that goes alone.
+// One result always fits a message, since --max_output_bytes is kept
+// kMessageRoomBytes under the limit.
 //
 // Thread-safety: the sink's callbacks run on worker and timer threads,
 // OnWriteDone on gRPC's; the write queue is guarded by mu_.
@@ -11,6 +19,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -18,6 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/batch_run.h"
@@ -28,18 +38,39 @@ namespace jobgroup {
 
 // Results per stream message at most; more are sent in later messages.
 inline constexpr int kResultsPerMessage = 1024;
+// Bytes per stream message, about: small enough for a client with gRPC's
+// default 4 MiB receive limit, large enough that a message's cost is
+// spread over many results.
+inline constexpr uint64_t kMessageBytes = 1 << 20;
 
 template <class ReactorBase, class Response>
 class StreamingCall : public ReactorBase {
  protected:
   StreamingCall(const ServiceContext& ctx, grpc::CallbackServerContext* context,
                 Method method)
-      : gate_(ctx, context, method), sink_(this) {}
+      : gate_(ctx, context, method),
+        message_bytes_(
+            std::min(kMessageBytes, ctx.options->max_message_bytes / 2)),
+        sink_(this) {}
 
   // Kind and id of the job at `index`, for the result message and metrics.
   virtual std::pair<std::string, std::string> KindAndId(const JobResult& r) = 0;
   // A written batch of results freed window slots.
   virtual void OnWindowFreed() {}
+  // The run was cancelled (ResultSink::OnCancelled()). Any thread, no lock
+  // held; must not block.
+  virtual void OnRunCancelled(const Cancellation& why) {}
+  // The status the call ends with once its summary is written; the jobs
+  // the call read, for the summary and the log. Called once, from the
+  // run's OnDone().
+  virtual absl::Status EndStatus(const BatchSummary& summary) {
+    return absl::OkStatus();
+  }
+  virtual uint64_t JobsRead(const BatchSummary& summary) {
+    return summary.total;
+  }
+  // True for Process, whose log line names the jobs read.
+  virtual bool LogsJobsRead() const { return false; }
 
   void OnWriteDone(bool ok) override {
     uint64_t written;
@@ -69,6 +100,7 @@ class StreamingCall : public ReactorBase {
 
   // Starts the run; `options` carry the deadline and observer already.
   void StartRun(const BatchRun::Options& options) {
+    policy_ = options.policy;
     run_ = BatchRun::Create(gate_.ctx().dispatcher, options, &sink_);
     gate_.Register(run_);
   }
@@ -81,28 +113,53 @@ class StreamingCall : public ReactorBase {
   std::shared_ptr<BatchRun> run_;
 
  private:
+  struct Pending {
+    v1::JobResult result;
+    uint64_t bytes;  // ResultBytesAtMost(result).
+  };
+
   class Sink : public ResultSink {
    public:
     explicit Sink(StreamingCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
       auto [kind, id] = call_->KindAndId(r);
-      call_->gate_.JobDone(kind, r);
-      v1::JobResult proto;
-      FillResult(r, id, &proto);
+      if (call_->gate_.JobDone(kind, r) &&
+          call_->policy_ == FailurePolicy::kFailFast) {
+        // The run counted it as a success: its failure cancels the others
+        // here, as any failure does under FAIL_FAST.
+        call_->run_->Cancel(
+            CancelCause::kFailFast,
+            absl::CancelledError(absl::StrCat("cancelled because job ", r.index,
+                                              " failed: ", r.error.message())));
+      }
+      Pending p;
+      FillResult(r, id, &p.result);
+      p.bytes = ResultBytesAtMost(p.result);
       bool start;
       {
         absl::MutexLock lock(&call_->mu_);
-        call_->pending_.push_back(std::move(proto));
+        call_->pending_.push_back(std::move(p));
         start = !call_->writing_ && !call_->broken_ && call_->PrepareLocked();
       }
       if (start) call_->StartWrite(&call_->message_);
       return false;  // Acked once written.
     }
-    void OnDone(const BatchSummary& summary) override {
+    // ResultSink::OnCancelled() where the core has it (no `override`, so
+    // that this builds against a core without it: the run then ends by
+    // itself at a cancellation, and EndStatus() sees the input open).
+    void OnCancelled(const Cancellation& why) {  // NOLINT
+      call_->OnRunCancelled(why);
+    }
+    void OnDone(const BatchSummary& run_summary) override {
+      BatchSummary summary = call_->gate_.Summary(run_summary);
+      absl::Status status = call_->EndStatus(summary);
+      uint64_t jobs_read = call_->JobsRead(summary);
       bool start = false, finish = false;
       {
         absl::MutexLock lock(&call_->mu_);
         call_->summary_ = summary;
+        call_->jobs_read_ = jobs_read;
+        call_->end_status_ = status;
         call_->summary_ready_ = true;
         if (!call_->writing_) {
           if (call_->broken_) {
@@ -127,14 +184,17 @@ class StreamingCall : public ReactorBase {
     if (pending_.empty() && !summary_ready_) return false;
     message_.Clear();
     int n = 0;
-    while (!pending_.empty() && n < kResultsPerMessage) {
-      *message_.add_results() = std::move(pending_.front());
+    uint64_t bytes = 0;
+    while (!pending_.empty() && n < kResultsPerMessage &&
+           (n == 0 || bytes + pending_.front().bytes <= message_bytes_)) {
+      bytes += pending_.front().bytes;
+      *message_.add_results() = std::move(pending_.front().result);
       pending_.pop_front();
       ++n;
     }
     in_message_ = n;
     if (pending_.empty() && summary_ready_) {
-      FillSummary(summary_, message_.mutable_summary());
+      FillSummary(summary_, jobs_read_, message_.mutable_summary());
       summary_sent_ = true;
     }
     writing_ = true;
@@ -143,20 +203,24 @@ class StreamingCall : public ReactorBase {
 
   void FinishCall() {
     BatchSummary summary;
-    bool broken;
+    absl::Status status;
+    uint64_t jobs_read;
     {
       absl::MutexLock lock(&mu_);
       summary = summary_;
-      broken = broken_;
+      jobs_read = jobs_read_;
+      status =
+          broken_ ? absl::CancelledError("the client went away") : end_status_;
     }
-    absl::Status status = broken ? absl::CancelledError("the client went away")
-                                 : absl::OkStatus();
-    this->Finish(ToGrpc(gate_.End(status, &summary)));
+    status = gate_.End(status, &summary, LogsJobsRead() ? &jobs_read : nullptr);
+    this->Finish(ToGrpc(status));
   }
 
+  const uint64_t message_bytes_;  // Per message, about; see kMessageBytes.
+  FailurePolicy policy_ = FailurePolicy::kFailFast;  // Set by StartRun().
   Sink sink_;
   absl::Mutex mu_;
-  std::deque<v1::JobResult> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   Response message_;  // Owned by gRPC while a write is under way.
   uint64_t in_message_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -164,6 +228,8 @@ class StreamingCall : public ReactorBase {
   bool summary_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool summary_sent_ ABSL_GUARDED_BY(mu_) = false;
   BatchSummary summary_ ABSL_GUARDED_BY(mu_);
+  uint64_t jobs_read_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status end_status_ ABSL_GUARDED_BY(mu_);
 };
 }  // namespace jobgroup
 

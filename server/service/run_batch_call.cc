@@ -1,9 +1,12 @@
 // RunBatch: one unary reactor per call. Every result has its slot in the
 // response up front; the run's sink fills them from any thread, and the
-// reply goes out when the run is done.
+// reply goes out when the run is done — unless it would be over the message
+// limit: then the call ends RESOURCE_EXHAUSTED (counted and logged so),
+// saying how large it would have been and pointing to the streaming calls.
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/core/batch_run.h"
 #include "server/service/call_gate.h"
 #include "server/service/job_calls.h"
@@ -32,6 +35,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     auto* results = response_->mutable_results();
     results->Reserve(static_cast<int>(n));
     for (uint64_t i = 0; i < n; ++i) results->Add();
+    policy_ = options->policy;
     run_ = BatchRun::Create(ctx.dispatcher, *options, &sink_);
     gate_.Register(run_);
     RunAllJobs(*run_, *ctx.validator, request_->jobs());
@@ -44,19 +48,47 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
+  // OK, or RESOURCE_EXHAUSTED when the reply would be over
+  // --max_message_bytes. The exact size is computed only when a cheap
+  // bound over the results says the reply might not fit.
+  absl::Status CheckReplySize() const {
+    const uint64_t limit = gate_.ctx().options->max_message_bytes;
+    uint64_t bound = kSummaryBytesAtMost;
+    for (const v1::JobResult& r : response_->results()) {
+      bound += ResultBytesAtMost(r);
+    }
+    if (bound <= limit) return absl::OkStatus();
+    uint64_t bytes = response_->ByteSizeLong();
+    if (bytes <= limit) return absl::OkStatus();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the reply would be ", bytes,
+        " bytes, over the server's message "
+        "limit of ",
+        limit,
+        " bytes (--max_message_bytes): every job ran, "
+        "but its results cannot be sent in one message; use StreamBatch or "
+        "Process, which send results as they finish in messages under the "
+        "limit, or send fewer jobs per call"));
+  }
+
   class Sink : public ResultSink {
    public:
     explicit Sink(RunBatchCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
       const v1::Job& job = call_->request_->jobs(static_cast<int>(r.index));
-      call_->gate_.JobDone(job.kind(), r);
+      if (call_->gate_.JobDone(job.kind(), r)) call_->OnOutputOverLimit(r);
       FillResult(r, job.id(),
                  call_->response_->mutable_results(static_cast<int>(r.index)));
       return true;
     }
-    void OnDone(const BatchSummary& summary) override {
-      FillSummary(summary, call_->response_->mutable_summary());
-      call_->Finish(ToGrpc(call_->gate_.End(absl::OkStatus(), &summary)));
+    void OnDone(const BatchSummary& run_summary) override {
+      BatchSummary summary = call_->gate_.Summary(run_summary);
+      FillSummary(summary, call_->request_->jobs_size(),
+                  call_->response_->mutable_summary());
+      absl::Status s = call_->CheckReplySize();
+      if (!s.ok()) call_->response_->Clear();
+      s = call_->gate_.End(s, &summary);
+      call_->Finish(ToGrpc(s));
     }
 
    private:
@@ -65,10 +97,21 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
 
   void Fail(const absl::Status& s) { Finish(ToGrpc(gate_.End(s, nullptr))); }
 
+  // A job FAILED for its output's size (CallGate::JobDone) after the run
+  // counted it as a success: under FAIL_FAST it cancels the others, as
+  // any failure does.
+  void OnOutputOverLimit(const JobResult& r) {
+    if (policy_ != FailurePolicy::kFailFast) return;
+    run_->Cancel(CancelCause::kFailFast, absl::CancelledError(absl::StrCat(
+                                             "cancelled because job ", r.index,
+                                             " failed: ", r.error.message())));
+  }
+
   CallGate gate_;
   const v1::RunBatchRequest* const request_;
   v1::RunBatchResponse* const response_;
   Sink sink_;
+  FailurePolicy policy_ = FailurePolicy::kFailFast;
   std::shared_ptr<BatchRun> run_;
 };
 }  // namespace

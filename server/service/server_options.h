@@ -15,6 +15,10 @@
 
 namespace jobgroup {
 
+// What a message needs beside one job's output: the result's other fields
+// (its id included, within reason) and a summary.
+inline constexpr uint64_t kMessageRoomBytes = 64 << 10;
+
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics.
@@ -24,6 +28,10 @@ struct ServerOptions {
   uint64_t max_jobs_per_call = 100'000;
   uint64_t max_payload_bytes = 1 << 20;
   uint64_t max_message_bytes = 256 << 20;
+  // A job's output at most; a longer one FAILS the job. main.cc keeps it
+  // kMessageRoomBytes under max_message_bytes, so that any one result fits
+  // a message.
+  uint64_t max_output_bytes = 64 << 20;
   uint64_t max_inflight_jobs = 1'000'000;
   uint64_t max_concurrency = 1'000'000;  // Accepted BatchOptions value.
   uint64_t process_window = 1024;  // Process's window without max_concurrency.

@@ -35,6 +35,9 @@ struct ServiceContext {
   CallRegistry* calls = nullptr;
   const std::atomic<bool>* draining = nullptr;
   std::atomic<int64_t>* jobs_in_flight = nullptr;
+  // Job-running calls whose reactor gRPC has not finished with (counted by
+  // CallGate's lifetime), so that a drain knows when the last reply is out.
+  std::atomic<int64_t>* open_calls = nullptr;
   std::string version;
 };
 

@@ -216,7 +216,8 @@ TEST_F(StreamingTest, ProcessDeadlineEndsTheCallWithPartialResults) {
   for (int i = 0; i < 5; ++i)
     *req.add_jobs() = MakeJob("sleep", {{"ms", "10000"}});
   ASSERT_TRUE(stream->Write(req));
-  // No half-close: the deadline alone must end the call.
+  // No half-close: the deadline alone must end the call, with every job
+  // read given its outcome, and a status that says the input was cut short.
   v1::ProcessResponse msg;
   v1::BatchSummary summary;
   int results = 0;
@@ -224,8 +225,9 @@ TEST_F(StreamingTest, ProcessDeadlineEndsTheCallWithPartialResults) {
     results += msg.results_size();
     if (msg.has_summary()) summary = msg.summary();
   }
-  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(stream->Finish().error_code(), grpc::DEADLINE_EXCEEDED);
   EXPECT_EQ(results, 10);
+  EXPECT_EQ(summary.jobs_read(), 10u);
   EXPECT_EQ(summary.succeeded(), 5u);
   EXPECT_EQ(summary.deadline_exceeded(), 5u);
   EXPECT_TRUE(summary.deadline_hit());
