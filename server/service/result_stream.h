@@ -144,10 +144,7 @@ class StreamingCall : public ReactorBase {
       if (start) call_->StartWrite(&call_->message_);
       return false;  // Acked once written.
     }
-    // ResultSink::OnCancelled() where the core has it (no `override`, so
-    // that this builds against a core without it: the run then ends by
-    // itself at a cancellation, and EndStatus() sees the input open).
-    void OnCancelled(const Cancellation& why) {  // NOLINT
+    void OnCancelled(const Cancellation& why) override {
       call_->OnRunCancelled(why);
     }
     void OnDone(const BatchSummary& run_summary) override {
