@@ -31,24 +31,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Metrics(const ServerProcess& server) {
-  std::string cmd = absl::StrCat(
-      "curl -s http://127.0.0.1:", server.metrics_port(), "/metrics");
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
-
 // The value of grpc_server_handled_total for `method` and `code`, 0 when
 // absent.
 double Handled(const ServerProcess& server, const std::string& method,
                const std::string& code) {
-  std::string metrics = Metrics(server);
+  std::string metrics = server.Metrics();
   for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
     if (!absl::StartsWith(line, "grpc_server_handled_total{")) continue;
     if (!absl::StrContains(line, absl::StrCat("grpc_method=\"", method, "\"")))

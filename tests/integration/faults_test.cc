@@ -95,19 +95,6 @@ void ExpectCleanStop(ServerProcess& server) {
                      << Tail(server.Log(), 15);
 }
 
-std::string Metrics(const ServerProcess& server) {
-  std::string cmd = absl::StrCat(
-      "curl -s http://127.0.0.1:", server.metrics_port(), "/metrics");
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
-
 void ExpectSummaryAddsUp(const v1::BatchSummary& s, uint64_t jobs) {
   EXPECT_EQ(s.total(), jobs);
   EXPECT_EQ(s.succeeded() + s.failed() + s.cancelled() + s.deadline_exceeded() +
@@ -171,7 +158,7 @@ TEST(FaultsTest, AHandlerIgnoringCancellationCannotWedgeTheServer) {
   std::string metrics;
   auto give_up = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < give_up) {
-    metrics = Metrics(server);
+    metrics = server.Metrics();
     if (metrics.find("jobgroup_handlers_abandoned 1") != std::string::npos)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -155,6 +156,19 @@ bool WaitForInflightJobs(v1::JobService::Stub& stub, uint64_t jobs,
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+std::string ServerProcess::Metrics() const {
+  std::string cmd =
+      "curl -s http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
 }
 
 }  // namespace jobgroup::testing

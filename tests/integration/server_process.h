@@ -35,6 +35,9 @@ class ServerProcess {
   long RssBytes() const;
   // Everything the server wrote to stderr so far.
   std::string Log() const;
+  // The server's /metrics page now (curl on the metrics port); empty when
+  // it does not answer.
+  std::string Metrics() const;
 
   // Sends `sig`, waits up to `timeout_s` for exit; returns the exit code,
   // or -1 when it did not exit (it is then killed).
