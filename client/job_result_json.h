@@ -1,11 +1,14 @@
 // JobResult in protobuf's JSON mapping, written directly: the same bytes as
 // google::protobuf::util::MessageToJsonString with
 // always_print_primitive_fields (enums as names, zero values included, bytes in
-// base64, durations as "1.500s", protobuf's escaping of strings), about fifty
-// times faster, since the CLI writes one such line per result (`-o jsonl`) and
-// must not be the bottleneck of a million-job call. A result it cannot write
-// the fast way (a string that is not UTF-8, a duration out of range) goes
-// through MessageToJsonString, so the output is the mapping's in every case.
+// base64, durations as "1.500s", protobuf's escaping of strings), for about
+// a fortieth of the CPU (BENCHMARKS.md, "Client output"), since the CLI writes
+// one such line per result (`-o jsonl`) and must not be the bottleneck of a
+// million-job call. A result it cannot write the fast way (a string that is
+// not UTF-8, a duration out of range) goes through MessageToJsonString; one
+// that protobuf cannot print either becomes
+// {"index":"N","jsonError":"not printable as JSON"}, so every result still
+// has its line.
 //
 // Stateless; safe from any thread. tests/client/job_result_json_test.cc holds
 // it to MessageToJsonString on randomized results.
