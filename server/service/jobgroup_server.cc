@@ -19,6 +19,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/kinds/builtin_kinds.h"
 #include "server/kinds/http_kind.h"
+#include "server/service/listen_error.h"
 
 namespace jobgroup {
 namespace {
@@ -210,8 +211,12 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (s = CheckListenAddress("", o.listen); !s.ok()) return s;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.listen, *credentials, &port_);
+  // gRPC sets SO_REUSEPORT by default, so a second jobgroupd on the same
+  // port would start and silently share the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
@@ -224,10 +229,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(o.max_connection_age_grace)));
   server_ = builder.BuildAndStart();
-  if (!server_ || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", o.listen, " (address in use or not valid?)"));
-  }
+  if (!server_ || port_ == 0) return ListenError("", o.listen);
   if (!o.health_listen.empty()) {
     absl::StatusOr<std::unique_ptr<HealthServer>> health =
         HealthServer::Start(o.health_listen, {kJobServiceName});

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
+#include "server/service/listen_error.h"
 #include "server/service/sharded_family.h"
 
 namespace jobgroup {
@@ -361,9 +362,10 @@ ServerMetrics::~ServerMetrics() = default;
 absl::Status ServerMetrics::Serve(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError("cannot serve metrics on " + address + ": " +
-                                  e.what());
+  } catch (const std::exception&) {
+    // civetweb's own words ("null context when constructing CivetServer")
+    // do not say what went wrong.
+    return ListenError("--metrics_listen", address);
   }
   exposer_->RegisterCollectable(registry_);
   for (const auto& family : sharded_) exposer_->RegisterCollectable(family);
