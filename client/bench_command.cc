@@ -2,11 +2,14 @@
 #include "client/bench_command.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -14,6 +17,7 @@
 #include "client/human_duration.h"
 #include "client/job_client.h"
 #include "client/load_generator.h"
+#include "client/output_format.h"
 #include "client/run_options.h"
 
 namespace jobgroup::client {
@@ -50,7 +54,7 @@ which run to their end.
 
 Examples:
   jobgroup bench --jobs-per-call 10000 --concurrency 2
-  jobgroup bench --jobs-per-call 10 --rate 5000 --duration 30s --json
+  jobgroup bench --jobs-per-call 10 --rate 5000 --duration 30s -o json
   jobgroup bench --method process --jobs-per-call 100000 --concurrency 1
   jobgroup bench --method stream --kind sleep --param ms=5 \
       --jobs-per-call 100 --max-concurrency 100 --concurrency 8
@@ -101,7 +105,16 @@ void AddBenchFlags(FlagParser& parser) {
       .Value("deadline", "DURATION",
              "deadline of every call (default 10s); also bounds\n"
              "how long the last calls may take to end");
-  parser.Section("Output").Bool("json", "print the figures as one JSON object");
+  parser.Section("Output")
+      .Value("output", "FORMAT",
+             "table (default) or json: the figures as one JSON\n"
+             "object")
+      .Short('o', "output")
+      .Bool("json", "the old spelling of -o json")
+      .Bool("quiet",
+            "no line on stderr when some call or job did not\n"
+            "succeed (errors that exit 2 are still said)")
+      .Short('q', "quiet");
   AddConnectionFlags(parser);
 }
 
@@ -151,9 +164,14 @@ struct BenchSetup {
   CallSpec spec;
   LoadOptions load;
   bool json = false;
+  bool quiet = false;
 };
 
 absl::StatusOr<BenchSetup> BenchSetupFromFlags(const ParsedFlags& flags) {
+  absl::StatusOr<OutputFormat> output =
+      ParseOutputFormat(flags.Get("output", "table"),
+                        {OutputFormat::kTable, OutputFormat::kJson});
+  if (!output.ok()) return output.status();
   // The job and batch flags mean what they mean to `jobgroup process`.
   absl::StatusOr<RunOptions> run =
       RunOptionsFromFlags(flags, RunMode::kProcess);
@@ -163,7 +181,8 @@ absl::StatusOr<BenchSetup> BenchSetupFromFlags(const ParsedFlags& flags) {
   setup.spec.job = run->job;
   setup.spec.batch = run->batch;
   setup.spec.deadline = run->deadline.value_or(kDefaultBenchDeadline);
-  setup.json = flags.GetBool("json");
+  setup.json = *output == OutputFormat::kJson || flags.GetBool("json");
+  setup.quiet = flags.GetBool("quiet");
 
   const std::string method = flags.Get("method", "run");
   if (method == "run") {
@@ -263,17 +282,46 @@ absl::Status Probe(const BenchSetup& setup) {
   return absl::OkStatus();
 }
 
-bool AllGood(const LoadReport& report) {
-  if (!report.errors.empty() || report.missing_results > 0 ||
-      report.unstarted > 0) {
-    return false;
+// Why the bench exits 1, in one line; empty when every measured call ended
+// OK and every job succeeded.
+std::string BenchExitReason(const LoadReport& report) {
+  std::vector<std::string> why;
+  if (report.measured_calls == 0) {
+    why.push_back(
+        absl::StrCat("no call started in the measured window ended (calls "
+                     "outlast --duration ",
+                     FormatHumanDuration(report.window), "?)"));
   }
+  if (!report.errors.empty()) {
+    uint64_t failed = 0;
+    std::vector<std::string> codes;
+    for (const auto& [code, count] : report.errors) {
+      failed += count;
+      codes.push_back(absl::StrCat(count, " ", code));
+    }
+    why.push_back(absl::StrCat(failed, " of ", report.measured_calls,
+                               " calls failed (", absl::StrJoin(codes, ", "),
+                               ")"));
+  }
+  uint64_t not_succeeded = 0;
   for (size_t i = 0; i < report.outcomes.size(); ++i) {
-    if (i != jobgroup::v1::JOB_OUTCOME_SUCCEEDED && report.outcomes[i] > 0) {
-      return false;
+    if (i != jobgroup::v1::JOB_OUTCOME_SUCCEEDED) {
+      not_succeeded += report.outcomes[i];
     }
   }
-  return report.measured_calls > 0;
+  if (not_succeeded > 0) {
+    why.push_back(absl::StrCat(not_succeeded, " jobs did not succeed"));
+  }
+  if (report.missing_results > 0) {
+    why.push_back(absl::StrCat(report.missing_results,
+                               " jobs of calls that ended OK had no result"));
+  }
+  if (report.unstarted > 0) {
+    why.push_back(absl::StrCat(report.unstarted,
+                               " calls due never started (--max-in-flight)"));
+  }
+  if (why.empty()) return "";
+  return absl::StrCat("jobgroup bench: ", absl::StrJoin(why, "; "));
 }
 
 }  // namespace
@@ -324,7 +372,10 @@ int BenchCommand(const std::vector<std::string>& args, const Console& c) {
     *c.out << FormatLoadReport(report, setup->spec, setup->client.target);
   }
   c.out->flush();
-  return AllGood(report) ? kExitOk : kExitJobsNotSucceeded;
+  const std::string reason = BenchExitReason(report);
+  if (reason.empty()) return kExitOk;
+  if (!setup->quiet) *c.err << reason << '\n';
+  return kExitJobsNotSucceeded;
 }
 
 }  // namespace jobgroup::client

@@ -56,6 +56,13 @@ FlagParser& FlagParser::Bool(std::string name, std::string help) {
   return *this;
 }
 
+FlagParser& FlagParser::Short(char letter, std::string name) {
+  for (Spec& spec : specs_) {
+    if (spec.name == name) spec.short_name = letter;
+  }
+  return *this;
+}
+
 FlagParser& FlagParser::Section(std::string title) {
   specs_.push_back({"", "", std::move(title), false});
   return *this;
@@ -64,6 +71,13 @@ FlagParser& FlagParser::Section(std::string title) {
 const FlagParser::Spec* FlagParser::Find(absl::string_view name) const {
   for (const Spec& spec : specs_) {
     if (!spec.name.empty() && spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+const FlagParser::Spec* FlagParser::FindShort(char letter) const {
+  for (const Spec& spec : specs_) {
+    if (!spec.name.empty() && spec.short_name == letter) return &spec;
   }
   return nullptr;
 }
@@ -98,21 +112,37 @@ absl::StatusOr<ParsedFlags> FlagParser::Parse(
       parsed.positional_.push_back(arg);
       continue;
     }
-    if (arg[1] != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown flag ", arg, " for '", command_,
-          "' (flags are spelled --name); see '", command_, " --help'"));
-    }
-    absl::string_view body = absl::string_view(arg).substr(2);
-    absl::string_view name = body;
+    const Spec* spec = nullptr;
+    absl::string_view name;
     std::optional<absl::string_view> inline_value;
-    if (size_t eq = body.find('='); eq != absl::string_view::npos) {
-      name = body.substr(0, eq);
-      inline_value = body.substr(eq + 1);
-    }
-    const Spec* spec = Find(name);
-    if (spec == nullptr) {
-      return absl::InvalidArgumentError(UnknownFlagMessage(name));
+    if (arg[1] != '-') {
+      spec = FindShort(arg[1]);
+      if (spec == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown flag ", arg, " for '", command_,
+            "' (flags are spelled --name); see '", command_, " --help'"));
+      }
+      name = spec->name;
+      // -ojson and -o=json; a switch takes no attached value.
+      absl::string_view rest = absl::string_view(arg).substr(2);
+      if (!rest.empty() && rest.front() == '=') rest.remove_prefix(1);
+      if (!rest.empty() || arg.size() > 2) inline_value = rest;
+      if (spec->value_name.empty() && arg.size() > 2) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("-", std::string(1, arg[1]), " is a switch: write -",
+                         std::string(1, arg[1]), " alone, not ", arg));
+      }
+    } else {
+      absl::string_view body = absl::string_view(arg).substr(2);
+      name = body;
+      if (size_t eq = body.find('='); eq != absl::string_view::npos) {
+        name = body.substr(0, eq);
+        inline_value = body.substr(eq + 1);
+      }
+      spec = Find(name);
+      if (spec == nullptr) {
+        return absl::InvalidArgumentError(UnknownFlagMessage(name));
+      }
     }
     std::string value;
     if (spec->value_name.empty()) {
@@ -152,7 +182,11 @@ std::string FlagParser::FlagsHelp() const {
       absl::StrAppend(&out, out.empty() ? "" : "\n", spec.help, ":\n");
       continue;
     }
-    std::string left = absl::StrCat("  --", spec.name);
+    std::string left =
+        spec.short_name != 0
+            ? absl::StrCat("  -", std::string(1, spec.short_name), ", --",
+                           spec.name)
+            : absl::StrCat("  --", spec.name);
     if (!spec.value_name.empty()) absl::StrAppend(&left, " ", spec.value_name);
     std::string help = spec.help;
     if (spec.repeatable) absl::StrAppend(&help, " (repeatable)");

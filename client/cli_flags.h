@@ -3,7 +3,8 @@
 // its flags here, and the same declarations produce the --help text.
 //
 // Accepted forms: `--name value`, `--name=value`, boolean `--name` (or
-// `--name=true|false`), `-h`/`--help`, and `--` to end the flags. Every error
+// `--name=true|false`), a declared one-letter alias (`-o json`, `-ojson`,
+// `-o=json`, `-q`), `-h`/`--help`, and `--` to end the flags. Every error
 // names the offending flag. A FlagParser is immutable once built; Parse() may
 // be called from any thread.
 #ifndef JOBGROUP_CLIENT_CLI_FLAGS_H_
@@ -59,6 +60,9 @@ class FlagParser {
                        std::string help);
   // FlagParser::Bool() declares a boolean `--name`.
   FlagParser& Bool(std::string name, std::string help);
+  // FlagParser::Short() makes `-letter` another spelling of the flag
+  // `name`, declared before (kubectl's `-o`); the help shows `-letter, --name`.
+  FlagParser& Short(char letter, std::string name);
   // FlagParser::Section() starts a titled group of flags in FlagsHelp().
   FlagParser& Section(std::string title);
 
@@ -77,8 +81,10 @@ class FlagParser {
     std::string value_name;  // Empty for a boolean flag.
     std::string help;
     bool repeatable = false;
+    char short_name = 0;  // 0: none.
   };
   const Spec* Find(absl::string_view name) const;
+  const Spec* FindShort(char letter) const;
   std::string UnknownFlagMessage(absl::string_view name) const;
 
   std::string command_;

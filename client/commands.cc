@@ -15,15 +15,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "client/batch_report.h"
 #include "client/bench_command.h"
 #include "client/cli_flags.h"
 #include "client/human_duration.h"
 #include "client/job_client.h"
-#include "client/job_result_json.h"
 #include "client/job_source.h"
 #include "client/jsonl_job_reader.h"
+#include "client/output_format.h"
 #include "client/progress_bar.h"
 #include "client/result_output.h"
+#include "client/result_printer.h"
 #include "client/run_options.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/grpcpp.h"
@@ -38,11 +40,16 @@ using ::jobgroup::v1::JobResult;
 constexpr absl::Duration kWaitLimitWithoutDeadline = absl::Hours(1);
 constexpr absl::Duration kInfoDeadline = absl::Seconds(10);
 constexpr absl::Duration kHealthDeadline = absl::Seconds(5);
+// When a call hit a deadline the client did not set alone, it asks the
+// server for its figures this long at most, to say which one.
+constexpr absl::Duration kDeadlineInfoWait = absl::Seconds(2);
 
 constexpr char kExitStatusHelp[] =
-    "Exit status: 0 every job succeeded; 1 some job did not succeed;\n"
-    "2 usage error, unreadable input or failed call (e.g. server "
-    "unreachable).\n";
+    "Exit status: 0 every job succeeded; 1 some job did not succeed (or was\n"
+    "not run); 2 usage error, unreadable input or failed call (e.g. server\n"
+    "unreachable). Whenever it is not 0, one line on stderr says why\n"
+    "(--quiet silences it for 1). Output formats and JSON shapes:\n"
+    "docs/CLI.md.\n";
 
 constexpr char kTopUsage[] =
     R"(jobgroup: the command-line client of jobgroupd, which runs batches of
@@ -91,8 +98,10 @@ constexpr char kRunUsage[] =
 
 Runs a batch of jobs on jobgroupd as one task group (RunBatch, or StreamBatch
 with --stream) and prints a summary table: the count of each outcome, the
-elapsed time, jobs/s and whether the deadline hit. --output jsonl prints one
-JobResult per line instead, and nothing else on stdout.
+elapsed time, jobs/s and whether the deadline hit (and which one). -o jsonl
+prints one JobResult per line instead, and nothing else on stdout; -o json
+one JSON document with the summary (and every result with --results); -o
+wide a row per result, then the table.
 
 The jobs are --count copies of one job described by --kind, --param,
 --payload, --backend and --timeout, or the lines of --jobs-file: JSON Lines,
@@ -104,7 +113,8 @@ request; for inputs too large for that, use 'jobgroup process'.
 
 Examples:
   jobgroup run --kind sleep --count 50000 --param ms=5 --max-concurrency 500
-  jobgroup run --kind echo --payload hello --output jsonl
+  jobgroup run --kind echo --payload hello -o jsonl
+  jobgroup run --kind echo --count 100 -o json | jq .summary
   jobgroup run --kind fail --count 10 --policy collect-all
   jobgroup run --jobs-file jobs.jsonl --deadline 30s --stream
   generate-jobs | jobgroup run --jobs-file - --batch-size 100 --deadline 1m30s
@@ -118,18 +128,21 @@ Streams jobs to jobgroupd through Process, producer-consumer over the wire:
 jobs are read lazily from --jobs-file (a file, or - for stdin) or generated
 from --kind/--count, and sent only as fast as the server takes them, so
 memory stays bounded for any input length. Results are written to stdout as
-JSON Lines as they finish (--output table prints a summary instead); the end
-of the input ends the call. The jobs file has the format of 'jobgroup run':
+JSON Lines as they finish (-o table prints a summary instead, -o json one
+document); the end of the input ends the call. Without --deadline the call
+has no deadline of its own: the server's --max_deadline (10m by default)
+bounds it. The jobs file has the format of 'jobgroup run':
 one jobgroup.v1.Job per line in protobuf's JSON form.
 
 When the server ends the call before the input does (a failure under
 fail-fast, the deadline, a drain), the jobs sent after the ones it read are
-not run: one line on stderr says how many, and the exit status is 1.
+not run: one line on stderr says how many (sent but not run, never sent)
+and which deadline was hit, if one was, and the exit status is 1.
 
 Examples:
   jobgroup process --jobs-file jobs.jsonl > results.jsonl
   produce-jobs | jobgroup process --jobs-file - --max-concurrency 64
-  jobgroup process --kind compute --count 1000000 --output table
+  jobgroup process --kind compute --count 1000000 -o table
   jobgroup process --jobs-file jobs.jsonl --policy collect-all --deadline 10m
 
 )";
@@ -142,7 +155,7 @@ use, jobs waiting), ready queue, workers and request limits.
 
 Examples:
   jobgroup info
-  jobgroup info --output json | jq '.backends'
+  jobgroup info -o json | jq '.backends'
   jobgroup --target dns:///jobgroupd.jobs.svc:50051 info
 
 )";
@@ -286,66 +299,104 @@ void MoveJobs(std::vector<jobgroup::v1::Job>& jobs,
 CallOptions BatchCallOptions(const RunOptions& options) {
   CallOptions call;
   call.deadline = options.deadline;
+  if (options.longest_deadline) call.deadline = kLongestDeadline;
   call.wait_limit = kWaitLimitWithoutDeadline;
   return call;
 }
 
-// The end of a run or process command: the table or a stderr note.
-void PrintBatchEnd(const Console& c, const RunOptions& options,
-                   const jobgroup::v1::BatchSummary& summary,
-                   const ResultTally& tally, absl::Duration elapsed) {
-  RunReport report;
-  report.summary = summary;
-  report.client_elapsed = elapsed;
-  report.deadline = options.deadline;
-  report.results_received = tally.received();
-  report.examples = tally.Examples(10);
-  report.not_succeeded = tally.not_succeeded();
-  if (options.output == OutputFormat::kTable) {
+// Which deadline bounded the call, and how long it was. The server's
+// figures are asked for only when a deadline was hit that --deadline alone
+// does not explain (none given, or one the server may have capped).
+DeadlineUsed ResolveDeadline(JobClient& client, const RunOptions& options,
+                             const BatchEnd& end) {
+  DeadlineUsed used;
+  if (options.deadline.has_value()) {
+    used = {DeadlineSource::kFlag, options.deadline};
+  } else if (options.longest_deadline) {
+    used = {DeadlineSource::kServerMax, std::nullopt};
+  }
+  if (!DeadlineHit(end)) return used;
+  CallOptions call;
+  call.deadline = kDeadlineInfoWait;
+  absl::StatusOr<jobgroup::v1::GetServerInfoResponse> info =
+      client.GetServerInfo(call);
+  if (!info.ok()) return used;
+  const absl::Duration max = ToAbslDuration(info->limits().max_deadline());
+  const absl::Duration fallback =
+      ToAbslDuration(info->limits().default_deadline());
+  switch (used.source) {
+    case DeadlineSource::kFlag:
+      if (max > absl::ZeroDuration() && *used.value > max) {
+        used = {DeadlineSource::kServerMax, max};
+      }
+      break;
+    case DeadlineSource::kServerMax:
+      if (max > absl::ZeroDuration())
+        used.value = std::min(max, kLongestDeadline);
+      break;
+    case DeadlineSource::kServerDefault:
+      if (fallback > absl::ZeroDuration()) {
+        used.value =
+            max > absl::ZeroDuration() ? std::min(fallback, max) : fallback;
+      }
+      break;
+  }
+  return used;
+}
+
+// The end of a run or process command: the rest of the output (the table,
+// or the end of the json document), the one line on stderr when the exit
+// status is not 0 (unless --quiet), and that status.
+int FinishBatch(const Console& c, JobClient& client, const RunOptions& options,
+                ResultPrinter& printer, const ResultTally& tally,
+                BatchEnd& end) {
+  end.target = options.client.target;
+  end.outcomes = tally.counts();
+  end.results_received = tally.received();
+  end.deadline = ResolveDeadline(client, options, end);
+  const std::string reason = ExitReason(end);
+  end.exit_status = reason.empty() ? kExitOk : kExitJobsNotSucceeded;
+  printer.End(end);
+  if (options.output == OutputFormat::kTable ||
+      options.output == OutputFormat::kWide) {
+    RunReport report;
+    if (end.summary.has_value()) {
+      report.summary = *end.summary;
+    } else {
+      report.summary.set_total(tally.received());
+    }
+    report.client_elapsed = end.client_elapsed;
+    report.deadline = DescribeDeadline(end.deadline);
+    report.results_received = tally.received();
+    report.examples = tally.Examples(10);
+    report.not_succeeded = tally.not_succeeded();
+    const uint64_t sent_not_run =
+        end.jobs_sent > tally.received() ? end.jobs_sent - tally.received() : 0;
+    if (sent_not_run > 0 || end.jobs_not_sent != uint64_t{0}) {
+      report.not_run = absl::StrCat(sent_not_run, " sent but not run, ");
+      absl::StrAppend(&report.not_run,
+                      end.jobs_not_sent.has_value()
+                          ? absl::StrCat(*end.jobs_not_sent, " never sent")
+                          : std::string("the rest of the input never sent"));
+    }
     PrintRunReport(*c.out, report, UseColour(c));
-  } else if (c.stderr_is_terminal) {
-    *c.err << summary.total() << " jobs, " << summary.succeeded()
-           << " succeeded, " << summary.total() - summary.succeeded()
-           << " did not, in " << FormatHumanDuration(elapsed)
-           << (summary.deadline_hit() ? " (deadline hit)" : "") << '\n';
+    c.out->flush();
   }
-  c.out->flush();
+  if (options.quiet) return end.exit_status;
+  if (!reason.empty()) {
+    *c.err << reason << '\n';
+  } else if (c.stderr_is_terminal && (options.output == OutputFormat::kJsonl ||
+                                      options.output == OutputFormat::kJson)) {
+    *c.err << ShortSummary(end) << '\n';
+  }
+  return end.exit_status;
 }
 
-// PrintBatchEnd(), and the exit status.
-int FinishBatch(const Console& c, const RunOptions& options,
-                const jobgroup::v1::BatchSummary& summary,
-                const ResultTally& tally, absl::Duration elapsed) {
-  PrintBatchEnd(c, options, summary, tally, elapsed);
-  if (tally.received() != summary.total()) {
-    *c.err << "jobgroup: warning: " << tally.received()
-           << " results arrived but the server's summary counts "
-           << summary.total() << " jobs\n";
-    return kExitJobsNotSucceeded;
-  }
-  return summary.succeeded() == summary.total() ? kExitOk
-                                                : kExitJobsNotSucceeded;
-}
-
-// The one line that says how many jobs of a process command the server did
-// not run (the results printed are the others), and exit 1. `total` is the
-// input's size when known (--count); otherwise the line counts the jobs
-// sent, and says whether input was left unsent.
-int NotRun(const Console& c, const CountingJobSource& input,
-           std::optional<uint64_t> total, uint64_t received,
-           absl::string_view why) {
-  c.out->flush();
-  *c.err << "jobgroup process: ";
-  if (total.has_value()) {
-    *c.err << *total - std::min(received, *total) << " of the " << *total
-           << " jobs were not run";
-  } else {
-    *c.err << input.sent() - std::min(received, input.sent()) << " of the "
-           << input.sent() << " jobs sent were not run"
-           << (input.exhausted() ? "" : ", nor the rest of the input");
-  }
-  *c.err << " (" << received << " results arrived): " << why << '\n';
-  return kExitJobsNotSucceeded;
+// A progress bar on a terminal, unless results go to the same terminal.
+bool ShowProgress(const Console& c, const RunOptions& options) {
+  return c.stderr_is_terminal &&
+         !(c.stdout_is_terminal && (options.output == OutputFormat::kJsonl ||
+                                    options.output == OutputFormat::kWide));
 }
 
 int RunCommand(const std::vector<std::string>& args, const Console& c) {
@@ -385,17 +436,17 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
       JobClient::Create(options->client);
   if (!client.ok()) return UsageError(c, "run", client.status());
 
-  const bool jsonl = options->output == OutputFormat::kJsonl;
+  ResultPrinter printer(*c.out, options->output, options->results);
   ResultTally tally;
+  BatchEnd end;
+  end.command = "run";
+  end.jobs_sent = jobs.size();
   const absl::Time start = absl::Now();
-  jobgroup::v1::BatchSummary summary;
   if (options->stream) {
     jobgroup::v1::StreamBatchRequest request;
     MoveJobs(jobs, *request.mutable_jobs());
     *request.mutable_options() = options->batch;
-    const bool show_progress =
-        c.stderr_is_terminal && !(jsonl && c.stdout_is_terminal);
-    ProgressBar bar(*c.err, show_progress,
+    ProgressBar bar(*c.err, ShowProgress(c, *options),
                     static_cast<uint64_t>(request.jobs_size()));
     absl::StatusOr<jobgroup::v1::BatchSummary> streamed =
         (*client)->StreamBatch(
@@ -403,16 +454,16 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
             [&](const jobgroup::v1::StreamBatchResponse& response) {
               for (const JobResult& result : response.results()) {
                 tally.Add(result);
-                if (jsonl) *c.out << JobResultToJson(result) << '\n';
+                printer.Add(result);
               }
-              if (jsonl) c.out->flush();
+              printer.Flush();
               bar.Update(tally.received(), tally.not_succeeded());
             });
     bar.Clear();
     if (!streamed.ok()) {
       return CallError(c, "run", streamed.status(), tally.received());
     }
-    summary = *std::move(streamed);
+    end.summary = *std::move(streamed);
   } else {
     jobgroup::v1::RunBatchRequest request;
     MoveJobs(jobs, *request.mutable_jobs());
@@ -422,11 +473,12 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
     if (!response.ok()) return CallError(c, "run", response.status());
     for (const JobResult& result : response->results()) {
       tally.Add(result);
-      if (jsonl) *c.out << JobResultToJson(result) << '\n';
+      printer.Add(result);
     }
-    summary = response->summary();
+    end.summary = response->summary();
   }
-  return FinishBatch(c, *options, summary, tally, absl::Now() - start);
+  end.client_elapsed = absl::Now() - start;
+  return FinishBatch(c, **client, *options, printer, tally, end);
 }
 
 int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
@@ -460,15 +512,13 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
       JobClient::Create(options->client);
   if (!client.ok()) return UsageError(c, "process", client.status());
 
-  const bool jsonl = options->output == OutputFormat::kJsonl;
-  const bool show_progress =
-      c.stderr_is_terminal && !(jsonl && c.stdout_is_terminal);
-  ProgressBar bar(*c.err, show_progress, total);
+  ProgressBar bar(*c.err, ShowProgress(c, *options), total);
+  ResultPrinter printer(*c.out, options->output, options->results);
   ResultTally tally;
   ProcessOptions process_options;
   process_options.batch = options->batch;
   // Whoever reads stdout sees each result as soon as its message arrives.
-  process_options.after_each_message = [&c] { c.out->flush(); };
+  process_options.after_each_message = [&printer] { printer.Flush(); };
   std::optional<jobgroup::v1::BatchSummary> last_summary;
   process_options.on_summary =
       [&last_summary](const jobgroup::v1::BatchSummary& s) {
@@ -479,43 +529,51 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
       process_options, counting, BatchCallOptions(*options),
       [&](const JobResult& result) {
         tally.Add(result);
-        if (jsonl) *c.out << JobResultToJson(result) << '\n';
+        printer.Add(result);
         bar.Update(tally.received(), tally.not_succeeded(), counting.sent());
       });
   bar.Clear();
+  BatchEnd end;
+  end.command = "process";
+  end.client_elapsed = absl::Now() - start;
   if (!summary.ok()) {
     if (!counting.error().ok()) {
       // The input was bad: the message names the line.
+      printer.Flush();
       *c.err << "jobgroup process: " << counting.error().message()
              << " (the call was cancelled; " << tally.received()
              << " results were printed)\n";
       return kExitUsageOrConnection;
     }
-    if (last_summary.has_value() || tally.received() > 0) {
-      // The server ran jobs, then ended the call before the input did
-      // (fail-fast, deadline, drain...): say how many it did not run.
-      if (last_summary.has_value()) {
-        PrintBatchEnd(c, *options, *last_summary, tally, absl::Now() - start);
-      }
-      return NotRun(c, counting, total, tally.received(),
-                    summary.status().message());
+    if (!last_summary.has_value() && tally.received() == 0) {
+      printer.Flush();
+      return CallError(c, "process", summary.status(), tally.received());
     }
-    return CallError(c, "process", summary.status(), tally.received());
+    // The server ran jobs, then ended the call before the input did
+    // (fail-fast, deadline, drain...): the end says how many it did not run.
+    end.call_status = summary.status();
+    end.summary = last_summary;
+  } else {
+    end.summary = *summary;
   }
-  if (counting.sent() > tally.received()) {
-    // An OK status must mean that every job sent has its outcome; a server
-    // that breaks that promise is told on.
-    PrintBatchEnd(c, *options, *summary, tally, absl::Now() - start);
-    return NotRun(c, counting, total, tally.received(),
-                  "the server ended the call OK without their outcomes");
+  end.jobs_sent = counting.sent();
+  if (total.has_value()) {
+    end.jobs_not_sent = *total - std::min(*total, counting.sent());
+  } else if (counting.exhausted()) {
+    end.jobs_not_sent = 0;
+  } else {
+    end.jobs_not_sent = std::nullopt;
   }
-  return FinishBatch(c, *options, *summary, tally, absl::Now() - start);
+  return FinishBatch(c, **client, *options, printer, tally, end);
 }
 
 int InfoCommand(const std::vector<std::string>& args, const Console& c) {
   FlagParser parser("jobgroup info");
-  parser.Section("Output").Value("output", "FORMAT",
-                                 "text (default) or json (protobuf's JSON)");
+  parser.Section("Output")
+      .Value("output", "FORMAT",
+             "table (default; text is the old spelling) or json\n"
+             "(GetServerInfoResponse in protobuf's JSON)")
+      .Short('o', "output");
   parser.Value("deadline", "DURATION", "how long to wait (default 10s)");
   AddConnectionFlags(parser);
   absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
@@ -532,12 +590,10 @@ int InfoCommand(const std::vector<std::string>& args, const Console& c) {
         absl::InvalidArgumentError(absl::StrCat(
             "unexpected argument \"", flags->positional().front(), "\"")));
   }
-  const std::string output = flags->Get("output", "text");
-  if (output != "text" && output != "json") {
-    return UsageError(c, "info",
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "--output: \"", output, "\" is not text or json")));
-  }
+  absl::StatusOr<OutputFormat> output =
+      ParseOutputFormat(flags->Get("output", "table"),
+                        {OutputFormat::kTable, OutputFormat::kJson});
+  if (!output.ok()) return UsageError(c, "info", output.status());
   CallOptions call;
   call.deadline = kInfoDeadline;
   if (flags->Has("deadline")) {
@@ -559,7 +615,7 @@ int InfoCommand(const std::vector<std::string>& args, const Console& c) {
   absl::StatusOr<jobgroup::v1::GetServerInfoResponse> info =
       (*client)->GetServerInfo(call);
   if (!info.ok()) return CallError(c, "info", info.status());
-  if (output == "json") {
+  if (*output == OutputFormat::kJson) {
     *c.out << ServerInfoToJson(*info);
   } else {
     PrintServerInfo(*c.out, client_options->target, *info);
@@ -574,7 +630,9 @@ int HealthCommand(const std::vector<std::string>& args, const Console& c) {
       .Value("service", "NAME",
              "service to ask about, e.g. jobgroup.v1.JobService\n"
              "(default: the whole server)")
-      .Value("deadline", "DURATION", "how long to wait (default 5s)");
+      .Value("deadline", "DURATION", "how long to wait (default 5s)")
+      .Bool("quiet", "no line on stderr when the server is not SERVING")
+      .Short('q', "quiet");
   AddConnectionFlags(parser);
   absl::StatusOr<ParsedFlags> flags = parser.Parse(args);
   if (!flags.ok()) return UsageError(c, "health", flags.status());
@@ -612,7 +670,16 @@ int HealthCommand(const std::vector<std::string>& args, const Console& c) {
       (*client)->CheckHealth(flags->Get("service"), call);
   if (!status.ok()) return CallError(c, "health", status.status());
   *c.out << ServingStatusName(*status) << '\n' << std::flush;
-  return *status == ServingStatus::kServing ? kExitOk : kExitJobsNotSucceeded;
+  if (*status == ServingStatus::kServing) return kExitOk;
+  if (!flags->GetBool("quiet")) {
+    const std::string service = flags->Get("service");
+    *c.err << "jobgroup health: "
+           << (service.empty() ? std::string("the server")
+                               : absl::StrCat("service ", service))
+           << " at " << client_options->target << " is "
+           << ServingStatusName(*status) << '\n';
+  }
+  return kExitJobsNotSucceeded;
 }
 
 int VersionCommand(const std::vector<std::string>& args, const Console& c) {

@@ -76,6 +76,7 @@ absl::Duration ToAbslDuration(const google::protobuf::Duration& d) {
 void ResultTally::Add(const JobResult& result) {
   ++received_;
   const int outcome = result.outcome();
+  ++counts_[(outcome >= 0 && outcome < 6) ? outcome : 0];
   if (outcome == jobgroup::v1::JOB_OUTCOME_SUCCEEDED) {
     ++succeeded_;
     return;
@@ -152,13 +153,16 @@ void PrintRunReport(std::ostream& out, const RunReport& report, bool colour) {
   out << absl::StrFormat("%-*s %.1f jobs/s\n", kNameWidth, "throughput", rate);
   std::string deadline =
       s.deadline_hit() ? Paint("yes", kYellow, colour) : std::string("no");
-  if (report.deadline.has_value()) {
-    absl::StrAppend(&deadline, " (deadline ",
-                    FormatHumanDuration(*report.deadline), ")");
-  } else {
-    absl::StrAppend(&deadline, " (the server's default deadline)");
+  if (!report.deadline.empty()) {
+    absl::StrAppend(&deadline, " (", report.deadline, ")");
   }
   out << absl::StrFormat("%-*s %s\n", kNameWidth, "deadline hit", deadline);
+  if (!report.not_run.empty()) {
+    out << Paint(absl::StrFormat("%-*s %s", kNameWidth, "not run",
+                                 report.not_run),
+                 kRed, colour)
+        << '\n';
+  }
   if (report.results_received != s.total()) {
     out << Paint(absl::StrFormat("%-*s %d, but the summary counts %d",
                                  kNameWidth, "results received",

@@ -5,6 +5,7 @@
 #ifndef JOBGROUP_CLIENT_RESULT_OUTPUT_H_
 #define JOBGROUP_CLIENT_RESULT_OUTPUT_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -25,6 +26,8 @@ class ResultTally {
   void Add(const jobgroup::v1::JobResult& result);
 
   uint64_t received() const { return received_; }
+  // ResultTally::counts() is the results received, by JobOutcome value.
+  const std::array<uint64_t, 6>& counts() const { return counts_; }
   uint64_t not_succeeded() const { return received_ - succeeded_; }
   // ResultTally::Examples() returns up to `limit` results that did not
   // succeed: FAILED first, then DEADLINE_EXCEEDED, REJECTED, CANCELLED.
@@ -34,6 +37,7 @@ class ResultTally {
   static constexpr size_t kKeptPerOutcome = 10;
   uint64_t received_ = 0;
   uint64_t succeeded_ = 0;
+  std::array<uint64_t, 6> counts_{};
   // Indexed by JobOutcome value.
   std::vector<jobgroup::v1::JobResult> kept_[6];
 };
@@ -47,8 +51,11 @@ struct RunReport {
   jobgroup::v1::BatchSummary summary;
   // Wall time of the call as the client saw it.
   absl::Duration client_elapsed;
-  // The --deadline given, if any.
-  std::optional<absl::Duration> deadline;
+  // Which deadline applied, for people (DescribeDeadline()).
+  std::string deadline;
+  // When some jobs were not run (process ended early by the server), what
+  // to say about them: "40000 sent but not run, 43008 never sent".
+  std::string not_run;
   // Results that arrived; differs from summary.total only if the server broke
   // its promise of one result per job.
   uint64_t results_received = 0;

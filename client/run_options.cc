@@ -218,20 +218,38 @@ void AddRunFlags(FlagParser& parser, RunMode mode) {
       .Value("initial-backoff", "DURATION", "wait before the first retry")
       .Value("max-backoff", "DURATION", "longest wait between retries")
       .Value("deadline", "DURATION",
-             "bound on the whole call: 30s, 250ms, 1m30s, 2h, 1.5s\n"
-             "(default: the server's default deadline)");
+             mode == RunMode::kRun
+                 ? "bound on the whole call: 30s, 250ms, 1m30s, 2h, 1.5s\n"
+                   "(default: the server's default deadline)"
+                 : "bound on the whole call: 30s, 250ms, 1m30s, 2h, 1.5s\n"
+                   "(default: none of its own; the server's\n"
+                   "--max_deadline, 10m unless set otherwise, caps it)");
   parser.Section("Output");
   if (mode == RunMode::kRun) {
     parser.Bool("stream",
                 "stream results as they finish (StreamBatch), with a\n"
                 "progress bar on a terminal");
   }
-  parser.Value("output", "FORMAT",
-               mode == RunMode::kRun
-                   ? "table (default): a summary; jsonl: one JobResult\n"
-                     "per line"
-                   : "jsonl (default): one JobResult per line as they\n"
-                     "finish; table: a summary");
+  parser
+      .Value("output", "FORMAT",
+             absl::StrCat(mode == RunMode::kRun
+                              ? "table (default): a summary; "
+                              : "jsonl (default): one JobResult per line "
+                                "as\nthey finish; table: a summary; ",
+                          mode == RunMode::kRun
+                              ? "wide: the summary\nand one row per "
+                                "result; json: one document\nwith the "
+                                "summary (see --results); jsonl:\none "
+                                "JobResult per line"
+                              : "wide: the\nsummary and one row per "
+                                "result; json: one\ndocument with the "
+                                "summary (see --results)"))
+      .Short('o', "output")
+      .Bool("results", "-o json: put every result in the document too")
+      .Bool("quiet",
+            "no line on stderr when some job did not succeed\n"
+            "(errors that exit 2 are still said)")
+      .Short('q', "quiet");
   AddConnectionFlags(parser);
 }
 
@@ -278,20 +296,25 @@ absl::StatusOr<RunOptions> RunOptionsFromFlags(const ParsedFlags& flags,
     if (!deadline.ok()) return deadline.status();
     options.deadline = *deadline;
   }
+  options.longest_deadline =
+      mode == RunMode::kProcess && !options.deadline.has_value();
   options.stream = mode == RunMode::kRun && flags.GetBool("stream");
   options.output =
       mode == RunMode::kRun ? OutputFormat::kTable : OutputFormat::kJsonl;
   if (flags.Has("output")) {
-    const std::string output = flags.Get("output");
-    if (output == "table") {
-      options.output = OutputFormat::kTable;
-    } else if (output == "jsonl") {
-      options.output = OutputFormat::kJsonl;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--output: \"", output, "\" is not table or jsonl"));
-    }
+    absl::StatusOr<OutputFormat> output = ParseOutputFormat(
+        flags.Get("output"), {OutputFormat::kTable, OutputFormat::kWide,
+                              OutputFormat::kJson, OutputFormat::kJsonl});
+    if (!output.ok()) return output.status();
+    options.output = *output;
   }
+  options.results = flags.GetBool("results");
+  if (options.results && options.output != OutputFormat::kJson) {
+    return absl::InvalidArgumentError(
+        "--results is for -o json (jsonl and wide print every result "
+        "already)");
+  }
+  options.quiet = flags.GetBool("quiet");
   return options;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "client/cli_flags.h"
 #include "client/job_client.h"
+#include "client/output_format.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 
 namespace jobgroup::client {
@@ -26,11 +27,6 @@ enum class RunMode {
   kProcess,  // jobgroup process: Process, jobs streamed lazily.
 };
 
-enum class OutputFormat {
-  kTable,  // A summary table for people.
-  kJsonl,  // One JobResult per line, protobuf's JSON mapping.
-};
-
 struct RunOptions {
   ClientOptions client;
 
@@ -41,12 +37,27 @@ struct RunOptions {
   uint64_t count = 1;
 
   jobgroup::v1::BatchOptions batch;
-  // The call's deadline; nullopt leaves it to the server's default.
+  // The call's deadline (--deadline). Without it, run leaves the deadline
+  // to the server's default, and process asks for the longest the server
+  // allows (see `longest_deadline`).
   std::optional<absl::Duration> deadline;
+  // process without --deadline: a Process stream runs as long as its input
+  // lasts, so it asks for kLongestDeadline and the server's --max_deadline
+  // caps it, rather than inheriting the server's short default.
+  bool longest_deadline = false;
   // run only: StreamBatch instead of RunBatch.
   bool stream = false;
   OutputFormat output = OutputFormat::kTable;
+  // -o json: the document carries every result too (--results).
+  bool results = false;
+  // --quiet: no line on stderr about jobs that did not succeed (errors that
+  // exit 2 are still said).
+  bool quiet = false;
 };
+
+// What `jobgroup process` asks for without --deadline; servers cap it at
+// their --max_deadline (10m by default).
+inline constexpr absl::Duration kLongestDeadline = absl::Hours(24);
 
 // AddConnectionFlags() declares --target, the TLS flags and --token.
 void AddConnectionFlags(FlagParser& parser);

@@ -96,6 +96,30 @@ TEST(FlagParserTest, UnderscoreSpellingSuggestsTheDashedFlag) {
               HasSubstr("did you mean --max-concurrency?"));
 }
 
+TEST(FlagParserTest, ShortAliasesTakeEveryForm) {
+  FlagParser parser("jobgroup test");
+  parser.Value("output", "FORMAT", "format")
+      .Short('o', "output")
+      .Bool("quiet", "quiet")
+      .Short('q', "quiet");
+  for (std::vector<std::string> args : {std::vector<std::string>{"-o", "json"},
+                                        {"-ojson"},
+                                        {"-o=json"},
+                                        {"--output", "json"}}) {
+    absl::StatusOr<ParsedFlags> flags = Parse(parser, args);
+    ASSERT_TRUE(flags.ok()) << flags.status();
+    EXPECT_EQ(flags->Get("output"), "json") << args[0];
+  }
+  absl::StatusOr<ParsedFlags> quiet = Parse(parser, {"-q"});
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_TRUE(quiet->GetBool("quiet"));
+  EXPECT_THAT(Parse(parser, {"-qx"}).status().message(),
+              HasSubstr("-q is a switch"));
+  EXPECT_THAT(Parse(parser, {"-o"}).status().message(),
+              HasSubstr("--output needs a value"));
+  EXPECT_THAT(parser.FlagsHelp(), HasSubstr("-o, --output FORMAT"));
+}
+
 TEST(FlagParserTest, SingleDashFlagIsRejected) {
   absl::StatusOr<ParsedFlags> flags = Parse(TestParser(), {"-count", "3"});
   ASSERT_FALSE(flags.ok());
@@ -240,7 +264,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlagCase{{"--kind", "x", "--max-concurrency", "99999999999"},
                     "--max-concurrency"},
         BadFlagCase{{"--kind", "x", "--output", "xml"},
-                    "--output: \"xml\" is not table or jsonl"},
+                    "--output: \"xml\" is not table, wide, json or jsonl"},
         BadFlagCase{{"--kind", "x", "--initial-backoff", "1s"},
                     "--initial-backoff and --max-backoff need"},
         BadFlagCase{{"--jobs-file", "f", "--kind", "x"},

@@ -8,7 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "jobgroup/v1/jobgroup.pb.h"
@@ -200,6 +203,224 @@ TEST_F(CommandsTest, HealthPrintsServingAndExitsZero) {
   CliRun not_serving = Cli({"health", target_});
   EXPECT_EQ(not_serving.status, kExitJobsNotSucceeded);
   EXPECT_EQ(not_serving.out, "NOT_SERVING\n");
+}
+
+// Item: whenever the exit status is not 0, one line on stderr says why,
+// terminal or not, whatever the output format; --quiet silences it.
+TEST_F(CommandsTest, NonZeroExitSaysWhyInOneLineWithoutATerminal) {
+  for (const char* output : {"table", "wide", "json", "jsonl"}) {
+    CliRun run = Cli({"run", target_, "--jobs-file", "-", "-o", output},
+                     "{\"kind\":\"fail\"}\n{\"kind\":\"echo\"}\n"
+                     "{\"kind\":\"fail\"}\n");
+    EXPECT_EQ(run.status, kExitJobsNotSucceeded) << output;
+    EXPECT_EQ(run.err,
+              "jobgroup run: 2 of 3 jobs did not succeed (1 succeeded, 2 "
+              "failed)\n")
+        << output;
+  }
+}
+
+TEST_F(CommandsTest, QuietSilencesTheLineButNotTheExitStatus) {
+  for (const char* quiet : {"--quiet", "-q"}) {
+    CliRun run = Cli({"run", target_, "--kind", "fail", quiet});
+    EXPECT_EQ(run.status, kExitJobsNotSucceeded);
+    EXPECT_EQ(run.err, "") << quiet;
+  }
+  // Usage errors are still said.
+  CliRun bad = Cli({"run", target_, "--kind", "echo", "-q", "-o", "yaml"});
+  EXPECT_EQ(bad.status, kExitUsageOrConnection);
+  EXPECT_THAT(bad.err, HasSubstr("--output: \"yaml\" is not table, wide, "
+                                 "json or jsonl"));
+}
+
+TEST_F(CommandsTest, SuccessIsSilentOnStderrWithoutATerminal) {
+  for (const char* output : {"table", "json", "jsonl"}) {
+    CliRun run = Cli({"run", target_, "--kind", "echo", "-o", output});
+    EXPECT_EQ(run.status, kExitOk) << output;
+    EXPECT_EQ(run.err, "") << output;
+  }
+}
+
+// Parses `text` as one JSON document (an object).
+google::protobuf::Struct ParseDocument(const std::string& text) {
+  google::protobuf::Struct doc;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &doc).ok())
+      << text;
+  return doc;
+}
+
+double Number(const google::protobuf::Struct& doc, const std::string& key) {
+  return doc.fields().at(key).number_value();
+}
+
+TEST_F(CommandsTest, RunJsonIsOneDocumentWithTheSummary) {
+  CliRun run = Cli({"run", target_, "--kind", "echo", "--count", "3",
+                    "--deadline", "20s", "-o", "json"});
+  EXPECT_EQ(run.status, kExitOk) << run.err;
+  EXPECT_EQ(Lines(run.out).size(), 1u) << run.out;
+  google::protobuf::Struct doc = ParseDocument(run.out);
+  EXPECT_FALSE(doc.fields().contains("results"));
+  jobgroup::v1::BatchSummary summary;
+  std::string summary_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
+                  doc.fields().at("summary"), &summary_json)
+                  .ok());
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(summary_json, &summary).ok());
+  EXPECT_EQ(summary.total(), 3u);
+  EXPECT_EQ(summary.succeeded(), 3u);
+  EXPECT_EQ(Number(doc, "resultsReceived"), 3);
+  EXPECT_EQ(Number(doc, "jobsSent"), 3);
+  EXPECT_EQ(Number(doc, "jobsNotRun"), 0);
+  EXPECT_EQ(Number(doc, "exitStatus"), 0);
+  EXPECT_EQ(doc.fields().at("reason").string_value(), "");
+  EXPECT_EQ(doc.fields().at("command").string_value(), "run");
+  const auto& deadline = doc.fields().at("deadline").struct_value();
+  EXPECT_EQ(deadline.fields().at("source").string_value(), "flag");
+  EXPECT_EQ(deadline.fields().at("seconds").number_value(), 20);
+  EXPECT_FALSE(deadline.fields().at("hit").bool_value());
+  EXPECT_EQ(doc.fields()
+                .at("callStatus")
+                .struct_value()
+                .fields()
+                .at("code")
+                .string_value(),
+            "OK");
+}
+
+TEST_F(CommandsTest, JsonWithResultsCarriesEveryResultInTheDocument) {
+  for (const char* stream : {"--stream=false", "--stream"}) {
+    CliRun run = Cli({"run", target_, "--kind", "echo", "--payload", "hi",
+                      "--count", "4", "-ojson", "--results", stream});
+    EXPECT_EQ(run.status, kExitOk) << run.err;
+    google::protobuf::Struct doc = ParseDocument(run.out);
+    const auto& results = doc.fields().at("results").list_value();
+    ASSERT_EQ(results.values_size(), 4);
+    std::string first;
+    ASSERT_TRUE(
+        google::protobuf::util::MessageToJsonString(results.values(0), &first)
+            .ok());
+    EXPECT_EQ(ParseResult(first).output(), "hi");
+  }
+  CliRun process = Cli({"process", target_, "--kind", "fail", "--count", "2",
+                        "--policy", "collect-all", "-o=json", "--results"});
+  EXPECT_EQ(process.status, kExitJobsNotSucceeded);
+  google::protobuf::Struct doc = ParseDocument(process.out);
+  EXPECT_EQ(doc.fields().at("results").list_value().values_size(), 2);
+  EXPECT_EQ(Number(doc, "exitStatus"), 1);
+  EXPECT_EQ(doc.fields().at("reason").string_value() + "\n", process.err);
+}
+
+TEST_F(CommandsTest, ResultsNeedJson) {
+  CliRun run = Cli({"run", target_, "--kind", "echo", "--results"});
+  EXPECT_EQ(run.status, kExitUsageOrConnection);
+  EXPECT_THAT(run.err, HasSubstr("--results is for -o json"));
+}
+
+TEST_F(CommandsTest, WideHasOneRowPerResultThenTheTable) {
+  CliRun run = Cli({"run", target_, "--kind", "echo", "--payload", "abc",
+                    "--count", "3", "-o", "wide"});
+  EXPECT_EQ(run.status, kExitOk) << run.err;
+  const std::vector<std::string> lines = Lines(run.out);
+  ASSERT_GE(lines.size(), 5u);
+  EXPECT_THAT(lines[0], StartsWith("INDEX"));
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_THAT(lines[i], StartsWith(absl::StrCat(i - 1)));
+    EXPECT_THAT(lines[i], HasSubstr("SUCCEEDED"));
+    EXPECT_THAT(lines[i], HasSubstr("3 bytes of output"));
+  }
+  EXPECT_THAT(run.out, HasSubstr("deadline hit"));
+}
+
+// Item: a Process call the server ends at its deadline says which deadline
+// and how many jobs were sent but not run and never sent.
+TEST_F(CommandsTest, ProcessDeadlineSaysWhichOneAndWhatWasNotSent) {
+  server_.service().stop_after_messages = 1;
+  server_.service().stop_code = grpc::StatusCode::DEADLINE_EXCEEDED;
+  CliRun run = Cli({"process", target_, "--kind", "echo", "--count", "100000",
+                    "-o", "json"});
+  EXPECT_EQ(run.status, kExitJobsNotSucceeded) << run.err;
+  ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_THAT(run.err, StartsWith("jobgroup process: "));
+  // How many were sent before the server stopped depends on flow control;
+  // that they add up does not.
+  EXPECT_THAT(run.err, HasSubstr(" of the 100000 jobs were not run ("));
+  EXPECT_THAT(run.err, HasSubstr("deadline hit: the server's longest deadline, "
+                                 "--max_deadline (10m)"));
+  google::protobuf::Struct doc = ParseDocument(run.out);
+  const double received = Number(doc, "resultsReceived");
+  const double sent = Number(doc, "jobsSent");
+  const double not_sent = Number(doc, "jobsNotSent");
+  EXPECT_GT(received, 0);
+  EXPECT_EQ(sent + not_sent, 100000);
+  EXPECT_EQ(Number(doc, "jobsNotRun"), 100000 - received);
+  const auto& deadline = doc.fields().at("deadline").struct_value();
+  EXPECT_EQ(deadline.fields().at("source").string_value(), "server-max");
+  EXPECT_EQ(deadline.fields().at("seconds").number_value(), 600);
+  EXPECT_TRUE(deadline.fields().at("hit").bool_value());
+  EXPECT_EQ(doc.fields()
+                .at("callStatus")
+                .struct_value()
+                .fields()
+                .at("code")
+                .string_value(),
+            "DEADLINE_EXCEEDED");
+}
+
+TEST_F(CommandsTest, ProcessFromStdinSaysTheRestOfTheInputWasNotSent) {
+  server_.service().stop_after_messages = 1;
+  server_.service().stop_code = grpc::StatusCode::DEADLINE_EXCEEDED;
+  std::string input;
+  for (int i = 0; i < 50000; ++i) input += "{\"kind\":\"echo\"}\n";
+  CliRun run = Cli({"process", target_, "--jobs-file", "-", "--deadline", "1m",
+                    "-o", "table"},
+                   input);
+  EXPECT_EQ(run.status, kExitJobsNotSucceeded);
+  ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("jobs sent were not run, nor the rest of the "
+                                 "input"));
+  EXPECT_THAT(run.err, HasSubstr("deadline hit: --deadline 1m"));
+  EXPECT_THAT(run.out, HasSubstr("not run"));
+}
+
+TEST_F(CommandsTest, ProcessAsksForTheLongestDeadlineUnlessGivenOne) {
+  CliRun run = Cli({"process", target_, "--kind", "echo"});
+  EXPECT_EQ(run.status, kExitOk) << run.err;
+  {
+    absl::MutexLock lock(&server_.service().mu);
+    // 24 hours, give or take gRPC's rounding of deadlines.
+    EXPECT_GT(server_.service().process_deadline_left, absl::Hours(23));
+    EXPECT_LT(server_.service().process_deadline_left, absl::Hours(25));
+  }
+  run = Cli({"process", target_, "--kind", "echo", "--deadline", "90s"});
+  EXPECT_EQ(run.status, kExitOk) << run.err;
+  absl::MutexLock lock(&server_.service().mu);
+  EXPECT_LT(server_.service().process_deadline_left, absl::Minutes(2));
+}
+
+TEST_F(CommandsTest, InfoTakesTheSameOutputFlag) {
+  for (const char* spelling : {"-o", "--output"}) {
+    CliRun json = Cli({"info", target_, spelling, "json"});
+    EXPECT_EQ(json.status, kExitOk) << json.err;
+    jobgroup::v1::GetServerInfoResponse info;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(json.out, &info).ok());
+  }
+  // "text" is the old spelling of table.
+  EXPECT_EQ(Cli({"info", target_, "-o", "text"}).out,
+            Cli({"info", target_, "-o", "table"}).out);
+  CliRun bad = Cli({"info", target_, "-o", "jsonl"});
+  EXPECT_EQ(bad.status, kExitUsageOrConnection);
+  EXPECT_THAT(bad.err, HasSubstr("is not table or json"));
+}
+
+TEST_F(CommandsTest, HealthNotServingSaysSoOnStderr) {
+  server_.server().GetHealthCheckService()->SetServingStatus(false);
+  CliRun run = Cli({"health", target_});
+  EXPECT_EQ(run.status, kExitJobsNotSucceeded);
+  EXPECT_EQ(run.err, absl::StrCat("jobgroup health: the server at ",
+                                  server_.target(), " is NOT_SERVING\n"));
+  EXPECT_EQ(Cli({"health", target_, "-q"}).err, "");
 }
 
 TEST(CommandsNoServerTest, UnreachableServerExitsTwoWithOneLine) {

@@ -77,6 +77,14 @@ grpc::Status FakeJobService::Process(
     grpc::ServerReaderWriter<jobgroup::v1::ProcessResponse,
                              jobgroup::v1::ProcessRequest>* stream) {
   Record(*context);
+  {
+    absl::MutexLock lock(&mu);
+    process_deadline_left =
+        context->deadline() == std::chrono::system_clock::time_point::max()
+            ? absl::InfiniteDuration()
+            : absl::FromChrono(context->deadline()) - absl::Now();
+  }
+  bool stopped = false;
   jobgroup::v1::ProcessRequest request;
   BatchSummary summary;
   uint64_t index = 0;
@@ -98,6 +106,7 @@ grpc::Status FakeJobService::Process(
       absl::SleepFor(stall);
       if (on_stall_end) on_stall_end();
       summary.set_deadline_hit(true);
+      stopped = true;
       break;
     }
   }
@@ -106,8 +115,13 @@ grpc::Status FakeJobService::Process(
     return grpc::Status::CANCELLED;
   }
   jobgroup::v1::ProcessResponse last;
+  summary.set_jobs_read(summary.total());
   *last.mutable_summary() = summary;
   stream->Write(last);
+  if (stopped && stop_code != grpc::StatusCode::OK) {
+    return grpc::Status(stop_code,
+                        "the call's deadline passed with its input still open");
+  }
   return grpc::Status::OK;
 }
 
@@ -116,6 +130,8 @@ grpc::Status FakeJobService::GetServerInfo(
     jobgroup::v1::GetServerInfoResponse* response) {
   Record(*context);
   response->set_version("fake");
+  response->mutable_limits()->mutable_default_deadline()->set_seconds(30);
+  response->mutable_limits()->mutable_max_deadline()->set_seconds(600);
   return grpc::Status::OK;
 }
 

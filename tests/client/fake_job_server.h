@@ -5,7 +5,8 @@
 //
 // Thread-safety: the service's handlers run on gRPC threads; the knobs
 // (stop_after_messages, stall, on_stall_end) must be set before the first
-// call; the recorded fields are atomics or guarded by `mu`.
+// call; the recorded fields are atomics or guarded by `mu`. GetServerInfo
+// answers version "fake", default deadline 30s and max deadline 10m.
 #ifndef JOBGROUP_TESTS_CLIENT_FAKE_JOB_SERVER_H_
 #define JOBGROUP_TESTS_CLIENT_FAKE_JOB_SERVER_H_
 
@@ -31,6 +32,9 @@ class FakeJobService final : public jobgroup::v1::JobService::Service {
   absl::Duration stall = absl::ZeroDuration();
   // Called when the stall ends, before the reply.
   std::function<void()> on_stall_end;
+  // The status Process ends with when it stops early: OK (a server breaking
+  // its promise) or, say, DEADLINE_EXCEEDED (as jobgroupd's deadline does).
+  grpc::StatusCode stop_code = grpc::StatusCode::OK;
 
   std::atomic<int> calls{0};
   std::atomic<bool> process_cancelled{false};
@@ -42,6 +46,10 @@ class FakeJobService final : public jobgroup::v1::JobService::Service {
   std::string authorization ABSL_GUARDED_BY(mu);
   // Whether the last call carried a deadline.
   bool had_deadline ABSL_GUARDED_BY(mu) = false;
+  // Time left to the deadline of the last Process call as it began
+  // (infinite when it had none).
+  absl::Duration process_deadline_left ABSL_GUARDED_BY(mu) =
+      absl::InfiniteDuration();
 
   grpc::Status RunBatch(grpc::ServerContext* context,
                         const jobgroup::v1::RunBatchRequest* request,

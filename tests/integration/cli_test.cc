@@ -1,0 +1,120 @@
+// The jobgroup CLI against the real jobgroupd: when a deadline ends a call,
+// the one line on stderr says which deadline (the server's default for
+// run, the server's longest for process without --deadline) and, for
+// process, how many jobs were sent but not run and never sent; -o json
+// says the same in its document.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+
+namespace jobgroup::testing {
+namespace {
+
+struct CliExit {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `jobgroup ARGS` with stdout and stderr kept apart; `timeout` bounds a
+// CLI that would wait forever.
+CliExit Cli(const std::string& args) {
+  CliExit exit;
+  char err_path[] = "/tmp/jobgroup-cli-test-XXXXXX";
+  const int fd = mkstemp(err_path);
+  if (fd < 0) return exit;
+  close(fd);
+  const std::string cmd = absl::StrCat(
+      "timeout -s KILL 120 ", JOBGROUP_CLI_PATH, " ", args, " 2>", err_path);
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) exit.out.append(buf, n);
+    const int status = pclose(p);
+    if (WIFEXITED(status)) exit.code = WEXITSTATUS(status);
+  }
+  if (FILE* f = fopen(err_path, "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) exit.err.append(buf, n);
+    fclose(f);
+  }
+  unlink(err_path);
+  return exit;
+}
+
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(CliTest, RunHittingTheServersDefaultDeadlineSaysSo) {
+  ServerProcess server(JOBGROUPD_PATH, {"--default_deadline=1s"});
+  CliExit run = Cli(absl::StrCat("run --target ", server.target(),
+                                 " --kind sleep --param ms=60000 --count 3"));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StrContains(
+      run.err,
+      "jobgroup run: 3 of 3 jobs did not succeed (3 deadline "
+      "exceeded); deadline hit: the server's default deadline (1s)"))
+      << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "the server's default deadline (1s)"))
+      << run.out;
+}
+
+TEST(CliTest, ProcessWithoutDeadlineRunsToTheServersLongestAndCountsTheRest) {
+  // The default deadline is left long: process asks for the longest one,
+  // which is the short one here.
+  ServerProcess server(JOBGROUPD_PATH,
+                       {"--default_deadline=5m", "--max_deadline=2s"});
+  CliExit run = Cli(absl::StrCat(
+      "process --target ", server.target(),
+      " --kind sleep --param ms=60000 --count 200000 --max-concurrency 10"
+      " -o json"));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StartsWith(run.err, "jobgroup process: ")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, " of the 200000 jobs were not run ("))
+      << run.err;
+  // Sent but not run, or never sent: how many went into gRPC's buffers
+  // before the server stopped reading depends on flow control.
+  // Counted, not unknown: the input is --count.
+  EXPECT_FALSE(absl::StrContains(run.out, "\"jobsNotRun\":null")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.err,
+                                "deadline hit: the server's longest deadline, "
+                                "--max_deadline (2s)"))
+      << run.err;
+  EXPECT_TRUE(
+      absl::StrContains(run.out,
+                        "\"deadline\":{\"source\":\"server-max\",\"seconds\":2,"
+                        "\"hit\":true}"))
+      << run.out;
+  EXPECT_TRUE(absl::StrContains(
+      run.out, "\"callStatus\":{\"code\":\"DEADLINE_EXCEEDED\""))
+      << run.out;
+}
+
+TEST(CliTest, ProcessWithADeadlineNamesIt) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  CliExit run = Cli(absl::StrCat(
+      "process --target ", server.target(),
+      " --kind sleep --param ms=60000 --count 50000 --max-concurrency 10"
+      " --deadline 1s -o table"));
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "deadline hit: --deadline 1s"))
+      << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "not run")) << run.out;
+}
+
+}  // namespace
+}  // namespace jobgroup::testing
