@@ -93,11 +93,13 @@ std::string ExitReason(const BatchEnd& end) {
       end.jobs_not_sent.has_value() && *end.jobs_not_sent == 0;
   const bool summary_matches =
       !end.summary.has_value() || end.summary->total() == end.results_received;
-  if (end.call_status.ok() && sent_not_run == 0 && all_sent &&
-      succeeded == end.results_received && summary_matches) {
+  if (!end.interrupted && end.call_status.ok() && sent_not_run == 0 &&
+      all_sent && succeeded == end.results_received && summary_matches) {
     return "";
   }
-  std::string line = absl::StrCat("jobgroup ", end.command, ": ");
+  std::string line =
+      absl::StrCat("jobgroup ", end.command, ": ",
+                   end.interrupted ? "interrupted (Ctrl-C): " : "");
   if (sent_not_run > 0 || !all_sent) {
     if (end.jobs_not_sent.has_value()) {
       const uint64_t total = end.jobs_sent + *end.jobs_not_sent;
@@ -128,7 +130,7 @@ std::string ExitReason(const BatchEnd& end) {
                     end.summary->total(), " jobs but ", end.results_received,
                     " results arrived");
   }
-  if (!end.call_status.ok()) {
+  if (!end.call_status.ok() && !end.interrupted) {
     absl::StrAppend(&line, "; the server said: ", end.call_status.message());
   }
   return line;

@@ -61,6 +61,8 @@ struct BatchEnd {
   // The deadline that applied (whether it was hit is the summary's).
   DeadlineUsed deadline;
   absl::Duration client_elapsed;
+  // Ctrl-C cancelled the call (call_status is then CANCELLED).
+  bool interrupted = false;
   // The exit status the command returns.
   int exit_status = 0;
 };
@@ -74,7 +76,8 @@ bool DeadlineHit(const BatchEnd& end);
 //   jobgroup process: 83008 of the 1000000 jobs were not run (40000 sent
 //     but not run, 43008 never sent); 916992 results (916992 succeeded);
 //     deadline hit: the server's default deadline (30s); the server said: ...
-// (one line). Empty when every job succeeded and the call ended OK.
+// (one line), after "interrupted (Ctrl-C): " when Ctrl-C ended the call.
+// Empty when every job succeeded and the call ended OK.
 std::string ExitReason(const BatchEnd& end);
 
 // ShortSummary() is the note shown on a terminal when the output is not a

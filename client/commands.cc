@@ -47,7 +47,8 @@ constexpr absl::Duration kDeadlineInfoWait = absl::Seconds(2);
 constexpr char kExitStatusHelp[] =
     "Exit status: 0 every job succeeded; 1 some job did not succeed (or was\n"
     "not run); 2 usage error, unreadable input or failed call (e.g. server\n"
-    "unreachable). Whenever it is not 0, one line on stderr says why\n"
+    "unreachable); 130 Ctrl-C (what arrived and the summary are printed).\n"
+    "Whenever it is not 0, one line on stderr says why\n"
     "(--quiet silences it for 1). Output formats and JSON shapes:\n"
     "docs/CLI.md.\n";
 
@@ -90,7 +91,10 @@ Environment:
   GRPC_VERBOSITY    e.g. DEBUG: show gRPC's own log lines on stderr
 
 Exit status: 0 success; 1 some job did not succeed (health: not SERVING);
-2 usage error, unreadable input or failed call (e.g. server unreachable).
+2 usage error, unreadable input or failed call (e.g. server unreachable);
+130 Ctrl-C ended a run or process call (its outcomes so far and the summary
+are printed; a second Ctrl-C exits at once). Whenever it is not 0, one line
+on stderr says why. See docs/CLI.md.
 )";
 
 constexpr char kRunUsage[] =
@@ -296,12 +300,17 @@ void MoveJobs(std::vector<jobgroup::v1::Job>& jobs,
   jobs.clear();
 }
 
-CallOptions BatchCallOptions(const RunOptions& options) {
+CallOptions BatchCallOptions(const RunOptions& options, const Console& c) {
   CallOptions call;
+  call.canceller = c.interrupt;
   call.deadline = options.deadline;
   if (options.longest_deadline) call.deadline = kLongestDeadline;
   call.wait_limit = kWaitLimitWithoutDeadline;
   return call;
+}
+
+bool Interrupted(const Console& c) {
+  return c.interrupt != nullptr && c.interrupt->cancelled();
 }
 
 // Which deadline bounded the call, and how long it was. The server's
@@ -355,7 +364,9 @@ int FinishBatch(const Console& c, JobClient& client, const RunOptions& options,
   end.results_received = tally.received();
   end.deadline = ResolveDeadline(client, options, end);
   const std::string reason = ExitReason(end);
-  end.exit_status = reason.empty() ? kExitOk : kExitJobsNotSucceeded;
+  end.exit_status = end.interrupted  ? kExitInterrupted
+                    : reason.empty() ? kExitOk
+                                     : kExitJobsNotSucceeded;
   printer.End(end);
   if (options.output == OutputFormat::kTable ||
       options.output == OutputFormat::kWide) {
@@ -450,7 +461,7 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
                     static_cast<uint64_t>(request.jobs_size()));
     absl::StatusOr<jobgroup::v1::BatchSummary> streamed =
         (*client)->StreamBatch(
-            request, BatchCallOptions(*options),
+            request, BatchCallOptions(*options, c),
             [&](const jobgroup::v1::StreamBatchResponse& response) {
               for (const JobResult& result : response.results()) {
                 tally.Add(result);
@@ -460,22 +471,32 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
               bar.Update(tally.received(), tally.not_succeeded());
             });
     bar.Clear();
-    if (!streamed.ok()) {
+    if (!streamed.ok() && Interrupted(c)) {
+      end.interrupted = true;
+      end.call_status = streamed.status();
+    } else if (!streamed.ok()) {
       return CallError(c, "run", streamed.status(), tally.received());
+    } else {
+      end.summary = *std::move(streamed);
     }
-    end.summary = *std::move(streamed);
   } else {
     jobgroup::v1::RunBatchRequest request;
     MoveJobs(jobs, *request.mutable_jobs());
     *request.mutable_options() = options->batch;
     absl::StatusOr<jobgroup::v1::RunBatchResponse> response =
-        (*client)->RunBatch(request, BatchCallOptions(*options));
-    if (!response.ok()) return CallError(c, "run", response.status());
-    for (const JobResult& result : response->results()) {
-      tally.Add(result);
-      printer.Add(result);
+        (*client)->RunBatch(request, BatchCallOptions(*options, c));
+    if (!response.ok() && Interrupted(c)) {
+      end.interrupted = true;
+      end.call_status = response.status();
+    } else if (!response.ok()) {
+      return CallError(c, "run", response.status());
+    } else {
+      for (const JobResult& result : response->results()) {
+        tally.Add(result);
+        printer.Add(result);
+      }
+      end.summary = response->summary();
     }
-    end.summary = response->summary();
   }
   end.client_elapsed = absl::Now() - start;
   return FinishBatch(c, **client, *options, printer, tally, end);
@@ -526,7 +547,7 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
       };
   const absl::Time start = absl::Now();
   absl::StatusOr<jobgroup::v1::BatchSummary> summary = (*client)->Process(
-      process_options, counting, BatchCallOptions(*options),
+      process_options, counting, BatchCallOptions(*options, c),
       [&](const JobResult& result) {
         tally.Add(result);
         printer.Add(result);
@@ -545,7 +566,9 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
              << " results were printed)\n";
       return kExitUsageOrConnection;
     }
-    if (!last_summary.has_value() && tally.received() == 0) {
+    if (Interrupted(c)) {
+      end.interrupted = true;
+    } else if (!last_summary.has_value() && tally.received() == 0) {
       printer.Flush();
       return CallError(c, "process", summary.status(), tally.received());
     }

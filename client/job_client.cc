@@ -76,11 +76,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
 
 // CallWatchdog cancels a call that has no deadline once `wait_limit` has
 // passed, so that the server applies its own default deadline while the
-// client still never waits forever. Lives on the calling thread's stack,
+// client still never waits forever, and registers the call with the
+// CallOptions' canceller, if any. Lives on the calling thread's stack,
 // declared after the ClientContext it cancels; its thread only waits.
 class CallWatchdog {
  public:
-  CallWatchdog(grpc::ClientContext& context, const CallOptions& call) {
+  CallWatchdog(grpc::ClientContext& context, const CallOptions& call)
+      : context_(context), canceller_(call.canceller) {
+    if (canceller_ != nullptr) canceller_->Register(&context_);
     if (call.deadline.has_value()) return;
     thread_ = std::thread([this, &context, limit = call.wait_limit] {
       if (!done_.WaitForNotificationWithTimeout(limit)) {
@@ -90,6 +93,7 @@ class CallWatchdog {
     });
   }
   ~CallWatchdog() {
+    if (canceller_ != nullptr) canceller_->Unregister(&context_);
     done_.Notify();
     if (thread_.joinable()) thread_.join();
   }
@@ -100,6 +104,8 @@ class CallWatchdog {
   bool fired() const { return fired_.load(std::memory_order_acquire); }
 
  private:
+  grpc::ClientContext& context_;
+  CallCanceller* const canceller_;
   absl::Notification done_;
   std::atomic<bool> fired_{false};
   std::thread thread_;

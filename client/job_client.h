@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/call_canceller.h"
 #include "client/job_source.h"
 #include "jobgroup/v1/jobgroup.grpc.pb.h"
 
@@ -63,6 +64,10 @@ struct CallOptions {
   // cancels the call (DeadlineExceeded "... no answer within 1h"). Not sent
   // to the server.
   absl::Duration wait_limit = absl::Hours(1);
+  // Optional: cancels the call from another thread (Ctrl-C); the call then
+  // ends as if the client had gone away (CANCELLED), results already
+  // delivered staying delivered. Must outlive the call.
+  CallCanceller* canceller = nullptr;
 };
 
 // ProcessOptions shape one Process call.

@@ -1,11 +1,15 @@
 // The `jobgroup` command-line tool: see commands.h and `jobgroup --help`.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "client/call_canceller.h"
 #include "client/commands.h"
 #include "grpc/support/log.h"
 
@@ -14,6 +18,25 @@ namespace {
 // gRPC's own log lines (a failed TLS handshake, say) would break the CLI's
 // promise of one readable line per error; GRPC_VERBOSITY brings them back.
 void DropGrpcLog(gpr_log_func_args*) {}
+
+// Ctrl-C: the first cancels the call in flight (the command then prints
+// what it received and exits 130); the second, or one while no call is in
+// flight (reading the jobs file, info, health), exits 130 at once. SIGINT is
+// blocked in every thread (the mask is inherited) and taken here with
+// sigwait(), so the cancellation runs on an ordinary thread, not in a
+// signal handler.
+void WatchCtrlC(jobgroup::client::CallCanceller* canceller) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([canceller, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (canceller->Cancel()) sigwait(&set, &sig);
+    _exit(jobgroup::client::kExitInterrupted);
+  }).detach();
+}
 
 }  // namespace
 
@@ -24,6 +47,8 @@ int main(int argc, char** argv) {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) {
     gpr_set_log_function(DropGrpcLog);
   }
+  static jobgroup::client::CallCanceller interrupt;
+  WatchCtrlC(&interrupt);
   const jobgroup::client::Console console{
       .in = &std::cin,
       .out = &std::cout,
@@ -32,6 +57,7 @@ int main(int argc, char** argv) {
       .stdout_is_terminal = isatty(STDOUT_FILENO) == 1,
       .stderr_is_terminal = isatty(STDERR_FILENO) == 1,
       .no_color = std::getenv("NO_COLOR") != nullptr,
+      .interrupt = &interrupt,
   };
   const std::vector<std::string> args(argv + 1, argv + argc);
   const int status = jobgroup::client::RunCli(args, console);

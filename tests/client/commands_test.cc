@@ -4,12 +4,15 @@
 
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/call_canceller.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -38,7 +41,7 @@ struct Terminal {
 };
 
 CliRun Cli(std::vector<std::string> args, std::string stdin_text = "",
-           Terminal terminal = {}) {
+           Terminal terminal = {}, CallCanceller* interrupt = nullptr) {
   std::istringstream in(stdin_text);
   std::ostringstream out;
   std::ostringstream err;
@@ -49,6 +52,7 @@ CliRun Cli(std::vector<std::string> args, std::string stdin_text = "",
   console.stdout_is_terminal = terminal.stdout_is_terminal;
   console.stderr_is_terminal = terminal.stderr_is_terminal;
   console.no_color = terminal.no_color;
+  console.interrupt = interrupt;
   const int status = RunCli(args, console);
   return {status, out.str(), err.str()};
 }
@@ -421,6 +425,47 @@ TEST_F(CommandsTest, HealthNotServingSaysSoOnStderr) {
   EXPECT_EQ(run.err, absl::StrCat("jobgroup health: the server at ",
                                   server_.target(), " is NOT_SERVING\n"));
   EXPECT_EQ(Cli({"health", target_, "-q"}).err, "");
+}
+
+// Item: Ctrl-C (the console's interrupt) cancels the call, prints what
+// arrived and the summary, and exits 130.
+TEST_F(CommandsTest, InterruptedCallPrintsTheSummaryAndExits130) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"run", "--kind", "echo", "--count", "5"},
+        {"run", "--stream", "--kind", "echo", "--count", "5"},
+        {"process", "--kind", "echo", "--count", "5", "-o", "table"}}) {
+    args.push_back(target_);
+    CallCanceller interrupt;
+    // Ctrl-C before the call: it is cancelled as it starts.
+    interrupt.Cancel();
+    CliRun run = Cli(args, "", {}, &interrupt);
+    EXPECT_EQ(run.status, kExitInterrupted) << args[0] << " " << run.err;
+    EXPECT_THAT(run.out, HasSubstr("total")) << args[0];
+    ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+    EXPECT_THAT(run.err, StartsWith(absl::StrCat("jobgroup ", args[0],
+                                                 ": interrupted (Ctrl-C): ")));
+  }
+}
+
+TEST_F(CommandsTest, InterruptDuringProcessKeepsTheResultsReceived) {
+  server_.service().stop_after_messages = 1;
+  server_.service().stall = absl::Seconds(2);
+  CallCanceller interrupt;
+  std::thread ctrl_c([&] {
+    // Once the call is there, whatever it delivered so far.
+    while (server_.service().calls.load() == 0)
+      absl::SleepFor(absl::Milliseconds(1));
+    interrupt.Cancel();
+  });
+  CliRun run = Cli({"process", target_, "--kind", "echo", "--count", "100000"},
+                   "", {}, &interrupt);
+  ctrl_c.join();
+  EXPECT_EQ(run.status, kExitInterrupted) << run.err;
+  ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("interrupted (Ctrl-C): "));
+  EXPECT_THAT(run.err, HasSubstr(" of the 100000 jobs were not run ("));
+  // Every line printed is a whole result.
+  for (const std::string& line : Lines(run.out)) ParseResult(line);
 }
 
 TEST(CommandsNoServerTest, UnreachableServerExitsTwoWithOneLine) {
