@@ -2,7 +2,8 @@
 // the one line on stderr says which deadline (the server's default for
 // run, the server's longest for process without --deadline) and, for
 // process, how many jobs were sent but not run and never sent; -o json
-// says the same in its document.
+// says the same in its document. Ctrl-C cancels the call and exits 130.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,74 @@ TEST(CliTest, ProcessWithADeadlineNamesIt) {
   EXPECT_TRUE(absl::StrContains(run.err, "deadline hit: --deadline 1s"))
       << run.err;
   EXPECT_TRUE(absl::StrContains(run.out, "not run")) << run.out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::string text;
+  if (FILE* f = fopen(path.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    fclose(f);
+  }
+  return text;
+}
+
+// Polls until the server holds no job in flight, for up to 20 s.
+bool WaitForIdle(v1::JobService::Stub& stub) {
+  for (int i = 0; i < 4000; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetServerInfoResponse info;
+    if (stub.GetServerInfo(&ctx, {}, &info).ok() &&
+        info.limits().inflight_jobs() == 0) {
+      return true;
+    }
+    usleep(5000);
+  }
+  return false;
+}
+
+TEST(CliTest, CtrlCCancelsTheCallPrintsTheSummaryAndExits130) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  auto stub = server.NewStub();
+  for (const char* command : {"run", "process"}) {
+    char out_path[] = "/tmp/jobgroup-cli-out-XXXXXX";
+    char err_path[] = "/tmp/jobgroup-cli-err-XXXXXX";
+    const int out = mkstemp(out_path);
+    const int err = mkstemp(err_path);
+    ASSERT_GE(out, 0);
+    ASSERT_GE(err, 0);
+    const std::string target = "--target=" + server.target();
+    const pid_t cli = fork();
+    if (cli == 0) {
+      dup2(out, 1);
+      dup2(err, 2);
+      execl(JOBGROUP_CLI_PATH, JOBGROUP_CLI_PATH, command, target.c_str(),
+            "--kind", "sleep", "--param", "ms=60000", "--count", "20",
+            "--output", "table", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out);
+    close(err);
+    // Ctrl-C once the server holds the call's jobs.
+    ASSERT_TRUE(WaitForInflightJobs(*stub, 20)) << command;
+    kill(cli, SIGINT);
+    int status = 0;
+    ASSERT_EQ(waitpid(cli, &status, 0), cli);
+    const std::string printed = ReadFile(out_path);
+    const std::string said = ReadFile(err_path);
+    unlink(out_path);
+    unlink(err_path);
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    EXPECT_EQ(WEXITSTATUS(status), 130) << command << ": " << said;
+    EXPECT_EQ(Lines(said), 1) << said;
+    EXPECT_TRUE(absl::StrContains(
+        said, absl::StrCat("jobgroup ", command, ": interrupted (Ctrl-C): ")))
+        << said;
+    EXPECT_TRUE(absl::StrContains(printed, "total")) << printed;
+    // The server cancelled every job of the call and freed its permits.
+    EXPECT_TRUE(WaitForIdle(*stub)) << command;
+  }
 }
 
 }  // namespace
