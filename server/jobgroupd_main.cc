@@ -25,6 +25,7 @@
 #include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
 #include "server/service/jobgroup_server.h"
+#include "server/service/memory_budget.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC listen address, host:port ([::1]:0 picks a free port).");
@@ -42,8 +43,20 @@ ABSL_FLAG(std::vector<std::string>, backend, {},
 ABSL_FLAG(int64_t, max_jobs_per_call, 100000, "Jobs per call at most.");
 ABSL_FLAG(int64_t, max_payload_bytes, 1 << 20,
           "Payload bytes per job at most.");
-ABSL_FLAG(int64_t, max_message_bytes, 256 << 20,
-          "Largest gRPC message received or sent, in bytes.");
+ABSL_FLAG(int64_t, max_message_bytes, 0,
+          "Largest gRPC message received or sent, in bytes. 0: what the "
+          "per-call limits can need (--max_jobs_per_call jobs, each with "
+          "--max_payload_bytes and its params and fallbacks), at most an "
+          "eighth of --memory_budget_bytes and 256 MiB, at least 4 MiB.");
+ABSL_FLAG(int64_t, memory_budget_bytes, 0,
+          "Memory the server may hold for requests and gRPC's buffers, in "
+          "bytes. Before a request is parsed its parsed size is estimated "
+          "from its bytes and reserved from 3/4 of this; one that does not "
+          "fit is refused with RESOURCE_EXHAUSTED (with retry-after-ms when "
+          "it would fit once others are done). gRPC's buffers get the other "
+          "quarter. 0: three quarters of the smallest of the cgroup's memory "
+          "limit, half the address-space limit and half the physical "
+          "memory.");
 ABSL_FLAG(int64_t, max_output_bytes, 64 << 20,
           "Output bytes per job at most; a job whose output is longer FAILS "
           "(RESOURCE_EXHAUSTED, naming the size and the limit) and the other "
@@ -98,6 +111,27 @@ ABSL_FLAG(std::string, health_listen, "",
           "port's. Empty: health is served on --listen only.");
 
 namespace jobgroup {
+namespace {
+
+// --max_message_bytes by default: the largest request the per-call limits
+// allow (every job at its largest payload, with its params and its
+// fallbacks, each like a job), capped by an eighth of the memory budget
+// (gRPC's buffers get a quarter: two messages arriving at once) and by
+// 256 MiB (the limit before it was derived), and at least 4 MiB (gRPC's
+// own default).
+uint64_t DefaultMaxMessageBytes(const ServerOptions& o) {
+  constexpr uint64_t kJobFieldsBytes = 1024;  // Id, kind, backend, timeout.
+  const uint64_t cap =
+      std::min<uint64_t>(o.memory_budget_bytes / 8, uint64_t{256} << 20);
+  uint64_t job = o.max_payload_bytes + kJobFieldsBytes +
+                 uint64_t{o.max_params} * (o.max_param_bytes + 8);
+  job *= 1 + uint64_t{o.max_fallbacks};
+  uint64_t need =
+      o.max_jobs_per_call > cap / job ? cap : o.max_jobs_per_call * job;
+  return std::max<uint64_t>(std::min(need, cap), 4 << 20);
+}
+
+}  // namespace
 
 int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
   // glibc gives each thread that contends its own malloc arena, up to 8 per
@@ -144,8 +178,13 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       positive("max_jobs_per_call", absl::GetFlag(FLAGS_max_jobs_per_call));
   o.max_payload_bytes =
       positive("max_payload_bytes", absl::GetFlag(FLAGS_max_payload_bytes));
+  int64_t budget = absl::GetFlag(FLAGS_memory_budget_bytes);
+  o.memory_budget_bytes = budget == 0 ? jobgroup::DefaultMemoryBudgetBytes()
+                                      : positive("memory_budget_bytes", budget);
+  int64_t max_message = absl::GetFlag(FLAGS_max_message_bytes);
   o.max_message_bytes = std::min<uint64_t>(
-      positive("max_message_bytes", absl::GetFlag(FLAGS_max_message_bytes)),
+      max_message == 0 ? DefaultMaxMessageBytes(o)
+                       : positive("max_message_bytes", max_message),
       INT32_MAX);
   if (o.max_message_bytes <= 2 * jobgroup::kMessageRoomBytes) {
     fprintf(stderr, "jobgroupd: --max_message_bytes must be over %llu\n",

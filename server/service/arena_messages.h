@@ -14,9 +14,19 @@
 #define JOBGROUP_SERVER_SERVICE_ARENA_MESSAGES_H_
 
 #include "google/protobuf/arena.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/message_allocator.h"
 
 namespace jobgroup {
+
+// The arena of one call: small calls fit the first block; big ones grow
+// to 1 MiB blocks.
+inline google::protobuf::ArenaOptions CallArenaOptions() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 4096;
+  o.max_block_size = 1 << 20;
+  return o;
+}
 
 template <class Request, class Response>
 class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
@@ -28,7 +38,7 @@ class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
  private:
   class Holder : public grpc::MessageHolder<Request, Response> {
    public:
-    Holder() : arena_(Options()) {
+    Holder() : arena_(CallArenaOptions()) {
       this->set_request(
           google::protobuf::Arena::CreateMessage<Request>(&arena_));
       this->set_response(
@@ -37,13 +47,34 @@ class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
     void Release() override { delete this; }
 
    private:
-    // Small calls fit the first block; big ones grow to 1 MiB blocks.
-    static google::protobuf::ArenaOptions Options() {
-      google::protobuf::ArenaOptions o;
-      o.start_block_size = 4096;
-      o.max_block_size = 1 << 20;
-      return o;
+    google::protobuf::Arena arena_;
+  };
+};
+
+// RawRequestArenaAllocator: the same for a call whose request gRPC hands
+// over unparsed (a grpc::ByteBuffer, parsed by the call once it has checked
+// the token and the request's shape): the response is on the arena, and
+// the call parses its request onto the same arena (response->GetArena()).
+template <class Response>
+class RawRequestArenaAllocator
+    : public grpc::MessageAllocator<grpc::ByteBuffer, Response> {
+ public:
+  grpc::MessageHolder<grpc::ByteBuffer, Response>* AllocateMessages() override {
+    return new Holder();
+  }
+
+ private:
+  class Holder : public grpc::MessageHolder<grpc::ByteBuffer, Response> {
+   public:
+    Holder() : arena_(CallArenaOptions()) {
+      this->set_request(&request_);
+      this->set_response(
+          google::protobuf::Arena::CreateMessage<Response>(&arena_));
     }
+    void Release() override { delete this; }
+
+   private:
+    grpc::ByteBuffer request_;
     google::protobuf::Arena arena_;
   };
 };

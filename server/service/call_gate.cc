@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "server/service/authenticator.h"
+#include "server/service/request_shape.h"
 
 namespace jobgroup {
 namespace {
@@ -64,7 +66,10 @@ CallGate::CallGate(const ServiceContext& ctx,
   ctx_.metrics->CallStarted(method);
 }
 
-CallGate::~CallGate() { ctx_.open_calls->fetch_sub(1); }
+CallGate::~CallGate() {
+  ReleaseRequest();
+  ctx_.open_calls->fetch_sub(1);
+}
 
 absl::Time CallGate::Deadline(uint64_t jobs) const {
   const ServerOptions& o = *ctx_.options;
@@ -83,9 +88,7 @@ absl::Time CallGate::Deadline(uint64_t jobs) const {
 absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
     const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
     const v1::BatchOptions& proto_options) {
-  absl::Status s = Authenticate();
-  if (!s.ok()) return s;
-  s = ctx_.validator->ValidateJobs(jobs);
+  absl::Status s = ctx_.validator->ValidateJobs(jobs);
   absl::StatusOr<BatchRun::Options> options =
       s.ok() ? ctx_.validator->ToBatchOptions(proto_options)
              : absl::StatusOr<BatchRun::Options>(s);
@@ -103,6 +106,63 @@ absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
 
 absl::Status CallGate::Authenticate() const {
   return jobgroup::Authenticate(ctx_, *context_);
+}
+
+absl::Status CallGate::ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
+                                   google::protobuf::Message& request) {
+  absl::Status s = Authenticate();
+  if (s.ok()) s = ReserveRequest(raw, jobs_field);
+  if (!s.ok()) {
+    raw.Clear();
+    return s;
+  }
+  // Deserialize() empties `raw` once parsed, or failing.
+  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader,
+                                google::protobuf::Message>(&raw, &request)
+           .ok()) {
+    s = absl::InvalidArgumentError(absl::StrCat(
+        "the request is not a valid ", request.GetTypeName(),
+        " (for example a string that is not UTF-8, or truncated bytes); "
+        "nothing was run"));
+    CountInvalid(ctx_, s);
+  }
+  return s;
+}
+
+absl::Status CallGate::ReserveRequest(const grpc::ByteBuffer& raw,
+                                      int jobs_field) {
+  absl::StatusOr<RequestShape> shape =
+      ScanJobsRequest(raw, jobs_field, *ctx_.options);
+  if (!shape.ok()) {
+    CountInvalid(ctx_, shape.status());
+    return shape.status();
+  }
+  uint64_t bytes = shape->ParsedBytesAtMost();
+  MemoryBudget& budget = *ctx_.memory;
+  if (budget.TryReserve(bytes)) {
+    request_bytes_ += bytes;
+    return absl::OkStatus();
+  }
+  ctx_.metrics->Rejected("memory_budget");
+  if (bytes > budget.limit()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the request would take up to ", bytes, " bytes parsed (",
+        shape->job_messages, " jobs and fallbacks, ", shape->wire_bytes,
+        " bytes), over the ", budget.limit(),
+        " bytes the server gives requests (3/4 of --memory_budget_bytes); "
+        "send fewer jobs per call"));
+  }
+  context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the server's memory for requests is in use (", budget.used(), " of ",
+      budget.limit(), " bytes, this request needs up to ", bytes,
+      "); retry after ", kRetryAfterMs, " ms"));
+}
+
+void CallGate::ReleaseRequest() {
+  if (request_bytes_ == 0) return;
+  ctx_.memory->Release(request_bytes_);
+  request_bytes_ = 0;
 }
 
 absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
@@ -170,6 +230,7 @@ absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
   }
   if (window_ > 0) ctx_.admission->Release(window_);
   window_ = 0;
+  ReleaseRequest();
   if (registry_id_ != 0) ctx_.calls->Remove(registry_id_);
   registry_id_ = 0;
   absl::Duration took = absl::Now() - started_;

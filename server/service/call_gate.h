@@ -1,6 +1,7 @@
 // CallGate: what every job-running call (RunBatch, StreamBatch, Process)
-// passes through and is accounted by: authentication, validation of a
-// whole batch, admission (drain, the in-flight limit), the call's effective
+// passes through and is accounted by: authentication, the request's shape
+// and memory before it is parsed, validation of a whole batch, admission
+// (drain, the in-flight limit), the call's effective
 // deadline, the drain registry, the in-flight gauge, metrics and the one
 // `call_finished` log line.
 //
@@ -22,7 +23,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/batch_run.h"
 #include "server/service/service_context.h"
@@ -61,8 +64,31 @@ class CallGate {
   // quarter of the budget.
   absl::Time Deadline(uint64_t jobs = 0) const;
 
-  // The gate of a call that brings all its jobs up front (RunBatch,
-  // StreamBatch): authenticates, validates the jobs and options, and
+  // CallGate::ReadRequest()
+  //
+  // The first step of a call that brings all its jobs up front (RunBatch,
+  // StreamBatch), whose request gRPC hands over unparsed: authenticates
+  // from the metadata alone, then ReserveRequest(), then parses `raw` into
+  // `request` and empties `raw`. The status to refuse the call with:
+  // UNAUTHENTICATED before a byte is looked at, INVALID_ARGUMENT naming
+  // the field and the limit (or saying the bytes are not a `request`),
+  // RESOURCE_EXHAUSTED for the memory budget.
+  absl::Status ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
+                           google::protobuf::Message& request);
+
+  // CallGate::ReserveRequest()
+  //
+  // Scans the unparsed `raw` (ScanJobsRequest()) and reserves the memory
+  // its parse may take from the budget, held until ReleaseRequest() or
+  // End(). INVALID_ARGUMENT when it is over a per-call limit;
+  // RESOURCE_EXHAUSTED when it does not fit the budget (with the
+  // retry-after-ms trailer unless it never could).
+  absl::Status ReserveRequest(const grpc::ByteBuffer& raw, int jobs_field);
+  // Gives back what ReserveRequest() reserved.
+  void ReleaseRequest();
+
+  // The gate of a call that brings all its jobs up front, once
+  // ReadRequest() has parsed them: validates the jobs and options, and
   // admits the call's window. Returns the run's options (deadline and
   // observer set) or the status to refuse the call with.
   absl::StatusOr<BatchRun::Options> AcceptBatch(
@@ -108,7 +134,8 @@ class CallGate {
   //
   // The call ended with `status`; `summary` is null when no job ran, and
   // `jobs_read` is the jobs a Process call read (null for the others).
-  // Gives back the admitted window, leaves the registry, counts and logs.
+  // Gives back the admitted window and the request's memory, leaves the
+  // registry, counts and logs.
   // Returns the status the call was counted and logged with, which the
   // reactor must finish with: `status`, unless gRPC cancelled the call
   // (Cancelled()) and `status` is OK.
@@ -126,6 +153,7 @@ class CallGate {
   const std::string peer_;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
+  uint64_t request_bytes_ = 0;  // Reserved from ctx_.memory.
   std::atomic<bool> cancelled_{false};
   // Results JobDone() turned into failures (rare: no cost per job).
   std::atomic<uint64_t> outputs_over_limit_{0};

@@ -12,16 +12,21 @@
 
 namespace jobgroup {
 
+// Every job-running call gets its request raw (grpc::ByteBuffer) and
+// parses it itself, after checking the token and the request's shape
+// (CallGate::ReadRequest()), so that a request is never parsed for a caller
+// without a token, nor when its parse would not fit the memory budget;
+// JobServiceImpl registers them so. `raw` is the call's and the reactor
+// empties it once parsed.
 grpc::ServerUnaryReactor* StartRunBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
-    const v1::RunBatchRequest* request, v1::RunBatchResponse* response);
+    grpc::ByteBuffer* raw, v1::RunBatchResponse* response);
 
 grpc::ServerWriteReactor<v1::StreamBatchResponse>* StartStreamBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
-    const v1::StreamBatchRequest* request);
+    grpc::ByteBuffer* raw);
 
-// Process reads its messages raw and parses them itself (process_call.cc);
-// JobServiceImpl registers it so.
+// Process reads each message raw and parses it (process_call.cc).
 grpc::ServerBidiReactor<grpc::ByteBuffer, v1::ProcessResponse>*
 StartProcessCall(const ServiceContext& ctx,
                  grpc::CallbackServerContext* context);

@@ -13,15 +13,39 @@
 namespace jobgroup {
 namespace {
 
-// Process's index among JobService's methods (jobgroup.proto's order).
+// Indexes among JobService's methods (jobgroup.proto's order).
+constexpr int kRunBatchMethodIndex = 0;
+constexpr int kStreamBatchMethodIndex = 1;
 constexpr int kProcessMethodIndex = 2;
 
 }  // namespace
 
 JobServiceImpl::JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {
-  SetMessageAllocatorFor_RunBatch(&run_batch_messages_);
-  // Process reads raw messages, typed replies: replaces the handler the
-  // generated CallbackService registered for it.
+  // Raw requests, typed replies: replaces the handlers the generated
+  // CallbackService registered (job_calls.h says why).
+  auto* run_batch =
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
+                                               v1::RunBatchResponse>(
+          [this](grpc::CallbackServerContext* context,
+                 const grpc::ByteBuffer* raw, v1::RunBatchResponse* response) {
+            // The buffer is the call's (run_batch_messages_' holder); the call
+            // empties it once parsed.
+            return StartRunBatchCall(
+                ctx_, context, const_cast<grpc::ByteBuffer*>(raw), response);
+          });
+  run_batch->SetMessageAllocator(&run_batch_messages_);
+  MarkMethodRawCallback(kRunBatchMethodIndex, run_batch);
+  MarkMethodRawCallback(kStreamBatchMethodIndex,
+                        new grpc::internal::CallbackServerStreamingHandler<
+                            grpc::ByteBuffer, v1::StreamBatchResponse>(
+                            [this](grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* raw) {
+                              // gRPC keeps the buffer until the call is over;
+                              // the call empties it once parsed.
+                              return StartStreamBatchCall(
+                                  ctx_, context,
+                                  const_cast<grpc::ByteBuffer*>(raw));
+                            }));
   MarkMethodRawCallback(
       kProcessMethodIndex,
       new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer,
@@ -29,18 +53,6 @@ JobServiceImpl::JobServiceImpl(ServiceContext ctx) : ctx_(std::move(ctx)) {
           [this](grpc::CallbackServerContext* context) {
             return StartProcessCall(ctx_, context);
           }));
-}
-
-grpc::ServerUnaryReactor* JobServiceImpl::RunBatch(
-    grpc::CallbackServerContext* context, const v1::RunBatchRequest* request,
-    v1::RunBatchResponse* response) {
-  return StartRunBatchCall(ctx_, context, request, response);
-}
-
-grpc::ServerWriteReactor<v1::StreamBatchResponse>* JobServiceImpl::StreamBatch(
-    grpc::CallbackServerContext* context,
-    const v1::StreamBatchRequest* request) {
-  return StartStreamBatchCall(ctx_, context, request);
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(

@@ -2,8 +2,8 @@
 // small callback reactor that validates, admits, hands the jobs to a
 // BatchRun and turns its results into protobuf messages; no reaction
 // blocks. gRPC status is made from absl::Status in proto_mapping only.
-// Process is registered with raw reads (job_calls.h), so it has no typed
-// method here.
+// RunBatch, StreamBatch and Process are registered with raw requests
+// (job_calls.h), so they have no typed method here.
 //
 // Thread-safe; calls run concurrently on gRPC's callback threads.
 #ifndef JOBGROUP_SERVER_SERVICE_JOB_SERVICE_H_
@@ -21,12 +21,6 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
  public:
   explicit JobServiceImpl(ServiceContext ctx);
 
-  grpc::ServerUnaryReactor* RunBatch(grpc::CallbackServerContext* context,
-                                     const v1::RunBatchRequest* request,
-                                     v1::RunBatchResponse* response) override;
-  grpc::ServerWriteReactor<v1::StreamBatchResponse>* StreamBatch(
-      grpc::CallbackServerContext* context,
-      const v1::StreamBatchRequest* request) override;
   grpc::ServerUnaryReactor* GetServerInfo(
       grpc::CallbackServerContext* context,
       const v1::GetServerInfoRequest* request,
@@ -34,9 +28,8 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
 
  private:
   ServiceContext ctx_;
-  // RunBatch's request and response live on one arena per call.
-  ArenaMessageAllocator<v1::RunBatchRequest, v1::RunBatchResponse>
-      run_batch_messages_;
+  // RunBatch's parsed request and its response live on one arena per call.
+  RawRequestArenaAllocator<v1::RunBatchResponse> run_batch_messages_;
 };
 
 }  // namespace jobgroup

@@ -15,6 +15,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/kinds/builtin_kinds.h"
@@ -25,6 +26,9 @@ namespace jobgroup {
 namespace {
 
 constexpr char kJobServiceName[] = "jobgroup.v1.JobService";
+// gRPC's threads at most (its ResourceQuota): the sync server's pollers
+// and handlers (reflection; every other service uses the callback API).
+constexpr int kGrpcMaxThreads = 16;
 
 // Reads the PEM file that --`flag` names; errors name both.
 absl::StatusOr<std::string> ReadPemFile(absl::string_view flag,
@@ -181,6 +185,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   validator_ =
       std::make_unique<RequestValidator>(&options_, &kinds_, &backends_);
   admission_ = std::make_unique<AdmissionLimit>(o.max_inflight_jobs);
+  memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
 
   ServiceContext ctx;
   ctx.options = &options_;
@@ -192,6 +197,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.metrics = metrics_.get();
   ctx.logger = &logger_;
   ctx.admission = admission_.get();
+  ctx.memory = memory_.get();
   ctx.calls = &calls_;
   ctx.draining = &draining_;
   ctx.jobs_in_flight = &jobs_in_flight_;
@@ -218,6 +224,15 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   // port would start and silently share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
+  // gRPC's own buffers (messages being received, before any call sees
+  // them, and sent) get the quarter of the budget that requests do not;
+  // under pressure gRPC reads less and refuses new streams. Threads:
+  // gRPC's pollers and the sync services (reflection); the callback
+  // calls do not take one each.
+  grpc::ResourceQuota quota("jobgroupd");
+  quota.Resize(static_cast<size_t>(o.memory_budget_bytes / 4));
+  quota.SetMaxThreads(kGrpcMaxThreads);
+  builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
   // Long-lived client connections are closed now and then (gracefully), so
@@ -264,6 +279,8 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
                 {"kinds", absl::StrJoin(kinds, ",")},
                 {"max_jobs_per_call", absl::StrCat(o.max_jobs_per_call)},
                 {"max_payload_bytes", absl::StrCat(o.max_payload_bytes)},
+                {"max_message_bytes", absl::StrCat(o.max_message_bytes)},
+                {"memory_budget_bytes", absl::StrCat(o.memory_budget_bytes)},
                 {"max_inflight_jobs", absl::StrCat(o.max_inflight_jobs)},
                 {"max_concurrency", absl::StrCat(o.max_concurrency)},
                 {"default_deadline", absl::FormatDuration(o.default_deadline)},

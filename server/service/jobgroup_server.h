@@ -76,6 +76,7 @@ class JobgroupServer {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<RequestValidator> validator_;
   std::unique_ptr<AdmissionLimit> admission_;
+  std::unique_ptr<MemoryBudget> memory_;
   CallRegistry calls_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> jobs_in_flight_{0};

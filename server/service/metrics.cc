@@ -350,8 +350,8 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
                        .Name("jobgroup_rejected_total")
                        .Help("Calls refused before running, by reason.")
                        .Register(r);
-  for (const char* reason :
-       {"inflight_limit", "draining", "invalid_argument", "unauthenticated"}) {
+  for (const char* reason : {"inflight_limit", "memory_budget", "draining",
+                             "invalid_argument", "unauthenticated"}) {
     rejected_[reason] = &rejected.Add({{"reason", reason}});
   }
   rejected_other_ = &rejected.Add({{"reason", "other"}});

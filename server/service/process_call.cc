@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "server/service/job_calls.h"
 #include "server/service/result_stream.h"
@@ -55,18 +56,36 @@ class ProcessCall final
     }
     gate_.ctx().metrics->MessagesReceived(Method::kProcess, 1);
     ++messages_read_;
-    if (!Parse()) {
-      absl::Status bad = absl::InvalidArgumentError(absl::StrCat(
-          "message ", messages_read_,
-          " of the stream is not a valid jobgroup.v1.ProcessRequest (for "
-          "example a string that is not UTF-8); ",
+    // Each message's parse is bounded like a RunBatch request's: its shape
+    // is checked and its parsed size reserved before it is parsed, until
+    // its jobs are made into specs.
+    absl::Status fits = gate_.ReserveRequest(buffer_, kJobsField);
+    if (!fits.ok() || !Parse()) {
+      absl::string_view after =
           messages_read_ == 1
               ? "nothing was run"
               : "the jobs of the messages before it have their outcomes, "
-                "and no later message was read"));
+                "and no later message was read";
+      absl::Status bad =
+          fits.ok()
+              ? absl::InvalidArgumentError(absl::StrCat(
+                    "message ", messages_read_,
+                    " of the stream is not a valid jobgroup.v1.ProcessRequest "
+                    "(for example a string that is not UTF-8); ",
+                    after))
+              : absl::Status(fits.code(),
+                             absl::StrCat("message ", messages_read_,
+                                          " of the stream: ", fits.message(),
+                                          "; ", after));
+      if (auto field = fits.GetPayload(kBadRequestPayload)) {
+        bad.SetPayload(kBadRequestPayload, *field);
+      }
+      buffer_.Clear();
+      gate_.ReleaseRequest();
       if (!run_) {
         refused_ = true;
-        CountInvalid(gate_.ctx(), bad);
+        // ReserveRequest() counted its own refusals.
+        if (fits.ok()) CountInvalid(gate_.ctx(), bad);
         return FailBeforeRun(bad);
       }
       {
@@ -120,6 +139,9 @@ class ProcessCall final
       });
       if (!taken) gate_.AddJobs(-static_cast<int64_t>(added));
     }
+    // The jobs are specs now: the parsed message goes, and its reservation.
+    request_ = v1::ProcessRequest();
+    gate_.ReleaseRequest();
     bool close = false;
     {
       // Only now may another read reuse buffer_ and request_.
@@ -145,6 +167,8 @@ class ProcessCall final
     kUnparseable,  // A message did not parse.
     kServerEnded,  // The run was cancelled with the input open.
   };
+
+  static constexpr int kJobsField = 2;  // ProcessRequest.jobs
 
   // Parses buffer_ into request_ (and empties buffer_).
   bool Parse() {

@@ -1,4 +1,6 @@
-// RunBatch: one unary reactor per call. Every result has its slot in the
+// RunBatch: one unary reactor per call. The request comes raw; it is parsed
+// onto the response's arena once the token and its shape have been checked
+// (CallGate::ReadRequest()). Every result has its slot in the
 // response up front; the run's sink fills them from any thread, and the
 // reply goes out when the run is done — unless it would be over the message
 // limit: then the call ends RESOURCE_EXHAUSTED (counted and logged so),
@@ -18,15 +20,19 @@ namespace {
 class RunBatchCall final : public grpc::ServerUnaryReactor {
  public:
   RunBatchCall(const ServiceContext& ctx, grpc::CallbackServerContext* context,
-               const v1::RunBatchRequest* request,
                v1::RunBatchResponse* response)
       : gate_(ctx, context, Method::kRunBatch),
-        request_(request),
+        request_(google::protobuf::Arena::CreateMessage<v1::RunBatchRequest>(
+            response->GetArena())),
         response_(response),
         sink_(this) {}
 
-  void Start() {
+  void Start(grpc::ByteBuffer& raw) {
     const ServiceContext& ctx = gate_.ctx();
+    if (absl::Status s = gate_.ReadRequest(raw, kJobsField, *request_);
+        !s.ok()) {
+      return Fail(s);
+    }
     absl::StatusOr<BatchRun::Options> options =
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return Fail(options.status());
@@ -107,8 +113,13 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
                                              " failed: ", r.error.message())));
   }
 
+  static constexpr int kJobsField = 1;  // RunBatchRequest.jobs
+
   CallGate gate_;
-  const v1::RunBatchRequest* const request_;
+  // On the response's arena (null without one: then owned here).
+  v1::RunBatchRequest* const request_;
+  std::unique_ptr<v1::RunBatchRequest> owned_request_{
+      request_->GetArena() == nullptr ? request_ : nullptr};
   v1::RunBatchResponse* const response_;
   Sink sink_;
   FailurePolicy policy_ = FailurePolicy::kFailFast;
@@ -118,9 +129,9 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
 
 grpc::ServerUnaryReactor* StartRunBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
-    const v1::RunBatchRequest* request, v1::RunBatchResponse* response) {
-  auto* call = new RunBatchCall(ctx, context, request, response);
-  call->Start();
+    grpc::ByteBuffer* raw, v1::RunBatchResponse* response) {
+  auto* call = new RunBatchCall(ctx, context, response);
+  call->Start(*raw);
   return call;
 }
 

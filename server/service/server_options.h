@@ -27,6 +27,8 @@ struct ServerOptions {
   std::vector<BackendSpec> backends;  // Added to the defaults.
   uint64_t max_jobs_per_call = 100'000;
   uint64_t max_payload_bytes = 1 << 20;
+  // main.cc derives it from the per-call limits and the memory budget
+  // unless --max_message_bytes is given.
   uint64_t max_message_bytes = 256 << 20;
   // A job's output at most; a longer one FAILS the job. main.cc keeps it
   // kMessageRoomBytes under max_message_bytes, so that any one result fits
@@ -35,6 +37,10 @@ struct ServerOptions {
   uint64_t max_inflight_jobs = 1'000'000;
   uint64_t max_concurrency = 1'000'000;  // Accepted BatchOptions value.
   uint64_t process_window = 1024;  // Process's window without max_concurrency.
+  // What the server may hold (--memory_budget_bytes): requests reserve
+  // their parsed size from three quarters of it, gRPC's buffers get the
+  // last quarter (its ResourceQuota).
+  uint64_t memory_budget_bytes = uint64_t{1} << 30;
   uint32_t max_fallbacks = 8;
   uint32_t max_attempts = 10;
   uint32_t max_params = 64;

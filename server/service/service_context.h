@@ -16,6 +16,7 @@
 #include "server/core/worker_pool.h"
 #include "server/service/call_registry.h"
 #include "server/service/logger.h"
+#include "server/service/memory_budget.h"
 #include "server/service/metrics.h"
 #include "server/service/server_options.h"
 #include "server/service/validation.h"
@@ -32,6 +33,7 @@ struct ServiceContext {
   ServerMetrics* metrics = nullptr;
   Logger* logger = nullptr;
   AdmissionLimit* admission = nullptr;
+  MemoryBudget* memory = nullptr;  // Parsed requests' bytes.
   CallRegistry* calls = nullptr;
   const std::atomic<bool>* draining = nullptr;
   std::atomic<int64_t>* jobs_in_flight = nullptr;

@@ -1,8 +1,12 @@
 // StreamBatch: all the jobs up front, results streamed as they finish
-// (StreamingCall), the summary in the last message.
+// (StreamingCall), the summary in the last message. The request comes raw
+// and is parsed onto the call's arena once the token and its shape have
+// been checked (CallGate::ReadRequest()).
 #include <string>
 #include <utility>
 
+#include "google/protobuf/arena.h"
+#include "server/service/arena_messages.h"
 #include "server/service/job_calls.h"
 #include "server/service/result_stream.h"
 
@@ -14,12 +18,18 @@ class StreamBatchCall final
                            v1::StreamBatchResponse> {
  public:
   StreamBatchCall(const ServiceContext& ctx,
-                  grpc::CallbackServerContext* context,
-                  const v1::StreamBatchRequest* request)
-      : StreamingCall(ctx, context, Method::kStreamBatch), request_(request) {}
+                  grpc::CallbackServerContext* context)
+      : StreamingCall(ctx, context, Method::kStreamBatch),
+        arena_(CallArenaOptions()),
+        request_(google::protobuf::Arena::CreateMessage<v1::StreamBatchRequest>(
+            &arena_)) {}
 
-  void Start() {
+  void Start(grpc::ByteBuffer& raw) {
     const ServiceContext& ctx = gate_.ctx();
+    if (absl::Status s = gate_.ReadRequest(raw, kJobsField, *request_);
+        !s.ok()) {
+      return FailBeforeRun(s);
+    }
     absl::StatusOr<BatchRun::Options> options =
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return FailBeforeRun(options.status());
@@ -39,15 +49,18 @@ class StreamBatchCall final
     return {job.kind(), job.id()};
   }
 
-  const v1::StreamBatchRequest* const request_;
+  static constexpr int kJobsField = 1;  // StreamBatchRequest.jobs
+
+  google::protobuf::Arena arena_;
+  v1::StreamBatchRequest* const request_;  // On arena_.
 };
 }  // namespace
 
 grpc::ServerWriteReactor<v1::StreamBatchResponse>* StartStreamBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
-    const v1::StreamBatchRequest* request) {
-  auto* call = new StreamBatchCall(ctx, context, request);
-  call->Start();
+    grpc::ByteBuffer* raw) {
+  auto* call = new StreamBatchCall(ctx, context);
+  call->Start(*raw);
   return call;
 }
 

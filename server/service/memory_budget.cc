@@ -1,0 +1,63 @@
+// Implementation of MemoryBudget and of the default budget's detection.
+#include "server/service/memory_budget.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+
+namespace jobgroup {
+namespace {
+
+// The number in the one-line file at `path` ("max" and errors: none).
+uint64_t LimitInFile(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return 0;
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &v)) return 0;
+  return v;
+}
+
+}  // namespace
+
+bool MemoryBudget::TryReserve(uint64_t bytes) {
+  uint64_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > limit_ || used > limit_ - bytes) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes,
+                                        std::memory_order_relaxed));
+  return true;
+}
+
+uint64_t DefaultMemoryBudgetBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  uint64_t physical =
+      pages > 0 && page_size > 0
+          ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size)
+          : uint64_t{4} << 30;
+  uint64_t usable = physical / 2;
+  // cgroup v1 says "no limit" with a huge number: anything over the
+  // physical memory is no limit.
+  for (const char* path : {"/sys/fs/cgroup/memory.max",
+                           "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    uint64_t limit = LimitInFile(path);
+    if (limit > 0 && limit < physical) usable = std::min(usable, limit);
+  }
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    // Address space is spent on more than the heap (thread stacks, one
+    // malloc arena per core reserved whole, the code): count half of it.
+    usable = std::min<uint64_t>(usable, as.rlim_cur / 2);
+  }
+  return usable / 4 * 3;
+}
+
+}  // namespace jobgroup
