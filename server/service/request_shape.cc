@@ -28,6 +28,7 @@ constexpr uint64_t kRequestBytes = 16 << 10;
 
 // Job's fields (jobgroup.proto).
 constexpr int kJobParams = 4;
+constexpr int kJobTimeout = 6;
 constexpr int kJobFallbacks = 7;
 
 class Scanner {
@@ -97,8 +98,11 @@ class Scanner {
       }
       if (field == kJobParams && nested) {
         ++params;
-      } else if (nested || field > kJobFallbacks) {
-        ++shape.other_fields;  // The timeout, or an unknown field.
+      } else if (!nested || field == kJobTimeout || field > kJobFallbacks) {
+        // The timeout, or an unknown field (a string's number with another
+        // wire type is one too). A string field seen again replaces the
+        // string: no cost beyond its bytes.
+        ++shape.other_fields;
       }
       if (!Skip(tag)) return Broken();
     }
