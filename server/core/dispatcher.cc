@@ -27,6 +27,8 @@ Attempt::Attempt(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
       deadline_(job_->timeout > absl::ZeroDuration()
                     ? std::min(deadline, absl::Now() + job_->timeout)
                     : deadline),
+      timeout_binds_(job_->timeout > absl::ZeroDuration() &&
+                     deadline_ < deadline),
       admitted_(absl::Now()),
       scope_(std::move(scope)),
       done_(std::move(done)) {}
@@ -39,9 +41,10 @@ void Attempt::Begin() {
     if (job_->timeout > absl::ZeroDuration()) {
       timeout_timer_ = dispatcher_->timers_->Schedule(
           deadline_, [self, timeout = job_->timeout] {
-            self->Cancel(absl::DeadlineExceededError(
-                absl::StrCat("job timeout of ", absl::FormatDuration(timeout),
-                             " exceeded")));
+            self->End(absl::DeadlineExceededError(absl::StrCat(
+                          "job timeout of ", absl::FormatDuration(timeout),
+                          " exceeded")),
+                      self->timeout_binds_);
           });
     }
     // The grant callback may run on another thread before we store the id;
@@ -78,7 +81,9 @@ void Attempt::OnPermit(absl::Duration waited) {
   }
 }
 
-void Attempt::Cancel(absl::Status why) {
+void Attempt::Cancel(absl::Status why) { End(std::move(why), false); }
+
+void Attempt::End(absl::Status why, bool timed_out) {
   bool release_permit = false;
   bool tell_handler = false;
   TimerService::TimerId timer = 0;
@@ -117,6 +122,7 @@ void Attempt::Cancel(absl::Status why) {
   if (release_permit) backend_->Release();
   result.output = why;
   result.cancelled = true;
+  result.timed_out = timed_out;
   done(std::move(result));
   if (tell_handler) context_->RequestCancel(std::move(why));
 }
@@ -193,6 +199,11 @@ void Attempt::OnHandlerFinished(absl::StatusOr<std::string> output) {
   }
   backend_->Release();
   if (done) {
+    // A handler that watched its deadline and gave up when the job's
+    // timeout passed timed out as surely as one the timer cancelled.
+    result.timed_out = timeout_binds_ &&
+                       absl::IsDeadlineExceeded(output.status()) &&
+                       absl::Now() >= deadline_;
     result.output = std::move(output);
     done(std::move(result));
   }

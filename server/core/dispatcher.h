@@ -38,7 +38,11 @@ struct AttemptResult {
   // The output, the handler's error, or the reason it was cancelled.
   absl::StatusOr<std::string> output;
   bool cancelled = false;  // Ended by Cancel(); `output` holds the reason.
-  bool ran = false;        // The handler started.
+  // Ended by the job's own timeout, which came before the call's deadline
+  // (`cancelled` is then set too): for retries and fallbacks, a failed
+  // attempt rather than the call running out of time.
+  bool timed_out = false;
+  bool ran = false;  // The handler started.
   absl::Duration queue_time = absl::ZeroDuration();
   absl::Duration run_time = absl::ZeroDuration();
 };
@@ -82,6 +86,8 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   enum class State { kWaitingPermit, kQueued, kRunning, kFinished };
 
   void Begin();
+  // Cancel(), saying whether the job's own timeout ended it.
+  void End(absl::Status why, bool timed_out);
   void OnPermit(absl::Duration waited);
   void RunOnWorker();
   void OnHandlerFinished(absl::StatusOr<std::string> output);
@@ -90,6 +96,9 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   const std::shared_ptr<const JobSpec> job_;
   Semaphore* const backend_;
   const absl::Time deadline_;
+  // The job's timeout comes before the call's deadline: reaching deadline_
+  // is the attempt timing out, not the call.
+  const bool timeout_binds_;
   const absl::Time admitted_;
   const std::shared_ptr<const CancellationSignal> scope_;
 

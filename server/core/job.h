@@ -77,6 +77,10 @@ struct RetryPolicy {
   absl::Duration max_backoff = absl::Seconds(10);
   double multiplier = 2.0;
   double jitter = 0.0;  // Fraction of each wait drawn at random.
+  // An attempt that runs out of the job's timeout is a failed attempt:
+  // retried, then handed to the fallbacks. True: it ends the job
+  // DEADLINE_EXCEEDED at once.
+  bool timeout_ends_job = false;
 };
 
 // The one result of one job.

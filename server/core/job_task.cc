@@ -26,6 +26,17 @@ absl::Duration Backoff(const RetryPolicy& p, uint32_t retry_number) {
   return absl::Seconds(std::max(secs, 0.0));
 }
 
+// How an attempt ended, for the decisions of attempt_plan.h.
+AttemptEnd EndOf(const AttemptResult& r) {
+  if (r.output.ok()) return AttemptEnd::kSucceeded;
+  if (r.timed_out) return AttemptEnd::kTimedOut;
+  if (!r.cancelled) return AttemptEnd::kFailed;
+  return OutcomeForCancellation(r.output.status()) ==
+                 JobOutcome::kDeadlineExceeded
+             ? AttemptEnd::kOutOfTime
+             : AttemptEnd::kCancelled;
+}
+
 }  // namespace
 
 JobTask::JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
@@ -123,33 +134,39 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
     if (settled_) return;
     queue_time_ = r.queue_time;
     run_time_ = r.run_time;
-    if (r.output.ok()) {
-      JobResult ok;
-      ok.outcome = JobOutcome::kSucceeded;
-      ok.output = *std::move(r.output);
-      ok.served_by = candidate;
-      if (candidate > 0 && options_->observer) {
-        options_->observer->OnFallbackServed(*job_, candidate);
+    const AttemptEnd end = EndOf(r);
+    const bool failed =
+        end == AttemptEnd::kFailed || end == AttemptEnd::kTimedOut;
+    AttemptDecision decision = DecideAfterAttempt(
+        end, try_number, options_->retry,
+        failed ? Backoff(options_->retry, try_number) : absl::ZeroDuration(),
+        options_->deadline - absl::Now());
+    if (failed) {
+      last_code_ = r.output.status().code();
+      errors_[candidate] = std::string(r.output.status().message());
+    }
+    switch (decision.action) {
+      case AttemptDecision::Action::kSettle: {
+        JobResult settle;
+        settle.outcome = decision.outcome;
+        if (r.output.ok()) {
+          settle.output = *std::move(r.output);
+          settle.served_by = candidate;
+          if (candidate > 0 && options_->observer) {
+            options_->observer->OnFallbackServed(*job_, candidate);
+          }
+        } else {
+          settle.error = r.output.status();
+        }
+        SettleLocked(std::move(settle), &to_cancel, &result);
+        break;
       }
-      SettleLocked(std::move(ok), &to_cancel, &result);
-    } else if (r.cancelled) {
-      // Cancelled or out of time: neither retried nor handed to fallbacks.
-      JobResult c;
-      c.outcome = OutcomeForCancellation(r.output.status());
-      c.error = r.output.status();
-      SettleLocked(std::move(c), &to_cancel, &result);
-    } else {
-      const absl::Status& err = r.output.status();
-      last_code_ = err.code();
-      errors_[candidate] = std::string(err.message());
-      absl::Duration wait = Backoff(options_->retry, try_number);
-      if (try_number < options_->retry.max_attempts &&
-          absl::Now() + wait < options_->deadline) {
+      case AttemptDecision::Action::kRetry: {
         if (options_->observer) options_->observer->OnRetry(*job_);
         std::weak_ptr<JobTask> weak = weak_from_this();
         live_try_[candidate] = try_number + 1;  // Reserved for the retry.
         retry_timer_ = dispatcher_->timers()->ScheduleAfter(
-            wait, [weak, candidate, try_number] {
+            decision.backoff, [weak, candidate, try_number] {
               auto self = weak.lock();
               if (!self) return;
               {
@@ -159,12 +176,14 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
               }
               self->StartAttempt(candidate, try_number + 1);
             });
-      } else {
-        if (try_number < options_->retry.max_attempts) {
+        break;
+      }
+      case AttemptDecision::Action::kGiveUpCandidate:
+        if (decision.retry_past_deadline) {
           errors_[candidate] += " (no retry: it would pass the deadline)";
         }
-        AfterCandidateFailed(candidate, &to_start, &result);
-      }
+        AfterCandidateFailed(candidate, end, &to_start, &result);
+        break;
     }
     if (settled_) done = std::move(done_);
   }
@@ -173,28 +192,19 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
   if (done) done(std::move(result));
 }
 
-void JobTask::AfterCandidateFailed(uint32_t candidate,
+void JobTask::AfterCandidateFailed(uint32_t candidate, AttemptEnd last,
                                    std::vector<uint32_t>* to_start,
                                    JobResult* settled) {
   uint32_t n = static_cast<uint32_t>(job_->fallbacks.size());
-  bool all_failed;
-  if (candidate == 0 && n > 0) {
-    if (options_->fallback_mode == FallbackMode::kRace) {
-      for (uint32_t k = 1; k <= n; ++k) to_start->push_back(k);
-    } else {
-      to_start->push_back(1);
-    }
-    return;
-  }
   if (options_->fallback_mode == FallbackMode::kRace && candidate > 0) {
-    all_failed = ++race_failed_ == n;
-  } else {
-    all_failed = candidate == n;
-    if (!all_failed) to_start->push_back(candidate + 1);
+    ++race_failed_;
   }
-  if (!all_failed) return;
+  CandidateDecision next =
+      DecideAfterCandidate(candidate, n, options_->fallback_mode, race_failed_);
+  to_start->insert(to_start->end(), next.start.begin(), next.start.end());
+  if (!next.all_failed) return;
   JobResult failed;
-  failed.outcome = JobOutcome::kFailed;
+  failed.outcome = OutcomeWhenAllFailed(last);
   if (n == 0) {
     failed.error = absl::Status(last_code_, errors_[0]);
   } else {

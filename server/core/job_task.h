@@ -1,13 +1,19 @@
 // JobTask: one job of a call as a Task of its TaskGroup: the primary
 // attempt, retries of failed attempts, and fallbacks.
 //
-//  - Retries: only FAILED attempts are retried, up to RetryPolicy's
+//  - Retries: failed attempts are retried, up to RetryPolicy's
 //    max_attempts per candidate (the primary or one fallback), after a
 //    backoff that parks on the timer (no thread) and never runs past the
-//    deadline.
-//  - Fallbacks: tried only when the primary FAILS (not when it is cancelled
-//    or runs out of time). SEQUENTIAL tries them in order; RACE starts them
-//    all at once, the first success wins and the others are cancelled.
+//    deadline. An attempt that runs out of the job's own timeout is a
+//    failed attempt (unless RetryPolicy::timeout_ends_job).
+//  - Fallbacks: tried only when the primary fails for good (not when it is
+//    cancelled or the call runs out of time). SEQUENTIAL tries them in
+//    order; RACE starts them all at once, the first success wins and the
+//    others are cancelled.
+//  - A job that fails for good is FAILED, or DEADLINE_EXCEEDED when its
+//    last attempt timed out.
+// The decisions are the plain functions of attempt_plan.h; JobTask holds
+// the state and applies them.
 //  - The result says which candidate served (served_by) and counts every
 //    attempt; when all fail, the error lists each candidate's last error.
 //
@@ -24,6 +30,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
+#include "server/core/attempt_plan.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
@@ -69,11 +76,11 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   void StartAttempt(uint32_t candidate, uint32_t try_number);
   void OnAttemptDone(uint32_t candidate, uint32_t try_number,
                      AttemptResult result);
-  // What to do after `candidate` failed for good.
-  // Appends the candidates to start next to `to_start`, or settles the
-  // job as FAILED into `settled`.
-  void AfterCandidateFailed(uint32_t candidate, std::vector<uint32_t>* to_start,
-                            JobResult* settled)
+  // What to do after `candidate` failed for good, its last attempt having
+  // ended `last`. Appends the candidates to start next to `to_start`, or
+  // settles the job (FAILED or DEADLINE_EXCEEDED) into `settled`.
+  void AfterCandidateFailed(uint32_t candidate, AttemptEnd last,
+                            std::vector<uint32_t>* to_start, JobResult* settled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Settles the job with `result` (completed into `settled`, for the
   // caller to report once the lock is released), and takes the attempts

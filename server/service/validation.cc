@@ -225,7 +225,8 @@ absl::StatusOr<BatchRun::Options> RequestValidator::ToBatchOptions(
       if (!d.ok()) return d.status();
       out.retry.max_backoff = *d;
     }
-    if (r.backoff_multiplier() < 0 || r.backoff_multiplier() > 100) {
+    // Written so that NaN is refused too.
+    if (!(r.backoff_multiplier() >= 0 && r.backoff_multiplier() <= 100)) {
       return Invalid("options.retry.backoff_multiplier",
                      "must be in [0, 100] (0 means 2)");
     }
@@ -235,6 +236,7 @@ absl::StatusOr<BatchRun::Options> RequestValidator::ToBatchOptions(
       return Invalid("options.retry.jitter", "must be in [0, 1]");
     }
     out.retry.jitter = r.jitter();
+    out.retry.timeout_ends_job = r.timeout_ends_job();
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // request gets INVALID_ARGUMENT naming the offending field, nothing runs,
 // and the server keeps serving everyone else.
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -166,7 +167,13 @@ INSTANTIATE_TEST_SUITE_P(
                 [](RunBatchRequest& r) {
                   r.mutable_options()->mutable_retry()->set_jitter(2);
                 },
-                "options.retry.jitter"}),
+                "options.retry.jitter"},
+        BadCase{"RetryMultiplierNaN",
+                [](RunBatchRequest& r) {
+                  r.mutable_options()->mutable_retry()->set_backoff_multiplier(
+                      std::numeric_limits<double>::quiet_NaN());
+                },
+                "options.retry.backoff_multiplier"}),
     [](const ::testing::TestParamInfo<BadCase>& info) {
       return info.param.name;
     });

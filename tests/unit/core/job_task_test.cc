@@ -1,5 +1,6 @@
 // Tests of JobTask: retries with backoff, fallbacks in sequence and in a
-// race, and what is never retried or handed to fallbacks.
+// race, timed-out attempts as failed ones, and what is never retried or
+// handed to fallbacks.
 #include "server/core/job_task.h"
 
 #include <atomic>
@@ -126,17 +127,108 @@ TEST(JobTaskTest, RetriesStopAtTheDeadline) {
             std::string::npos);
 }
 
-TEST(JobTaskTest, TimedOutAttemptsAreNeitherRetriedNorHandedToFallbacks) {
-  TestEnv env;
+// A job that sleeps 5 s under a 30 ms timeout: each of its attempts times
+// out (the test never waits for the 5 s).
+std::shared_ptr<JobSpec> TimesOut(TestEnv& env) {
   auto job = env.Job("sleep", {{"ms", "5000"}});
   job->timeout = absl::Milliseconds(30);
+  return job;
+}
+
+JobTask::Options Retries(uint32_t max_attempts) {
+  JobTask::Options o;
+  o.retry.max_attempts = max_attempts;
+  o.retry.initial_backoff = absl::Milliseconds(1);
+  o.retry.max_backoff = absl::Milliseconds(1);
+  return o;
+}
+
+TEST(JobTaskTest, TimedOutAttemptsAreRetried) {
+  TestEnv env;
+  Outcome out;
+  auto task = StartTask(env, TimesOut(env), Retries(3), &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
+  // Its last attempt timed out: DEADLINE_EXCEEDED, after every retry.
+  EXPECT_EQ(out.result.outcome, JobOutcome::kDeadlineExceeded);
+  EXPECT_EQ(out.result.attempts, 3u);
+  EXPECT_EQ(env.started.load(), 3);
+  EXPECT_NE(out.result.error.message().find("job timeout of 30ms exceeded"),
+            std::string::npos)
+      << out.result.error;
+  EXPECT_TRUE(env.Idle());
+}
+
+TEST(JobTaskTest, TimedOutPrimaryIsHandedToItsFallback) {
+  TestEnv env;
+  auto job = TimesOut(env);
   job->fallbacks.push_back(*env.Job("echo"));
   env.Resolve(*job);
-  JobTask::Options o;
-  o.retry.max_attempts = 5;
+  Outcome out;
+  auto task = StartTask(env, job, Retries(2), &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kSucceeded);
+  EXPECT_EQ(out.result.served_by, 1u);
+  EXPECT_EQ(out.result.attempts, 3u);  // Two of the primary, one fallback.
+}
+
+TEST(JobTaskTest, TheLastAttemptDecidesBetweenFailedAndDeadlineExceeded) {
+  TestEnv env;
+  {
+    // Timed out, then the fallback failed: FAILED.
+    auto job = TimesOut(env);
+    job->fallbacks.push_back(*env.Job("fail", {{"message", "down"}}));
+    env.Resolve(*job);
+    Outcome out;
+    auto task = StartTask(env, job, {}, &out);
+    ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
+    EXPECT_EQ(out.result.outcome, JobOutcome::kFailed);
+    EXPECT_EQ(out.result.attempts, 2u);
+    EXPECT_NE(out.result.error.message().find("primary: job timeout"),
+              std::string::npos)
+        << out.result.error;
+  }
+  {
+    // Failed, then the fallback timed out: DEADLINE_EXCEEDED.
+    auto job = env.Job("fail");
+    job->fallbacks.push_back(*TimesOut(env));
+    env.Resolve(*job);
+    Outcome out;
+    auto task = StartTask(env, job, {}, &out);
+    ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
+    EXPECT_EQ(out.result.outcome, JobOutcome::kDeadlineExceeded);
+    EXPECT_EQ(out.result.attempts, 2u);
+  }
+}
+
+TEST(JobTaskTest, TimeoutEndsJobOptsOutOfRetriesAndFallbacks) {
+  TestEnv env;
+  auto job = TimesOut(env);
+  job->fallbacks.push_back(*env.Job("echo"));
+  env.Resolve(*job);
+  JobTask::Options o = Retries(5);
+  o.retry.timeout_ends_job = true;
   Outcome out;
   auto task = StartTask(env, job, o, &out);
-  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
+  EXPECT_EQ(out.result.outcome, JobOutcome::kDeadlineExceeded);
+  EXPECT_EQ(out.result.attempts, 1u);
+  EXPECT_EQ(out.result.served_by, 0u);
+}
+
+TEST(JobTaskTest, TheCallsDeadlineIsNeverRetried) {
+  TestEnv env;
+  // The job's timeout (10 s) comes after the call's deadline (50 ms): the
+  // attempt ends because the call ran out of time, which no retry or
+  // fallback can mend.
+  auto job = env.Job("sleep", {{"ms", "5000"}});
+  job->timeout = absl::Seconds(10);
+  job->fallbacks.push_back(*env.Job("echo"));
+  env.Resolve(*job);
+  JobTask::Options o = Retries(5);
+  o.deadline = absl::Now() + absl::Milliseconds(50);
+  Outcome out;
+  auto task = StartTask(env, job, o, &out);
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(4)));
   EXPECT_EQ(out.result.outcome, JobOutcome::kDeadlineExceeded);
   EXPECT_EQ(out.result.attempts, 1u);
   EXPECT_EQ(out.result.served_by, 0u);
