@@ -15,7 +15,10 @@
 //
 // The run ends (OnDone()) exactly when its input is closed and every job it
 // took has its one result: never before CloseInput(), however early it is
-// cancelled (a deadline already past at Create() included).
+// cancelled (a deadline already past at Create() included). Every outcome
+// is recorded in the run's OutcomeLedger before it is delivered: a second
+// outcome for a job never reaches the sink, and a job found without one
+// at the end gets one (both bugs, counted by the ledger).
 //
 // Thread-safe. The sink is called from any thread, concurrently for
 // OnResult(), never under BatchRun's lock; OnDone() comes once, after every
@@ -37,6 +40,7 @@
 #include "server/core/job.h"
 #include "server/core/job_task.h"
 #include "server/core/mutex.h"
+#include "server/core/outcome_ledger.h"
 #include "server/core/task_group.h"
 
 namespace jobgroup {
@@ -177,7 +181,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   uint64_t round_end_ ABSL_GUARDED_BY(mu_) = 0;  // First index after round.
   bool round_closed_ ABSL_GUARDED_BY(mu_) = false;
   Cancellation cancelled_ ABSL_GUARDED_BY(mu_);
-  BatchSummary summary_ ABSL_GUARDED_BY(mu_);
+  // Every job's one outcome, and their tally.
+  OutcomeLedger ledger_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
+#include "server/core/outcome_ledger.h"
 #include "server/service/listen_error.h"
 #include "server/service/sharded_family.h"
 
@@ -190,6 +191,20 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
       out.push_back(std::move(cap));
       out.push_back(std::move(use));
       out.push_back(std::move(wait));
+    }
+    {
+      // Bugs of the job lifecycle: both stay 0 (outcome_ledger.h).
+      LifecycleErrors e = GetLifecycleErrors();
+      prometheus::MetricFamily f;
+      f.name = "jobgroup_lifecycle_errors_total";
+      f.help =
+          "Outcomes refused as a job's second (duplicate) and jobs found "
+          "without one at the end of their call (lost); always 0 unless "
+          "the server has a bug.";
+      f.type = prometheus::MetricType::Counter;
+      AddValue(f, e.duplicate_outcomes, {{"error", "duplicate"}});
+      AddValue(f, e.lost_outcomes, {{"error", "lost"}});
+      out.push_back(std::move(f));
     }
     ProcStat p = ReadProcStat();
     prometheus::MetricFamily cpu;

@@ -21,6 +21,7 @@
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
 #include "server/core/notification.h"
+#include "server/core/outcome_ledger.h"
 #include "server/core/task_group.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
@@ -53,6 +54,8 @@ class TestEnv {
  public:
   explicit TestEnv(size_t workers = 2, size_t queue = 64)
       : pool_(workers, queue), dispatcher_(&pool_, &timers_) {
+    // A second outcome, or a job without one, fails the test at once.
+    SetLifecycleErrorsFatal(true);
     EXPECT_TRUE(backends_.Add({"local", 1 << 20}).ok());
     EXPECT_TRUE(backends_.Add({"db", 3}).ok());
     inside["local"];
