@@ -13,6 +13,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "server/core/outcome_ledger.h"
+#include "server/service/exposer_stop.h"
 #include "server/service/listen_error.h"
 #include "server/service/sharded_family.h"
 
@@ -372,11 +373,16 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
   rejected_other_ = &rejected.Add({{"reason", "other"}});
 }
 
-ServerMetrics::~ServerMetrics() = default;
+ServerMetrics::~ServerMetrics() { StopExposer(std::move(exposer_)); }
 
 absl::Status ServerMetrics::Serve(const std::string& address) {
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
+    // Four threads, and a request that does not arrive whole within 2 s is
+    // dropped: a client that sends half a request holds one thread for
+    // 2 s, not every scrape for civetweb's default 30 s.
+    exposer_ = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", address, "num_threads", "4",
+                                 "request_timeout_ms", "2000"});
   } catch (const std::exception&) {
     // civetweb's own words ("null context when constructing CivetServer")
     // do not say what went wrong.
