@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,10 +18,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/flags/repeated_flag.h"
 #include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
@@ -131,6 +134,46 @@ uint64_t DefaultMaxMessageBytes(const ServerOptions& o) {
   return std::max<uint64_t>(std::min(need, cap), 4 << 20);
 }
 
+// Flags each valid alone that would break the server without a word:
+// gRPC takes the connection ages as int milliseconds (597 h and more wrap
+// to negative, and every call then fails), a negative margin or grace
+// means nothing, and a Process window can neither pass the admission
+// limit (every Process call without max_concurrency would be refused) nor
+// 2^32 (BatchRun's window is 32 bits).
+absl::Status CheckFlagCombinations(const ServerOptions& o) {
+  const absl::Duration max_grpc_ms =
+      absl::Milliseconds(std::numeric_limits<int>::max());
+  if (o.max_connection_age > max_grpc_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_connection_age: ", absl::FormatDuration(o.max_connection_age),
+        " is over gRPC's limit of ", absl::FormatDuration(max_grpc_ms)));
+  }
+  if (o.max_connection_age_grace < absl::ZeroDuration() ||
+      o.max_connection_age_grace > max_grpc_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_connection_age_grace: ",
+        absl::FormatDuration(o.max_connection_age_grace), " must be in [0, ",
+        absl::FormatDuration(max_grpc_ms), "]"));
+  }
+  if (o.deadline_margin < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--deadline_margin: ", absl::FormatDuration(o.deadline_margin),
+        " must not be negative"));
+  }
+  if (o.process_window > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--process_window: ", o.process_window, " is over the limit of ",
+        std::numeric_limits<uint32_t>::max()));
+  }
+  if (o.process_window > o.max_inflight_jobs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--process_window: ", o.process_window,
+        " is over --max_inflight_jobs (", o.max_inflight_jobs,
+        "), so every Process call without max_concurrency would be refused"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
@@ -212,6 +255,10 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       fprintf(stderr, "jobgroupd: durations must be positive (e.g. 30s)\n");
       return 2;
     }
+  }
+  if (absl::Status s = CheckFlagCombinations(o); !s.ok()) {
+    fprintf(stderr, "jobgroupd: %s\n", std::string(s.message()).c_str());
+    return 2;
   }
   std::string log_format = absl::GetFlag(FLAGS_log_format);
   if (log_format != "text" && log_format != "json") {

@@ -3,6 +3,8 @@
 // plain words, for the gRPC port and the metrics port alike.
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -67,6 +69,42 @@ TEST(StartupTest, AddressThatIsNotHostPortIsRefused) {
                                 "--metrics_listen: cannot listen "
                                 "on nonsense"))
       << bad.output;
+}
+
+// Flags that each parse but would break the server without a word are
+// refused at start, exit 2, with one line naming the flag.
+TEST(StartupTest, FlagsThatWouldBreakTheServerSilentlyAreRefused) {
+  struct Case {
+    std::string flags;
+    std::string says;
+  };
+  const Case cases[] = {
+      // 597 h is 2,149,200,000 ms: over gRPC's int.
+      {"--max_connection_age=597h", "--max_connection_age: 597h is over"},
+      {"--max_connection_age_grace=-1s", "--max_connection_age_grace: -1s"},
+      {"--deadline_margin=-1ms", "--deadline_margin: -1ms must not be"},
+      {"--process_window=4294967296 --max_inflight_jobs=8589934592",
+       "--process_window: 4294967296 is over the limit of 4294967295"},
+      {"--process_window=2000 --max_inflight_jobs=1000",
+       "--process_window: 2000 is over --max_inflight_jobs (1000)"},
+  };
+  for (const Case& c : cases) {
+    Exit bad = RunJobgroupd(
+        absl::StrCat("--listen=127.0.0.1:0 --metrics_listen= ", c.flags));
+    EXPECT_EQ(bad.code, 2) << c.flags << ": " << bad.output;
+    EXPECT_TRUE(absl::StartsWith(bad.output, "jobgroupd: " + c.says))
+        << c.flags << ": " << bad.output;
+    EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1)
+        << bad.output;
+  }
+  // Just under the limit the server starts and answers calls.
+  ServerProcess fine(JOBGROUPD_PATH, {"--max_connection_age=596h"});
+  ASSERT_NE(fine.port(), 0);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::GetServerInfoResponse info;
+  grpc::Status s = fine.NewStub()->GetServerInfo(&ctx, {}, &info);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 }  // namespace
