@@ -89,6 +89,17 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
           "rebalances across replicas.");
 ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
           "Time calls get to finish on a connection closed for its age.");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(5),
+          "A Process stream that sends no message for this long from its "
+          "start is ended with DEADLINE_EXCEEDED (nothing run); the call's "
+          "deadline, when sooner, ends it first.");
+ABSL_FLAG(int64_t, max_concurrent_streams, 100,
+          "Streams one client connection may have open at once (HTTP/2 "
+          "MAX_CONCURRENT_STREAMS); a client past it waits for one to end.");
+ABSL_FLAG(int64_t, max_open_streams, 10000,
+          "Streams open at once in the whole server: RunBatch, StreamBatch "
+          "and Process calls and grpc.health.v1.Health Watch streams. Past "
+          "it a new one is refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, log_format, "text",
           "Log format on stderr: text or json.");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -260,6 +271,17 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     fprintf(stderr, "jobgroupd: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  o.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
+  if (o.stream_idle_timeout <= absl::ZeroDuration()) {
+    fprintf(stderr, "jobgroupd: --stream_idle_timeout must be positive\n");
+    return 2;
+  }
+  o.max_concurrent_streams = static_cast<uint32_t>(
+      std::min<uint64_t>(positive("max_concurrent_streams",
+                                  absl::GetFlag(FLAGS_max_concurrent_streams)),
+                         INT32_MAX));
+  o.max_open_streams =
+      positive("max_open_streams", absl::GetFlag(FLAGS_max_open_streams));
   std::string log_format = absl::GetFlag(FLAGS_log_format);
   if (log_format != "text" && log_format != "json") {
     fprintf(stderr, "jobgroupd: --log_format must be text or json, got %s\n",

@@ -68,6 +68,7 @@ CallGate::CallGate(const ServiceContext& ctx,
 
 CallGate::~CallGate() {
   ReleaseRequest();
+  if (stream_open_) ctx_.streams->Close();
   ctx_.open_calls->fetch_sub(1);
 }
 
@@ -108,9 +109,23 @@ absl::Status CallGate::Authenticate() const {
   return jobgroup::Authenticate(ctx_, *context_);
 }
 
+absl::Status CallGate::OpenStream() {
+  if (ctx_.streams->TryOpen()) {
+    stream_open_ = true;
+    return absl::OkStatus();
+  }
+  ctx_.metrics->Rejected("open_streams");
+  context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the server has its limit of ", ctx_.streams->limit(),
+                   " streams open (--max_open_streams); retry after ",
+                   kRetryAfterMs, " ms"));
+}
+
 absl::Status CallGate::ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
                                    google::protobuf::Message& request) {
   absl::Status s = Authenticate();
+  if (s.ok()) s = OpenStream();
   if (s.ok()) s = ReserveRequest(raw, jobs_field);
   if (!s.ok()) {
     raw.Clear();

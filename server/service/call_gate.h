@@ -68,9 +68,10 @@ class CallGate {
   //
   // The first step of a call that brings all its jobs up front (RunBatch,
   // StreamBatch), whose request gRPC hands over unparsed: authenticates
-  // from the metadata alone, then ReserveRequest(), then parses `raw` into
-  // `request` and empties `raw`. The status to refuse the call with:
-  // UNAUTHENTICATED before a byte is looked at, INVALID_ARGUMENT naming
+  // from the metadata alone, then OpenStream() and ReserveRequest(), then
+  // parses `raw` into `request` and empties `raw`. The status to refuse
+  // the call with: UNAUTHENTICATED before a byte is looked at,
+  // RESOURCE_EXHAUSTED past --max_open_streams, INVALID_ARGUMENT naming
   // the field and the limit (or saying the bytes are not a `request`),
   // RESOURCE_EXHAUSTED for the memory budget.
   absl::Status ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
@@ -97,6 +98,14 @@ class CallGate {
 
   // This call's Authenticate(): first thing in every job-running call.
   absl::Status Authenticate() const;
+
+  // CallGate::OpenStream()
+  //
+  // Takes one of the server's open-stream slots (--max_open_streams) for
+  // the call's lifetime (given back by the destructor). RESOURCE_EXHAUSTED
+  // with the retry-after-ms trailer, counted as `open_streams`, when every
+  // slot is taken. Once per call, after Authenticate().
+  absl::Status OpenStream();
 
   // Refuses calls while draining or past the admission limit; otherwise
   // reserves `window` jobs and `jobs` in the in-flight gauge.
@@ -154,6 +163,7 @@ class CallGate {
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
   uint64_t request_bytes_ = 0;  // Reserved from ctx_.memory.
+  bool stream_open_ = false;    // Holds a slot of ctx_.streams.
   std::atomic<bool> cancelled_{false};
   // Results JobDone() turned into failures (rare: no cost per job).
   std::atomic<uint64_t> outputs_over_limit_{0};

@@ -27,15 +27,17 @@ class NoPlugins final : public grpc::ServerBuilderOption {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
-    const std::string& address, std::vector<std::string> services) {
-  std::unique_ptr<HealthServer> health(new HealthServer(std::move(services)));
-  // gRPC's default health service (Check and Watch) is added as the server
-  // starts. A builder with no service of its own refuses to build, so a
-  // generic service answers every other method, as gRPC would, with
+    const std::string& address, std::vector<std::string> services,
+    StreamLimit* streams, ServerMetrics* metrics) {
+  std::unique_ptr<HealthServer> health(
+      new HealthServer(services, streams, metrics));
+  // jobgroup's HealthService (Check and Watch) in place of gRPC's default
+  // one; a generic service answers every other method, as gRPC would, with
   // UNIMPLEMENTED.
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::ServerBuilder builder;
   builder.SetOption(std::make_unique<NoPlugins>());
+  builder.RegisterService(&health->health_);
   builder.RegisterCallbackGenericService(&health->unimplemented_);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
                            &health->port_);
@@ -49,13 +51,7 @@ absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
   return health;
 }
 
-void HealthServer::SetServing(bool serving) {
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus(serving);
-  for (const std::string& service : services_) {
-    health->SetServingStatus(service, serving);
-  }
-}
+void HealthServer::SetServing(bool serving) { health_.SetServing(serving); }
 
 void HealthServer::Shutdown() {
   server_->Shutdown(std::chrono::system_clock::now());

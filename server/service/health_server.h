@@ -5,7 +5,9 @@
 // client certificates; bind it to an address only they can reach.
 //
 // It does not watch the main server: JobgroupServer sets its status along
-// with the main server's (SERVING once started, NOT_SERVING on drain).
+// with the main server's (SERVING once started, NOT_SERVING on drain). Its
+// Watch streams count against the same --max_open_streams as the main
+// port's (HealthService).
 //
 // Thread-safe. Destroying it shuts it down.
 #ifndef JOBGROUP_SERVER_SERVICE_HEALTH_SERVER_H_
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/server.h"
+#include "server/service/health_service.h"
 
 namespace jobgroup {
 
@@ -27,9 +30,11 @@ class HealthServer {
   //
   // Listens on `address` (host:port; port 0 picks one) and serves health
   // for the overall server ("") and for each of `services`, all NOT_SERVING
-  // until SetServing(true). Errors when it cannot bind.
+  // until SetServing(true). Watch streams take slots of `streams`; refusals
+  // are counted in `metrics`. Both outlive it. Errors when it cannot bind.
   static absl::StatusOr<std::unique_ptr<HealthServer>> Start(
-      const std::string& address, std::vector<std::string> services);
+      const std::string& address, std::vector<std::string> services,
+      StreamLimit* streams, ServerMetrics* metrics);
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
   HealthServer& operator=(const HealthServer&) = delete;
@@ -48,10 +53,11 @@ class HealthServer {
   int port() const { return port_; }
 
  private:
-  explicit HealthServer(std::vector<std::string> services)
-      : services_(std::move(services)) {}
+  HealthServer(const std::vector<std::string>& services, StreamLimit* streams,
+               ServerMetrics* metrics)
+      : health_(services, streams, metrics) {}
 
-  const std::vector<std::string> services_;
+  HealthService health_;                        // Outlives server_.
   grpc::CallbackGenericService unimplemented_;  // Outlives server_.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -175,9 +175,11 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   }
 
   workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity);
+  streams_ = std::make_unique<StreamLimit>(o.max_open_streams);
   metrics_ = std::make_unique<ServerMetrics>(
       kinds_,
-      LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_},
+      LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_,
+                  streams_.get()},
       JobgroupVersion());
   dispatcher_ =
       std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
@@ -202,6 +204,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.draining = &draining_;
   ctx.jobs_in_flight = &jobs_in_flight_;
   ctx.open_calls = &open_calls_;
+  ctx.streams = streams_.get();
   ctx.version = JobgroupVersion();
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
 
@@ -213,9 +216,13 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
     if (!s.ok()) return s;
   }
 
-  // Links health.proto's descriptor in, for server reflection.
+  // Links health.proto's descriptor in, for server reflection. Health is
+  // jobgroup's own (HealthService), whose Watch streams are capped.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);
+  health_service_ =
+      std::make_unique<HealthService>(std::vector<std::string>{kJobServiceName},
+                                      streams_.get(), metrics_.get());
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   if (s = CheckListenAddress("", o.listen); !s.ok()) return s;
   grpc::ServerBuilder builder;
@@ -224,6 +231,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   // port would start and silently share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
+  builder.RegisterService(health_service_.get());
   // gRPC's own buffers (messages being received, before any call sees
   // them, and sent) get the quarter of the budget that requests do not;
   // under pressure gRPC reads less and refuses new streams. Threads:
@@ -243,11 +251,15 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(o.max_connection_age_grace)));
+  // Streams one connection may have open at once; a client past it waits
+  // in its own transport (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(o.max_concurrent_streams));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) return ListenError("", o.listen);
   if (!o.health_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<HealthServer>> health =
-        HealthServer::Start(o.health_listen, {kJobServiceName});
+    absl::StatusOr<std::unique_ptr<HealthServer>> health = HealthServer::Start(
+        o.health_listen, {kJobServiceName}, streams_.get(), metrics_.get());
     if (!health.ok()) return health.status();
     health_ = *std::move(health);
   }
@@ -263,36 +275,38 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
                     : o.tls_client_ca_file.empty() ? "on"
                                                    : "mutual";
   size_t tokens = o.authenticator ? o.authenticator->token_count() : 0;
-  logger_.Info("started", absl::StrCat("jobgroupd ", JobgroupVersion()),
-               {{"version", JobgroupVersion()},
-                {"listen", o.listen},
-                {"port", absl::StrCat(port_)},
-                {"metrics_listen", o.metrics_listen},
-                {"metrics_port", absl::StrCat(metrics_->port())},
-                {"health_listen", o.health_listen},
-                {"health_port", absl::StrCat(health_port())},
-                {"tls", tls},
-                {"auth_tokens", absl::StrCat(tokens)},
-                {"workers", absl::StrCat(o.workers)},
-                {"queue_capacity", absl::StrCat(o.queue_capacity)},
-                {"backends", absl::StrJoin(backends, ",")},
-                {"kinds", absl::StrJoin(kinds, ",")},
-                {"max_jobs_per_call", absl::StrCat(o.max_jobs_per_call)},
-                {"max_payload_bytes", absl::StrCat(o.max_payload_bytes)},
-                {"max_message_bytes", absl::StrCat(o.max_message_bytes)},
-                {"memory_budget_bytes", absl::StrCat(o.memory_budget_bytes)},
-                {"max_inflight_jobs", absl::StrCat(o.max_inflight_jobs)},
-                {"max_concurrency", absl::StrCat(o.max_concurrency)},
-                {"default_deadline", absl::FormatDuration(o.default_deadline)},
-                {"max_deadline", absl::FormatDuration(o.max_deadline)},
-                {"drain_timeout", absl::FormatDuration(o.drain_timeout)}});
+  logger_.Info(
+      "started", absl::StrCat("jobgroupd ", JobgroupVersion()),
+      {{"version", JobgroupVersion()},
+       {"listen", o.listen},
+       {"port", absl::StrCat(port_)},
+       {"metrics_listen", o.metrics_listen},
+       {"metrics_port", absl::StrCat(metrics_->port())},
+       {"health_listen", o.health_listen},
+       {"health_port", absl::StrCat(health_port())},
+       {"tls", tls},
+       {"auth_tokens", absl::StrCat(tokens)},
+       {"workers", absl::StrCat(o.workers)},
+       {"queue_capacity", absl::StrCat(o.queue_capacity)},
+       {"backends", absl::StrJoin(backends, ",")},
+       {"kinds", absl::StrJoin(kinds, ",")},
+       {"max_jobs_per_call", absl::StrCat(o.max_jobs_per_call)},
+       {"max_payload_bytes", absl::StrCat(o.max_payload_bytes)},
+       {"max_message_bytes", absl::StrCat(o.max_message_bytes)},
+       {"memory_budget_bytes", absl::StrCat(o.memory_budget_bytes)},
+       {"max_inflight_jobs", absl::StrCat(o.max_inflight_jobs)},
+       {"max_concurrency", absl::StrCat(o.max_concurrency)},
+       {"default_deadline", absl::FormatDuration(o.default_deadline)},
+       {"max_deadline", absl::FormatDuration(o.max_deadline)},
+       {"drain_timeout", absl::FormatDuration(o.drain_timeout)},
+       {"stream_idle_timeout", absl::FormatDuration(o.stream_idle_timeout)},
+       {"max_concurrent_streams", absl::StrCat(o.max_concurrent_streams)},
+       {"max_open_streams", absl::StrCat(o.max_open_streams)}});
   return absl::OkStatus();
 }
 
 void JobgroupServer::SetServing(bool serving) {
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(serving);
-  health->SetServingStatus(kJobServiceName, serving);
+  health_service_->SetServing(serving);
   if (health_) health_->SetServing(serving);
 }
 

@@ -25,6 +25,7 @@
 #include "server/core/worker_pool.h"
 #include "server/service/call_registry.h"
 #include "server/service/health_server.h"
+#include "server/service/health_service.h"
 #include "server/service/job_service.h"
 #include "server/service/logger.h"
 #include "server/service/metrics.h"
@@ -80,7 +81,9 @@ class JobgroupServer {
   CallRegistry calls_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> jobs_in_flight_{0};
-  std::atomic<int64_t> open_calls_{0};  // ServiceContext::open_calls.
+  std::atomic<int64_t> open_calls_{0};    // ServiceContext::open_calls.
+  std::unique_ptr<StreamLimit> streams_;  // ServiceContext::streams.
+  std::unique_ptr<HealthService> health_service_;  // Outlives server_.
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

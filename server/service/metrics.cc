@@ -177,6 +177,14 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
           "Jobs accepted and not yet given their outcome.",
           live_.jobs_in_flight->load());
     }
+    if (live_.streams) {
+      add("jobgroup_open_streams",
+          "Streams open now: job-running calls and health watchers "
+          "(--max_open_streams caps them).",
+          live_.streams->open());
+      add("jobgroup_max_open_streams", "--max_open_streams.",
+          live_.streams->limit());
+    }
     if (live_.backends) {
       auto cap = Gauge("jobgroup_backend_capacity", "Permits of each backend.");
       auto use = Gauge("jobgroup_backend_in_use", "Permits held now.");
@@ -366,8 +374,9 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
                        .Name("jobgroup_rejected_total")
                        .Help("Calls refused before running, by reason.")
                        .Register(r);
-  for (const char* reason : {"inflight_limit", "memory_budget", "draining",
-                             "invalid_argument", "unauthenticated"}) {
+  for (const char* reason :
+       {"inflight_limit", "memory_budget", "draining", "invalid_argument",
+        "unauthenticated", "open_streams", "stream_idle"}) {
     rejected_[reason] = &rejected.Add({{"reason", reason}});
   }
   rejected_other_ = &rejected.Add({{"reason", "other"}});

@@ -40,6 +40,7 @@
 #include "server/core/worker_pool.h"
 #include "server/service/sharded_counter.h"
 #include "server/service/sharded_histogram.h"
+#include "server/service/stream_limit.h"
 
 namespace jobgroup {
 
@@ -55,6 +56,7 @@ struct LiveSources {
   const BackendSet* backends = nullptr;
   const Dispatcher* dispatcher = nullptr;
   const std::atomic<int64_t>* jobs_in_flight = nullptr;
+  const StreamLimit* streams = nullptr;
 };
 
 class ServerMetrics : public DispatchObserver, public JobTaskObserver {

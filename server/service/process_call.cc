@@ -12,8 +12,16 @@
 // drain, a message that does not parse), the call reads no more, the run
 // ends once every job read has its outcome, the summary says how many jobs
 // were read, and the status is not OK (EndStatus()).
+//
+// Bounded from its start: a stream whose first message has not come by
+// --stream_idle_timeout (or by the call's deadline, when that is sooner)
+// is ended DEADLINE_EXCEEDED, nothing run, and counted as `stream_idle`;
+// once a message has come, the run's deadline (from the call's start, not
+// from that message) ends it.
+#include <grpcpp/alarm.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,7 +44,9 @@ class ProcessCall final
       : StreamingCall(ctx, context, Method::kProcess) {}
 
   void Start() {
-    if (absl::Status s = gate_.Authenticate(); !s.ok()) {
+    absl::Status s = gate_.Authenticate();
+    if (s.ok()) s = gate_.OpenStream();
+    if (!s.ok()) {
       refused_ = true;  // Nothing is read.
       return FailBeforeRun(s);
     }
@@ -44,10 +54,20 @@ class ProcessCall final
       absl::MutexLock lock(&input_mu_);
       read_outstanding_ = true;
     }
+    const absl::Duration idle = gate_.ctx().options->stream_idle_timeout;
+    const absl::Time deadline = gate_.Deadline();
+    idle_by_deadline_ = deadline < absl::Now() + idle;
+    // The alarm's callback owns a reference until it has run (fired, or
+    // cancelled by the first read or a cancellation).
+    refs_.fetch_add(1);
+    first_message_alarm_.Set(
+        absl::ToChronoTime(std::min(deadline, absl::Now() + idle)),
+        [this](bool fired) { OnFirstMessageAlarm(fired); });
     StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
+    if (!FirstReadDone()) return;  // The stream was ended for idling.
     if (!ok) {
       // Half-close (or the client is gone): no more jobs.
       if (!EnsureRun()) return;
@@ -156,11 +176,54 @@ class ProcessCall final
 
   void OnCancel() override {
     gate_.Cancelled();
+    first_message_alarm_.Cancel();
     if (run_) run_->Cancel(CancelCause::kClient);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override { Unref(); }
 
  private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  // A read completed: the stream is no longer waiting for its first
+  // message. False when the alarm ended the stream first: the read is
+  // then ignored.
+  bool FirstReadDone() {
+    {
+      absl::MutexLock lock(&input_mu_);
+      if (ended_idle_) return false;
+      if (first_read_done_) return true;
+      first_read_done_ = true;
+    }
+    first_message_alarm_.Cancel();
+    return true;
+  }
+
+  // The first-message alarm fired (`fired`) or was cancelled.
+  void OnFirstMessageAlarm(bool fired) {
+    bool end = false;
+    if (fired) {
+      absl::MutexLock lock(&input_mu_);
+      end = !first_read_done_;
+      ended_idle_ = end;
+    }
+    if (end) {
+      refused_ = true;
+      gate_.ctx().metrics->Rejected("stream_idle");
+      absl::Duration idle = gate_.ctx().options->stream_idle_timeout;
+      FailBeforeRun(absl::DeadlineExceededError(
+          idle_by_deadline_
+              ? std::string("the call's deadline passed before the stream's "
+                            "first message; nothing was run")
+              : absl::StrCat("the stream sent no message within ",
+                             absl::FormatDuration(idle),
+                             " of its start (--stream_idle_timeout); "
+                             "nothing was run")));
+    }
+    Unref();
+  }
+
   enum class InputEnd {
     kOpen,         // Still reading.
     kHalfClose,    // The client half-closed (or went away).
@@ -313,7 +376,15 @@ class ProcessCall final
   uint64_t messages_read_ = 0;  // By OnReadDone() only.
   bool refused_ = false;
   uint64_t window_ = 0;
+  // The reactor is deleted when both gRPC (OnDone) and the first-message
+  // alarm's callback are done with it.
+  std::atomic<int> refs_{1};
+  grpc::Alarm first_message_alarm_;
+  bool idle_by_deadline_ = false;  // Set by Start() before the alarm.
   absl::Mutex input_mu_;
+  bool first_read_done_ ABSL_GUARDED_BY(input_mu_) = false;
+  // The alarm ended the stream before its first message.
+  bool ended_idle_ ABSL_GUARDED_BY(input_mu_) = false;
   uint64_t next_index_ ABSL_GUARDED_BY(input_mu_) = 0;
   bool input_closed_ ABSL_GUARDED_BY(input_mu_) = false;
   InputEnd input_end_ ABSL_GUARDED_BY(input_mu_) = InputEnd::kOpen;

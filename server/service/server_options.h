@@ -51,6 +51,15 @@ struct ServerOptions {
   absl::Duration drain_timeout = absl::Seconds(10);
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);
+  // A Process stream that sends no message for this long from its start is
+  // ended (DEADLINE_EXCEEDED); --stream_idle_timeout.
+  absl::Duration stream_idle_timeout = absl::Seconds(5);
+  // Concurrent streams one HTTP/2 connection may open (advertised as
+  // SETTINGS_MAX_CONCURRENT_STREAMS); --max_concurrent_streams.
+  uint32_t max_concurrent_streams = 100;
+  // Streams open at once in the whole server (StreamLimit);
+  // --max_open_streams.
+  uint64_t max_open_streams = 10000;
   bool log_json = false;
   HttpOptions http;  // The http kind (docs/HTTP_KIND.md).
 

@@ -19,6 +19,7 @@
 #include "server/service/memory_budget.h"
 #include "server/service/metrics.h"
 #include "server/service/server_options.h"
+#include "server/service/stream_limit.h"
 #include "server/service/validation.h"
 
 namespace jobgroup {
@@ -40,6 +41,9 @@ struct ServiceContext {
   // Job-running calls whose reactor gRPC has not finished with (counted by
   // CallGate's lifetime), so that a drain knows when the last reply is out.
   std::atomic<int64_t>* open_calls = nullptr;
+  // Streams open in the whole server (job-running calls and health
+  // watchers): --max_open_streams.
+  StreamLimit* streams = nullptr;
   std::string version;
 };
 
