@@ -112,14 +112,13 @@ class DoneTask : public Task {
 
 // Spawning tasks that finish at once into a group, then closing it.
 void BM_TaskGroupSpawnJoin(benchmark::State& state) {
-  TimerService timers;
   const int n = static_cast<int>(state.range(0));
   for (auto _ : state) {
     int64_t outcomes = 0;
     bool done = false;
     auto group = TaskGroup::Create(
-        {}, &timers, [&](absl::Span<JobResult> rs) { outcomes += rs.size(); },
-        nullptr, [&](const absl::Status&) { done = true; });
+        {}, [&](absl::Span<JobResult> rs) { outcomes += rs.size(); }, nullptr,
+        [&](const absl::Status&) { done = true; });
     for (int i = 0; i < n; ++i) group->Spawn(i, std::make_shared<DoneTask>());
     group->Close();
     benchmark::DoNotOptimize(done);

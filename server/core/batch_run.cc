@@ -163,7 +163,6 @@ void BatchRun::Pump() {
         // cycle ends when the round does (group_ is reset).
         group_ = TaskGroup::Create(
             TaskGroup::Options{options_.deadline, options_.policy},
-            dispatcher_->timers(),
             [self](absl::Span<JobResult> rs) { self->OnOutcomes(rs); },
             [self](const Cancellation& why) { self->OnGroupCancelled(why); },
             [self](const absl::Status&) { self->OnRoundDone(); });

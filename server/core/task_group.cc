@@ -11,35 +11,19 @@
 namespace jobgroup {
 
 std::shared_ptr<TaskGroup> TaskGroup::Create(Options options,
-                                             TimerService* timers,
                                              OutcomeFn on_outcome,
                                              CancelFn on_cancel,
                                              DoneFn on_done) {
-  auto group =
-      std::make_shared<TaskGroup>(options, timers, std::move(on_outcome),
-                                  std::move(on_cancel), std::move(on_done));
-  if (options.deadline != absl::InfiniteFuture()) {
-    std::weak_ptr<TaskGroup> weak = group;
-    TimerService::TimerId id = timers->Schedule(options.deadline, [weak] {
-      if (auto g = weak.lock()) g->Cancel(CancelCause::kDeadline);
-    });
-    MutexLock lock(&group->mu_);
-    group->deadline_timer_ = id;
-  }
-  return group;
+  return std::make_shared<TaskGroup>(options, std::move(on_outcome),
+                                     std::move(on_cancel), std::move(on_done));
 }
 
-TaskGroup::TaskGroup(Options options, TimerService* timers,
-                     OutcomeFn on_outcome, CancelFn on_cancel, DoneFn on_done)
+TaskGroup::TaskGroup(Options options, OutcomeFn on_outcome, CancelFn on_cancel,
+                     DoneFn on_done)
     : options_(options),
-      timers_(timers),
       on_outcome_(std::move(on_outcome)),
       on_cancel_(std::move(on_cancel)),
       on_done_(std::move(on_done)) {}
-
-TaskGroup::~TaskGroup() {
-  if (deadline_timer_ != 0) timers_->Cancel(deadline_timer_);
-}
 
 bool TaskGroup::Admit(uint64_t first, std::shared_ptr<TaskBase> task,
                       uint32_t count, Cancellation* reason) {
@@ -190,10 +174,6 @@ TaskGroup::TaskList TaskGroup::CancelLocked(const Cancellation& why,
   unsettled_ = 0;
   running_.clear();
   ++delivering_;  // The cancel callback.
-  if (deadline_timer_ != 0) {
-    timers_->Cancel(deadline_timer_);
-    deadline_timer_ = 0;
-  }
   return to_cancel;
 }
 
@@ -213,7 +193,6 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
   TaskList cancelling = std::move(to_cancel);
   DoneFn done;
   absl::Status reason;
-  TimerService::TimerId timer = 0;
   {
     MutexLock lock(&mu_);
     delivering_ -= delivered;
@@ -222,10 +201,8 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
       done = std::move(on_done_);
       on_done_ = nullptr;
       reason = cancel_.status;
-      std::swap(timer, deadline_timer_);
     }
   }
-  if (timer != 0) timers_->Cancel(timer);
   if (done) done(reason);
   // Then every cancelled task is told to stop; waiting ones give their
   // place in the backend queue back, running ones stop their handler.
@@ -235,7 +212,6 @@ void TaskGroup::Deliver(std::vector<JobResult> outcomes, TaskList to_cancel,
 void TaskGroup::Close() {
   DoneFn done;
   absl::Status reason;
-  TimerService::TimerId timer = 0;
   {
     MutexLock lock(&mu_);
     closed_ = true;
@@ -244,10 +220,8 @@ void TaskGroup::Close() {
       done = std::move(on_done_);
       on_done_ = nullptr;
       reason = cancel_.status;
-      std::swap(timer, deadline_timer_);
     }
   }
-  if (timer != 0) timers_->Cancel(timer);
   if (done) done(reason);
 }
 

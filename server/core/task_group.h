@@ -6,8 +6,10 @@
 //    own, or as one of the consecutive jobs of a RunTask (a worker running
 //    many short jobs one after another, reporting their results in
 //    batches).
-//  - The group's deadline wraps every task: when it passes, tasks that have
-//    not finished end DEADLINE_EXCEEDED at once and are told to stop.
+//  - The group's deadline wraps every task: nothing is spawned at or past
+//    it (the group cancels itself first), and Cancel(kDeadline) from the
+//    owner's timer (the call has one timer for its deadline, BatchRun's)
+//    ends every unfinished task DEADLINE_EXCEEDED at once.
 //  - FAIL_FAST: the first FAILED task cancels the others (CANCELLED).
 //    COLLECT_ALL: failures are reported one by one and the rest go on.
 //  - Cancel() (client gone, server draining) ends every unfinished task
@@ -36,7 +38,6 @@
 #include "server/core/cancellation.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
-#include "server/core/timer_service.h"
 
 namespace jobgroup {
 
@@ -95,9 +96,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   // cancellation reason, OK when the group was never cancelled.
   using DoneFn = absl::AnyInvocable<void(const absl::Status&)>;
 
-  // `timers` must outlive the group.
   static std::shared_ptr<TaskGroup> Create(Options options,
-                                           TimerService* timers,
                                            OutcomeFn on_outcome,
                                            CancelFn on_cancel, DoneFn on_done);
 
@@ -144,9 +143,8 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   uint64_t running() const;
 
   // Use Create().
-  TaskGroup(Options options, TimerService* timers, OutcomeFn on_outcome,
-            CancelFn on_cancel, DoneFn on_done);
-  ~TaskGroup();
+  TaskGroup(Options options, OutcomeFn on_outcome, CancelFn on_cancel,
+            DoneFn on_done);
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
 
@@ -187,7 +185,6 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
                const Cancellation& cancelled_now);
 
   const Options options_;
-  TimerService* const timers_;
   OutcomeFn on_outcome_;
   CancelFn on_cancel_;
   const std::shared_ptr<CancellationSignal> scope_ =
@@ -203,7 +200,6 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   int64_t delivering_ ABSL_GUARDED_BY(mu_) = 0;
   DoneFn on_done_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // The done callback was taken.
-  TimerService::TimerId deadline_timer_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace jobgroup

@@ -101,7 +101,7 @@ TEST(AsyncJobRunTest, OnlyPlainAsynchronousJobsQualify) {
 TEST(AsyncJobRunTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
   AsyncEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   // Job i sleeps 64 - i ms: they finish in reverse order.
   auto jobs = env.Sleeps(64, "", [](int i) { return 64 - i; });
   absl::Time start = absl::Now();
@@ -145,7 +145,7 @@ TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
 TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   AsyncEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   // 3 run (db has 3 permits), 61 wait.
   auto jobs = env.Sleeps(64, "db", [](int) { return 10000; });
   group->SpawnRun(0, 64, MakeRun(env, *group, jobs));
@@ -220,7 +220,7 @@ TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
 TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   AsyncEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(env.Job("hold"));
   group->SpawnRun(0, 5, MakeRun(env, *group, jobs));

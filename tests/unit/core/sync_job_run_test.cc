@@ -144,7 +144,7 @@ TEST(SyncJobRunTest, OnlyPlainSynchronousJobsQualify) {
 TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   RunEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   auto jobs = env.Spins(64, "db", 10);
   group->SpawnRun(
       1000, 64,
@@ -277,7 +277,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
 TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   RunEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   // 64 jobs of 200 µs on a backend with one permit: 12.8 ms of work. The
   // first one holds on until the other job below waits for the permit, so
   // that the other job is sure to be queued before the first slice ends.
@@ -318,7 +318,7 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
 TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   RunEnv env;
   GroupOutcomes out;
-  auto group = out.Group(env.timers());
+  auto group = out.Group();
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
   group->SpawnRun(

@@ -255,10 +255,9 @@ struct GroupOutcomes {
   int duplicates = 0;
   Notification done;
 
-  std::shared_ptr<TaskGroup> Group(TimerService& timers,
-                                   TaskGroup::Options o = {}) {
+  std::shared_ptr<TaskGroup> Group(TaskGroup::Options o = {}) {
     return TaskGroup::Create(
-        o, &timers,
+        o,
         [this](absl::Span<JobResult> rs) {
           MutexLock lock(&mu);
           for (JobResult& r : rs) {
