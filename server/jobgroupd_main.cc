@@ -72,7 +72,9 @@ ABSL_FLAG(int64_t, max_inflight_jobs, 1000000,
 ABSL_FLAG(int64_t, max_concurrency, 1000000,
           "Largest BatchOptions.max_concurrency accepted.");
 ABSL_FLAG(int64_t, process_window, 1024,
-          "Jobs in flight per Process call when it sets no max_concurrency.");
+          "Jobs in flight per Process call when it sets no max_concurrency. "
+          "At most --max_inflight_jobs (when not given, the default is cut "
+          "to it) and 2^32-1.");
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "Deadline of a call whose client sets none.");
 ABSL_FLAG(absl::Duration, max_deadline, absl::Minutes(10),
@@ -254,6 +256,12 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       positive("max_concurrency", absl::GetFlag(FLAGS_max_concurrency));
   o.process_window =
       positive("process_window", absl::GetFlag(FLAGS_process_window));
+  // A small admission limit cuts the default window rather than refusing
+  // to start; a window given explicitly over it is refused below.
+  // (Debian's Abseil keeps IsSpecifiedOnCommandLine() private.)
+  if (RepeatedFlagValues(raw, "process_window").empty()) {
+    o.process_window = std::min(o.process_window, o.max_inflight_jobs);
+  }
   o.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   o.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   o.deadline_margin = absl::GetFlag(FLAGS_deadline_margin);

@@ -97,6 +97,10 @@ TEST(StartupTest, FlagsThatWouldBreakTheServerSilentlyAreRefused) {
     EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1)
         << bad.output;
   }
+  // Without --process_window, a small admission limit cuts the default
+  // window (1024) instead of refusing to start.
+  ServerProcess small(JOBGROUPD_PATH, {"--max_inflight_jobs=100"});
+  EXPECT_NE(small.port(), 0) << small.Log();
   // Just under the limit the server starts and answers calls.
   ServerProcess fine(JOBGROUPD_PATH, {"--max_connection_age=596h"});
   ASSERT_NE(fine.port(), 0);
