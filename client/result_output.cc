@@ -222,8 +222,9 @@ void PrintServerInfo(std::ostream& out, absl::string_view target,
 
   const auto& limits = info.limits();
   TextTable state;
-  state.Row({"queue", absl::StrCat(info.queue().depth(), " of ",
-                                   info.queue().capacity(), " slots used")});
+  state.Row({"queue",
+             absl::StrCat(info.queue().depth(), " of ", info.queue().capacity(),
+                          " slots used, ", info.queue().parked(), " parked")});
   state.Row({"workers", absl::StrCat(info.workers().busy(), " of ",
                                      info.workers().total(), " busy")});
   state.Row({"in-flight jobs", absl::StrCat(limits.inflight_jobs(), " of ",

@@ -43,7 +43,11 @@ class WorkerPool {
 
   size_t workers() const { return threads_.size(); }
   size_t busy() const { return busy_.load(std::memory_order_relaxed); }
-  size_t queue_depth() const { return queue_.size() + queue_.parked(); }
+  // Tasks in the queue now, and tasks parked behind it (submitted while it
+  // was full), apart: a full queue with thousands parked is not the same
+  // load as a full queue.
+  size_t queue_depth() const { return queue_.size(); }
+  size_t queue_parked() const { return queue_.parked(); }
   size_t queue_capacity() const { return queue_.capacity(); }
 
  private:

@@ -83,6 +83,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
   }
   response->mutable_queue()->set_capacity(ctx_.workers->queue_capacity());
   response->mutable_queue()->set_depth(ctx_.workers->queue_depth());
+  response->mutable_queue()->set_parked(ctx_.workers->queue_parked());
   response->mutable_workers()->set_total(ctx_.workers->workers());
   response->mutable_workers()->set_busy(ctx_.workers->busy());
   const ServerOptions& o = *ctx_.options;

@@ -158,8 +158,13 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
       AddValue(out.back(), v);
     };
     if (live_.workers) {
-      add("jobgroup_queue_depth", "Jobs in the ready queue (parked included).",
+      add("jobgroup_queue_depth",
+          "Jobs in the ready queue (at most its capacity; parked not "
+          "included).",
           live_.workers->queue_depth());
+      add("jobgroup_queue_parked",
+          "Jobs parked behind the full ready queue, waiting for a slot.",
+          live_.workers->queue_parked());
       add("jobgroup_queue_capacity", "Capacity of the ready queue.",
           live_.workers->queue_capacity());
       add("jobgroup_workers_busy", "Workers running a handler.",

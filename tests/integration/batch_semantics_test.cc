@@ -59,7 +59,7 @@ bool BackendIdle(v1::JobService::Stub& stub, const std::string& backend,
     if (stub.GetServerInfo(&ctx, {}, &info).ok()) {
       for (const auto& b : info.backends()) {
         if (b.name() == backend && b.in_use() == 0 && b.waiting() == 0 &&
-            info.queue().depth() == 0) {
+            info.queue().depth() == 0 && info.queue().parked() == 0) {
           return true;
         }
       }

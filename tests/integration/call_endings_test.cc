@@ -58,7 +58,8 @@ void ExpectNothingInFlight(ServerProcess& server) {
     grpc::ClientContext ctx;
     info.Clear();
     ASSERT_TRUE(stub->GetServerInfo(&ctx, {}, &info).ok());
-    idle = info.queue().depth() == 0 && info.limits().inflight_jobs() == 0;
+    idle = info.queue().depth() == 0 && info.queue().parked() == 0 &&
+           info.limits().inflight_jobs() == 0;
     for (const auto& b : info.backends()) {
       idle = idle && b.in_use() == 0 && b.waiting() == 0;
     }

@@ -38,6 +38,10 @@ std::string NotIdle(const v1::GetServerInfoResponse& info) {
     broken.push_back(
         absl::StrCat("queue depth ", info.queue().depth(), " (want 0)"));
   }
+  if (info.queue().parked() != 0) {
+    broken.push_back(
+        absl::StrCat("queue parked ", info.queue().parked(), " (want 0)"));
+  }
   for (const auto& b : info.backends()) {
     if (b.in_use() != 0 || b.waiting() != 0) {
       broken.push_back(absl::StrCat(

@@ -306,6 +306,7 @@ CONTRACT = {
     "jobgroup_deadline_expiries_total": ("counter", {"method"}, None, True),
     "jobgroup_failfast_cancellations_total": ("counter", {"method"}, None, True),
     "jobgroup_queue_depth": ("gauge", set(), None, True),
+    "jobgroup_queue_parked": ("gauge", set(), None, True),
     "jobgroup_queue_capacity": ("gauge", set(), None, True),
     "jobgroup_workers_busy": ("gauge", set(), None, True),
     "jobgroup_workers": ("gauge", set(), None, True),

@@ -58,5 +58,25 @@ TEST(WorkerPoolTest, BusyCountsRunningTasks) {
   EXPECT_EQ(pool.busy(), 0u);
 }
 
+// The case: a queue of capacity 4 with 96 jobs behind it reported
+// a depth of 96. Depth is what the queue holds; parked is counted apart.
+TEST(WorkerPoolTest, QueueDepthAndParkedAreCountedApart) {
+  WorkerPool pool(1, 4);
+  Notification release;
+  std::atomic<bool> started{false};
+  pool.Submit([&] {
+    started = true;
+    release.WaitForNotification();
+  });
+  while (!started.load()) absl::SleepFor(absl::Milliseconds(1));
+  for (int i = 0; i < 100; ++i) pool.Submit([] {});
+  EXPECT_EQ(pool.queue_depth(), 4u);
+  EXPECT_EQ(pool.queue_parked(), 96u);
+  release.Notify();
+  pool.Shutdown();
+  EXPECT_EQ(pool.queue_depth(), 0u);
+  EXPECT_EQ(pool.queue_parked(), 0u);
+}
+
 }  // namespace
 }  // namespace jobgroup
