@@ -131,9 +131,11 @@ class ProcessCall final
         uint64_t index = next_index_++;
         std::string field = absl::StrCat("jobs[", index, "]");
         absl::Status s = ctx.validator->ValidateJob(job, field);
+        if (s.ok()) s = CheckIdIsFree(job, index);
         std::shared_ptr<JobSpec> spec;
         if (s.ok()) {
           spec = ctx.validator->ToJobSpec(job, index);
+          live_ids_.emplace(spec->id, index);
         } else {
           // A bad job is REJECTED; the stream and the other jobs go on.
           spec = std::make_shared<JobSpec>();
@@ -342,6 +344,31 @@ class ProcessCall final
 
   bool LogsJobsRead() const override { return true; }
 
+  // The duplicate-id error of job `index` when its id (its index when it
+  // has none) is that of a job of this call whose result has not been
+  // sent. Ids are checked among those jobs only: a stream has no end, and
+  // remembering every id it ever carried would grow without bound, while
+  // the jobs in flight are bounded by the window (live_). A result's id
+  // then names one job among those the client is still waiting for.
+  absl::Status CheckIdIsFree(const v1::Job& job, uint64_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(input_mu_) {
+    const std::string id = job.id().empty() ? absl::StrCat(index) : job.id();
+    auto it = live_ids_.find(id);
+    if (it == live_ids_.end()) return absl::OkStatus();
+    if (job.id().empty()) {
+      return InvalidField(
+          absl::StrCat("jobs[", index, "].id"),
+          absl::StrCat("no id given, and the default one, \"", index,
+                       "\", is the id of jobs[", it->second,
+                       "], whose result has not been sent; give this job an "
+                       "id"));
+    }
+    return InvalidField(
+        absl::StrCat("jobs[", index, "].id"),
+        absl::StrCat("duplicate id ", Quote(job.id()), " (the id of jobs[",
+                     it->second, "], whose result has not been sent)"));
+  }
+
   // Reads the next message unless the call holds a full window of jobs
   // plus a small buffer: then HTTP/2 flow control slows the producer. At
   // most one read is outstanding, and buffer_ and request_ are reused only
@@ -365,6 +392,11 @@ class ProcessCall final
     if (it == live_.end()) return {"", ""};
     std::pair<std::string, std::string> out = {it->second->kind,
                                                it->second->id};
+    // A rejected duplicate is not the owner of its id.
+    if (auto id = live_ids_.find(it->second->id);
+        id != live_ids_.end() && id->second == r.index) {
+      live_ids_.erase(id);
+    }
     live_.erase(it);
     return out;
   }
@@ -396,6 +428,10 @@ class ProcessCall final
   absl::Status unparseable_ ABSL_GUARDED_BY(input_mu_);  // kUnparseable.
   // Jobs received whose result has not been sent: index -> spec.
   absl::flat_hash_map<uint64_t, std::shared_ptr<JobSpec>> live_
+      ABSL_GUARDED_BY(input_mu_);
+  // The ids of the jobs of live_ that were not rejected -> their index;
+  // each key is the id held by its job's spec in live_.
+  absl::flat_hash_map<absl::string_view, uint64_t> live_ids_
       ABSL_GUARDED_BY(input_mu_);
 };
 }  // namespace

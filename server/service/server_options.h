@@ -45,6 +45,11 @@ struct ServerOptions {
   uint32_t max_attempts = 10;
   uint32_t max_params = 64;
   uint64_t max_param_bytes = 4096;
+  // Lengths of a job's kind, backend and id (fixed): names are short, and
+  // every one of them may be quoted in an error, a log line or a result.
+  uint64_t max_kind_bytes = 128;
+  uint64_t max_backend_bytes = 128;
+  uint64_t max_id_bytes = 256;
   absl::Duration default_deadline = absl::Seconds(30);
   absl::Duration max_deadline = absl::Minutes(10);
   absl::Duration deadline_margin = absl::Milliseconds(100);

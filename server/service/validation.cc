@@ -13,6 +13,20 @@
 namespace jobgroup {
 namespace {
 
+// The longest prefix of `s` of at most `n` bytes that ends at a UTF-8
+// character boundary.
+absl::string_view Utf8Prefix(absl::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// `s` cut to at most `n` bytes; a cut one says so, with its length.
+std::string Bounded(absl::string_view s, size_t n) {
+  if (s.size() <= n) return std::string(s);
+  return absl::StrCat(Utf8Prefix(s, n - 32), "… (", s.size(), " bytes)");
+}
+
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return InvalidField(field, what);
 }
@@ -22,7 +36,9 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 // validator may also name the field itself with a BadRequest payload.
 absl::Status KindParamError(absl::string_view field, const absl::Status& s) {
   if (!absl::IsInvalidArgument(s)) {
-    return absl::Status(s.code(), absl::StrCat(field, ": ", s.message()));
+    return absl::Status(
+        s.code(),
+        absl::StrCat(field, ": ", Bounded(s.message(), kMaxDescriptionBytes)));
   }
   if (std::optional<google::rpc::BadRequest> bad = BadRequestOf(s);
       bad.has_value() && bad->field_violations_size() > 0) {
@@ -49,7 +65,17 @@ absl::StatusOr<absl::Duration> ToDuration(const google::protobuf::Duration& d,
 
 }  // namespace
 
-absl::Status InvalidField(absl::string_view field, absl::string_view what) {
+std::string Quote(absl::string_view value) {
+  if (value.size() <= kQuotedPrefixBytes)
+    return absl::StrCat("\"", value, "\"");
+  return absl::StrCat("\"", Utf8Prefix(value, kQuotedPrefixBytes), "…\" (",
+                      value.size(), " bytes)");
+}
+
+absl::Status InvalidField(absl::string_view field_in,
+                          absl::string_view what_in) {
+  const std::string field = Bounded(field_in, kMaxFieldBytes);
+  const std::string what = Bounded(what_in, kMaxDescriptionBytes);
   absl::Status s = absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
   google::rpc::BadRequest bad;
   google::rpc::BadRequest::FieldViolation* v = bad.add_field_violations();
@@ -87,9 +113,21 @@ absl::Status RequestValidator::ValidateJobs(
       auto [it, inserted] = ids.emplace(job.id(), i);
       if (!inserted) {
         return Invalid(absl::StrCat(field, ".id"),
-                       absl::StrCat("duplicate id \"", job.id(),
-                                    "\" (also jobs[", it->second, "].id)"));
+                       absl::StrCat("duplicate id ", Quote(job.id()),
+                                    " (also jobs[", it->second, "].id)"));
       }
+    }
+  }
+  // A job without an id has its index for id: an explicit id equal to it
+  // would give two results one id.
+  for (int i = 0; i < jobs.size(); ++i) {
+    if (!jobs[i].id().empty()) continue;
+    auto it = ids.find(absl::StrCat(i));
+    if (it != ids.end()) {
+      return Invalid(
+          absl::StrCat("jobs[", it->second, "].id"),
+          absl::StrCat("duplicate id \"", i, "\" (the default id of jobs[", i,
+                       "], which has no id)"));
     }
   }
   return absl::OkStatus();
@@ -101,21 +139,38 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
   if (job.kind().empty()) {
     return Invalid(absl::StrCat(field, ".kind"), "is required");
   }
+  if (job.kind().size() > options_->max_kind_bytes) {
+    return Invalid(
+        absl::StrCat(field, ".kind"),
+        absl::StrCat(job.kind().size(), " bytes is over the limit of ",
+                     options_->max_kind_bytes));
+  }
+  if (job.backend().size() > options_->max_backend_bytes) {
+    return Invalid(
+        absl::StrCat(field, ".backend"),
+        absl::StrCat(job.backend().size(), " bytes is over the limit of ",
+                     options_->max_backend_bytes));
+  }
+  if (job.id().size() > options_->max_id_bytes) {
+    return Invalid(absl::StrCat(field, ".id"),
+                   absl::StrCat(job.id().size(), " bytes is over the limit of ",
+                                options_->max_id_bytes));
+  }
   const JobKind* kind = kinds_->Find(job.kind());
   if (kind == nullptr) {
     std::vector<std::string> names;
     for (const JobKind* k : kinds_->List()) names.push_back(k->info.name);
     return Invalid(absl::StrCat(field, ".kind"),
-                   absl::StrCat("unknown kind \"", job.kind(), "\" (known: ",
-                                absl::StrJoin(names, ", "), ")"));
+                   absl::StrCat("unknown kind ", Quote(job.kind()),
+                                " (known: ", absl::StrJoin(names, ", "), ")"));
   }
   if (!job.backend().empty() && backends_->Find(job.backend()) == nullptr) {
     std::vector<std::string> names;
     for (const Semaphore* b : backends_->List()) names.push_back(b->name());
     return Invalid(
         absl::StrCat(field, ".backend"),
-        absl::StrCat("unknown backend \"", job.backend(),
-                     "\" (configured: ", absl::StrJoin(names, ", "), ")"));
+        absl::StrCat("unknown backend ", Quote(job.backend()),
+                     " (configured: ", absl::StrJoin(names, ", "), ")"));
   }
   if (job.payload().size() > options_->max_payload_bytes) {
     return Invalid(

@@ -33,8 +33,22 @@ inline constexpr absl::string_view kBadRequestPayload =
 // InvalidField()
 //
 // INVALID_ARGUMENT with the message "FIELD: WHAT" and a BadRequest payload
-// whose violation has field FIELD and description WHAT.
+// whose violation has field FIELD and description WHAT. FIELD is cut to
+// kMaxFieldBytes and WHAT to kMaxDescriptionBytes (a kind's validator may
+// quote what it likes), so that the message plus the details trailer,
+// which carries both twice more, stay within gRPC's default 8 KiB of
+// metadata.
+inline constexpr size_t kMaxFieldBytes = 256;
+inline constexpr size_t kMaxDescriptionBytes = 1024;
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
+
+// Quote()
+//
+// `value` in double quotes for an error or a log line, bounded: a value of
+// more than kQuotedPrefixBytes bytes is cut to that prefix (at a UTF-8
+// character boundary) and followed by its length, `"aaaa…" (2097152 bytes)`.
+inline constexpr size_t kQuotedPrefixBytes = 64;
+std::string Quote(absl::string_view value);
 
 // BadRequestOf()
 //
@@ -51,7 +65,8 @@ class RequestValidator {
   // RequestValidator::ValidateJobs()
   //
   // Checks the jobs of a RunBatch or StreamBatch request: count, ids, and
-  // each job as ValidateJob().
+  // each job as ValidateJob(). Ids are unique among the jobs' ids, the
+  // default one (the job's index) of a job without an id included.
   absl::Status ValidateJobs(
       const google::protobuf::RepeatedPtrField<v1::Job>& jobs) const;
 

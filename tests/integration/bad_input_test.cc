@@ -3,6 +3,7 @@
 // and the server keeps serving everyone else.
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,24 @@ INSTANTIATE_TEST_SUITE_P(
                   r.mutable_options()->mutable_retry()->set_jitter(2);
                 },
                 "options.retry.jitter"},
+        BadCase{"ExplicitIdIsAnotherJobsDefaultId",
+                [](RunBatchRequest& r) { r.mutable_jobs(0)->set_id("2"); },
+                "jobs[0].id"},
+        BadCase{"KindTooLong",
+                [](RunBatchRequest& r) {
+                  r.mutable_jobs(1)->set_kind(std::string(129, 'k'));
+                },
+                "jobs[1].kind"},
+        BadCase{"BackendTooLong",
+                [](RunBatchRequest& r) {
+                  r.mutable_jobs(1)->set_backend(std::string(129, 'b'));
+                },
+                "jobs[1].backend"},
+        BadCase{"IdTooLong",
+                [](RunBatchRequest& r) {
+                  r.mutable_jobs(2)->set_id(std::string(257, 'i'));
+                },
+                "jobs[2].id"},
         BadCase{"RetryMultiplierNaN",
                 [](RunBatchRequest& r) {
                   r.mutable_options()->mutable_retry()->set_backoff_multiplier(
@@ -177,6 +196,141 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadCase>& info) {
       return info.param.name;
     });
+
+// An id may be a job's own index, not another job's default id.
+TEST(BadInputIdsTest, AJobsOwnIndexIsAValidId) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  RunBatchRequest req = GoodRequest();
+  req.mutable_jobs(1)->set_id("1");
+  req.mutable_jobs(2)->set_id("0");
+  req.mutable_jobs(0)->set_id("x");
+  grpc::ClientContext ctx;
+  v1::RunBatchResponse resp;
+  grpc::Status s = server.NewStub()->RunBatch(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.summary().succeeded(), 3u);
+}
+
+// The case: a 2 MiB kind name gave a 2 MiB error, sent three times
+// (message, and twice in the details trailer), so a client with gRPC's
+// default 8 KiB metadata limit saw RESOURCE_EXHAUSTED, not the
+// INVALID_ARGUMENT. Every value a client sent is quoted bounded.
+TEST(BadInputQuotingTest, LongValuesAreQuotedAsAPrefixAndTheirLength) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  auto stub = server.NewStub();
+  struct Case {
+    std::function<void(v1::Job&)> spoil;
+    std::string field;
+    std::string says;  // A part of the message.
+  };
+  const Case cases[] = {
+      {[](v1::Job& j) { j.set_kind(std::string(2 << 20, 'a')); },
+       "jobs[0].kind", "2097152 bytes is over the limit of 128"},
+      {[](v1::Job& j) { j.set_kind(std::string(100, 'a')); }, "jobs[0].kind",
+       "unknown kind \"" + std::string(64, 'a') + "…\" (100 bytes)"},
+      {[](v1::Job& j) { j.set_backend(std::string(100, 'b')); },
+       "jobs[0].backend",
+       "unknown backend \"" + std::string(64, 'b') + "…\" (100 bytes)"},
+      {[](v1::Job& j) { j.set_id(std::string(2 << 20, 'i')); }, "jobs[0].id",
+       "2097152 bytes is over the limit of 256"},
+      // A kind's own validator quotes the whole value; the description is
+      // cut.
+      {[](v1::Job& j) {
+         j = MakeJob("sleep", {{"ms", std::string(4000, '9') + "x"}});
+       },
+       "jobs[0].params.ms", "(4"},
+  };
+  for (const Case& c : cases) {
+    RunBatchRequest req = GoodRequest();
+    c.spoil(*req.mutable_jobs(0));
+    grpc::ClientContext ctx;
+    v1::RunBatchResponse resp;
+    grpc::Status s = stub->RunBatch(&ctx, req, &resp);
+    ASSERT_EQ(s.error_code(), grpc::INVALID_ARGUMENT)
+        << c.field << ": " << s.error_message().substr(0, 200);
+    EXPECT_EQ(s.error_message().rfind(c.field + ": ", 0), 0u)
+        << s.error_message().substr(0, 200);
+    EXPECT_NE(s.error_message().find(c.says), std::string::npos)
+        << s.error_message().substr(0, 200);
+    // Message and details (base64 in the trailer) within 8 KiB by far.
+    EXPECT_LT(s.error_message().size() + s.error_details().size() * 4 / 3,
+              4096u);
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(s.error_details()));
+    google::rpc::BadRequest bad;
+    ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+    EXPECT_EQ(bad.field_violations(0).field(), c.field);
+  }
+  // The log line of each call is bounded too.
+  EXPECT_LT(server.Log().size(), 64u << 10);
+}
+
+// Process checks ids among the call's jobs whose results have not been
+// sent: a duplicate, or another job's default id, is REJECTED naming the
+// field, and the other jobs run.
+TEST(BadInputIdsTest, ProcessRejectsADuplicateIdWithinTheCall) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  auto stub = server.NewStub();
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 30000);
+  auto stream = stub->Process(&ctx);
+  v1::ProcessRequest req;
+  req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+  // Sleeps, so that every job is still in flight when the next comes.
+  for (const char* id : {"a", "a", "", "1"}) {
+    v1::Job* j = req.add_jobs();
+    *j = MakeJob("sleep", {{"ms", "300"}});
+    j->set_id(id);
+  }
+  ASSERT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  std::map<uint64_t, v1::JobResult> results;
+  v1::ProcessResponse resp;
+  while (stream->Read(&resp)) {
+    for (const v1::JobResult& r : resp.results()) results[r.index()] = r;
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(results[1].outcome(), v1::JOB_OUTCOME_REJECTED);
+  EXPECT_EQ(results[1].error().message().rfind("jobs[1].id: duplicate id", 0),
+            0u)
+      << results[1].error().message();
+  EXPECT_EQ(results[2].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
+  // Job 3's explicit "1" is the default id of job 1 — which was rejected
+  // and holds no id — so it runs.
+  EXPECT_EQ(results[3].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
+}
+
+TEST(BadInputIdsTest, ProcessRejectsADefaultIdTakenByAnExplicitOne) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  auto stub = server.NewStub();
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 30000);
+  auto stream = stub->Process(&ctx);
+  v1::ProcessRequest req;
+  req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+  for (const char* id : {"1", ""}) {
+    v1::Job* j = req.add_jobs();
+    *j = MakeJob("sleep", {{"ms", "300"}});
+    j->set_id(id);
+  }
+  ASSERT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  std::map<uint64_t, v1::JobResult> results;
+  v1::ProcessResponse resp;
+  while (stream->Read(&resp)) {
+    for (const v1::JobResult& r : resp.results()) results[r.index()] = r;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(results[1].outcome(), v1::JOB_OUTCOME_REJECTED);
+  EXPECT_EQ(results[1].error().message(),
+            "jobs[1].id: no id given, and the default one, \"1\", is the id "
+            "of jobs[0], whose result has not been sent; give this job an id");
+}
 
 }  // namespace
 }  // namespace jobgroup::testing
