@@ -263,8 +263,13 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
       send_body_ = false;
       DropHeaders({"content-type"});
     }
-    // Credentials are for the host they were given to.
-    if (next->host != url_.host) DropHeaders({"authorization", "cookie"});
+    // Credentials are for the origin they were given to: as curl does, a
+    // change of scheme (https -> http would send them in clear), host or
+    // port (another service on the same host) drops them.
+    if (next->scheme != url_.scheme || next->host != url_.host ||
+        next->port != url_.port) {
+      DropHeaders({"authorization", "cookie"});
+    }
     url_ = *std::move(next);
     ++hops_;
     return absl::OkStatus();

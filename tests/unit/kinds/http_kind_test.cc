@@ -611,6 +611,31 @@ TEST(HttpSsrfTest, RedirectsChangeMethodAsBrowsersDoAndKeepCredentialsHome) {
   EXPECT_EQ(h["host"], absl::StrCat("other.test:", server.port()));
 }
 
+// The case: Authorization and Cookie followed a redirect to
+// another port of the same host (another service there).
+TEST(HttpSsrfTest, CredentialsAreDroppedOnARedirectToAnotherPort) {
+  TestHttpServer server;
+  TestHttpServer other;
+  ASSERT_NE(server.port(), other.port());
+  HttpTestEnv env(LoopbackOptions());
+  std::string to = other.Url("/echo");
+  JobResult r = env.RunOne(env.Job(
+      {{"url", server.Url(absl::StrCat("/redirect?code=307&to=", to))},
+       {"headers", "Authorization: Bearer s3cret\nCookie: a=b\nX-Keep: 1"},
+       {"follow_redirects", "true"}}));
+  ASSERT_EQ(r.outcome, JobOutcome::kSucceeded) << r.error;
+  auto h = other.last_headers("/echo");
+  EXPECT_EQ(h.count("authorization"), 0u);
+  EXPECT_EQ(h.count("cookie"), 0u);
+  EXPECT_EQ(h["x-keep"], "1");
+  // A redirect on the same origin keeps them.
+  r = env.RunOne(env.Job({{"url", server.Url("/redirect?code=307&to=/echo")},
+                          {"headers", "Authorization: Bearer s3cret"},
+                          {"follow_redirects", "true"}}));
+  ASSERT_EQ(r.outcome, JobOutcome::kSucceeded) << r.error;
+  EXPECT_EQ(server.last_headers("/echo")["authorization"], "Bearer s3cret");
+}
+
 // ---- Registration and the client's life ----
 
 TEST(HttpKindTest, RegisterKeepsAConfiguredHttpBackend) {
