@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -19,9 +19,14 @@ absl::Duration Backoff(const RetryPolicy& p, uint32_t retry_number) {
                 std::pow(mult, static_cast<double>(retry_number - 1));
   secs = std::min(secs, absl::ToDoubleSeconds(p.max_backoff));
   if (p.jitter > 0) {
-    thread_local absl::InsecureBitGen gen;
+    // Seeded once per thread from std::random_device, not from Abseil's
+    // shared seed pool: that pool lives in an uninstrumented Debian
+    // library, where ThreadSanitizer cannot see its lock and reports a
+    // race on every first draw of a thread.
+    thread_local std::mt19937_64 gen{std::random_device{}()};
     double j = std::clamp(p.jitter, 0.0, 1.0);
-    secs = secs * (1 - j) + secs * j * absl::Uniform(gen, 0.0, 1.0);
+    secs = secs * (1 - j) +
+           secs * j * std::uniform_real_distribution<double>(0.0, 1.0)(gen);
   }
   return absl::Seconds(std::max(secs, 0.0));
 }
