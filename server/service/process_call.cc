@@ -352,7 +352,10 @@ class ProcessCall final
   // then names one job among those the client is still waiting for.
   absl::Status CheckIdIsFree(const v1::Job& job, uint64_t index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(input_mu_) {
-    const std::string id = job.id().empty() ? absl::StrCat(index) : job.id();
+    // The default id in AlphaNum's own buffer: no allocation per job.
+    const absl::AlphaNum default_id(index);
+    const absl::string_view id =
+        job.id().empty() ? default_id.Piece() : absl::string_view(job.id());
     auto it = live_ids_.find(id);
     if (it == live_ids_.end()) return absl::OkStatus();
     if (job.id().empty()) {
