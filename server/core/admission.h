@@ -1,6 +1,8 @@
-// AdmissionLimit: a non-blocking cap on the jobs the whole server holds in
-// flight. A call reserves its window when it is accepted and gives it back
-// when it ends; a call that does not fit is refused at once, never queued.
+// AdmissionLimit: a non-blocking cap on a count the whole server holds: the
+// jobs in flight (a call reserves its window when it is accepted and gives
+// it back when it ends), and under the service's names, the bytes of
+// parsed requests (MemoryBudget) and the streams open (StreamLimit). What
+// does not fit is refused at once, never queued.
 //
 // Thread-safe and lock-free.
 #ifndef JOBGROUP_SERVER_CORE_ADMISSION_H_

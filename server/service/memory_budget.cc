@@ -1,4 +1,5 @@
-// Implementation of MemoryBudget and of the default budget's detection.
+// DefaultMemoryBudgetBytes(): the default budget, from the limits the process
+// runs under.
 #include "server/service/memory_budget.h"
 
 #include <sys/resource.h>
@@ -26,15 +27,6 @@ uint64_t LimitInFile(const char* path) {
 }
 
 }  // namespace
-
-bool MemoryBudget::TryReserve(uint64_t bytes) {
-  uint64_t used = used_.load(std::memory_order_relaxed);
-  do {
-    if (bytes > limit_ || used > limit_ - bytes) return false;
-  } while (!used_.compare_exchange_weak(used, used + bytes,
-                                        std::memory_order_relaxed));
-  return true;
-}
 
 uint64_t DefaultMemoryBudgetBytes() {
   long pages = sysconf(_SC_PHYS_PAGES);

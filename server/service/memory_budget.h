@@ -12,14 +12,15 @@
 #ifndef JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
 #define JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
 
-#include <atomic>
 #include <cstdint>
+
+#include "server/core/admission.h"
 
 namespace jobgroup {
 
 class MemoryBudget {
  public:
-  explicit MemoryBudget(uint64_t limit) : limit_(limit) {}
+  explicit MemoryBudget(uint64_t limit) : bytes_(limit) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
@@ -27,21 +28,18 @@ class MemoryBudget {
   //
   // Reserves `bytes` if they fit under the limit with what is reserved now;
   // false (and nothing reserved) otherwise. Never blocks.
-  bool TryReserve(uint64_t bytes);
+  bool TryReserve(uint64_t bytes) { return bytes_.TryAcquire(bytes); }
 
   // MemoryBudget::Release()
   //
   // Gives back `bytes` of an earlier successful TryReserve().
-  void Release(uint64_t bytes) {
-    used_.fetch_sub(bytes, std::memory_order_relaxed);
-  }
+  void Release(uint64_t bytes) { bytes_.Release(bytes); }
 
-  uint64_t limit() const { return limit_; }
-  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  uint64_t limit() const { return bytes_.limit(); }
+  uint64_t used() const { return bytes_.used(); }
 
  private:
-  const uint64_t limit_;
-  std::atomic<uint64_t> used_{0};
+  AdmissionLimit bytes_;  // The server's one kind of non-blocking cap.
 };
 
 // DefaultMemoryBudgetBytes()

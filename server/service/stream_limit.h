@@ -10,14 +10,15 @@
 #ifndef JOBGROUP_SERVER_SERVICE_STREAM_LIMIT_H_
 #define JOBGROUP_SERVER_SERVICE_STREAM_LIMIT_H_
 
-#include <atomic>
 #include <cstdint>
+
+#include "server/core/admission.h"
 
 namespace jobgroup {
 
 class StreamLimit {
  public:
-  explicit StreamLimit(uint64_t limit) : limit_(limit) {}
+  explicit StreamLimit(uint64_t limit) : slots_(limit) {}
   StreamLimit(const StreamLimit&) = delete;
   StreamLimit& operator=(const StreamLimit&) = delete;
 
@@ -25,27 +26,18 @@ class StreamLimit {
   //
   // Takes a slot when fewer than limit() are open; false (nothing taken)
   // otherwise.
-  bool TryOpen() {
-    uint64_t n = open_.load(std::memory_order_relaxed);
-    while (n < limit_) {
-      if (open_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
-        return true;
-      }
-    }
-    return false;
-  }
+  bool TryOpen() { return slots_.TryAcquire(1); }
 
   // StreamLimit::Close()
   //
   // Gives back a slot TryOpen() took. Exactly once per successful TryOpen().
-  void Close() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  void Close() { slots_.Release(1); }
 
-  uint64_t open() const { return open_.load(std::memory_order_relaxed); }
-  uint64_t limit() const { return limit_; }
+  uint64_t open() const { return slots_.used(); }
+  uint64_t limit() const { return slots_.limit(); }
 
  private:
-  const uint64_t limit_;
-  std::atomic<uint64_t> open_{0};
+  AdmissionLimit slots_;  // The server's one kind of non-blocking cap.
 };
 
 }  // namespace jobgroup
