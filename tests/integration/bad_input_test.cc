@@ -268,28 +268,42 @@ TEST(BadInputQuotingTest, LongValuesAreQuotedAsAPrefixAndTheirLength) {
 // Process checks ids among the call's jobs whose results have not been
 // sent: a duplicate, or another job's default id, is REJECTED naming the
 // field, and the other jobs run.
-TEST(BadInputIdsTest, ProcessRejectsADuplicateIdWithinTheCall) {
-  ServerProcess server(JOBGROUPD_PATH, {});
+
+// One Process call of sleep(300 ms) jobs with `ids` (so that every job is
+// still in flight when the next comes), COLLECT_ALL; its results by index.
+std::map<uint64_t, v1::JobResult> ProcessWithIds(ServerProcess& server,
+                                                 std::vector<const char*> ids,
+                                                 grpc::Status* status) {
   auto stub = server.NewStub();
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 30000);
   auto stream = stub->Process(&ctx);
   v1::ProcessRequest req;
   req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
-  // Sleeps, so that every job is still in flight when the next comes.
-  for (const char* id : {"a", "a", "", "1"}) {
+  for (const char* id : ids) {
     v1::Job* j = req.add_jobs();
     *j = MakeJob("sleep", {{"ms", "300"}});
     j->set_id(id);
   }
-  ASSERT_TRUE(stream->Write(req));
-  stream->WritesDone();
   std::map<uint64_t, v1::JobResult> results;
-  v1::ProcessResponse resp;
-  while (stream->Read(&resp)) {
-    for (const v1::JobResult& r : resp.results()) results[r.index()] = r;
+  if (stream->Write(req)) {
+    stream->WritesDone();
+    v1::ProcessResponse resp;
+    while (stream->Read(&resp)) {
+      for (const v1::JobResult& r : resp.results()) results[r.index()] = r;
+    }
+  } else {
+    ADD_FAILURE() << "the request could not be written";
   }
-  grpc::Status s = stream->Finish();
+  *status = stream->Finish();
+  return results;
+}
+
+TEST(BadInputIdsTest, ProcessRejectsADuplicateIdWithinTheCall) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  grpc::Status s;
+  std::map<uint64_t, v1::JobResult> results =
+      ProcessWithIds(server, {"a", "a", "", "1"}, &s);
   EXPECT_TRUE(s.ok()) << s.error_message();
   ASSERT_EQ(results.size(), 4u);
   EXPECT_EQ(results[0].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
@@ -305,25 +319,10 @@ TEST(BadInputIdsTest, ProcessRejectsADuplicateIdWithinTheCall) {
 
 TEST(BadInputIdsTest, ProcessRejectsADefaultIdTakenByAnExplicitOne) {
   ServerProcess server(JOBGROUPD_PATH, {});
-  auto stub = server.NewStub();
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 30000);
-  auto stream = stub->Process(&ctx);
-  v1::ProcessRequest req;
-  req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
-  for (const char* id : {"1", ""}) {
-    v1::Job* j = req.add_jobs();
-    *j = MakeJob("sleep", {{"ms", "300"}});
-    j->set_id(id);
-  }
-  ASSERT_TRUE(stream->Write(req));
-  stream->WritesDone();
-  std::map<uint64_t, v1::JobResult> results;
-  v1::ProcessResponse resp;
-  while (stream->Read(&resp)) {
-    for (const v1::JobResult& r : resp.results()) results[r.index()] = r;
-  }
-  EXPECT_TRUE(stream->Finish().ok());
+  grpc::Status s;
+  std::map<uint64_t, v1::JobResult> results =
+      ProcessWithIds(server, {"1", ""}, &s);
+  EXPECT_TRUE(s.ok()) << s.error_message();
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].outcome(), v1::JOB_OUTCOME_SUCCEEDED);
   EXPECT_EQ(results[1].outcome(), v1::JOB_OUTCOME_REJECTED);
