@@ -27,6 +27,7 @@
 #include "client/result_output.h"
 #include "client/result_printer.h"
 #include "client/run_options.h"
+#include "client/spinner.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/grpcpp.h"
 
@@ -483,8 +484,15 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
     jobgroup::v1::RunBatchRequest request;
     MoveJobs(jobs, *request.mutable_jobs());
     *request.mutable_options() = options->batch;
+    // RunBatch says nothing until it ends: on a terminal, show that it is
+    // still going.
+    Spinner spinner(*c.err, c.stderr_is_terminal && !options->quiet,
+                    absl::StrCat("running ", request.jobs_size(),
+                                 request.jobs_size() == 1 ? " job" : " jobs"));
+    spinner.Start();
     absl::StatusOr<jobgroup::v1::RunBatchResponse> response =
         (*client)->RunBatch(request, BatchCallOptions(*options, c));
+    spinner.Stop();
     if (!response.ok() && Interrupted(c)) {
       end.interrupted = true;
       end.call_status = response.status();

@@ -245,6 +245,36 @@ TEST_F(CommandsTest, SuccessIsSilentOnStderrWithoutATerminal) {
   }
 }
 
+// Item 5: the spinner of a non-streamed run is for a terminal only; a
+// script reading stderr never gets its carriage returns and escapes, even
+// from a call long enough for it to draw.
+TEST_F(CommandsTest, ASlowRunDrawsNoSpinnerWithoutATerminalOrWithQuiet) {
+  server_.service().run_batch_delay = absl::Milliseconds(500);
+  CliRun piped = Cli({"run", target_, "--kind", "echo", "--count", "2"});
+  EXPECT_EQ(piped.status, kExitOk) << piped.err;
+  EXPECT_EQ(piped.err, "");
+  CliRun quiet = Cli({"run", target_, "--kind", "echo", "-q"}, "",
+                     Terminal{.stderr_is_terminal = true});
+  EXPECT_EQ(quiet.status, kExitOk) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+}
+
+// On a terminal the spinner goes to stderr and is erased before the
+// summary; whether it drew a frame depends on the machine's speed, so the
+// test asserts only what holds either way.
+TEST_F(CommandsTest, TheSpinnerIsOnStderrAndErasedBeforeTheSummary) {
+  server_.service().run_batch_delay = absl::Milliseconds(500);
+  CliRun run = Cli({"run", target_, "--kind", "echo", "--count", "2"}, "",
+                   Terminal{.stderr_is_terminal = true});
+  EXPECT_EQ(run.status, kExitOk) << run.err;
+  EXPECT_THAT(run.out, StartsWith("outcome"));
+  EXPECT_EQ(run.out.find('\r'), std::string::npos);
+  if (!run.err.empty()) {
+    EXPECT_THAT(run.err, HasSubstr("running 2 jobs"));
+    EXPECT_THAT(run.err, ::testing::EndsWith("\r\033[K"));
+  }
+}
+
 // Parses `text` as one JSON document (an object).
 google::protobuf::Struct ParseDocument(const std::string& text) {
   google::protobuf::Struct doc;

@@ -45,6 +45,11 @@ grpc::Status FakeJobService::RunBatch(
     grpc::ServerContext* context, const jobgroup::v1::RunBatchRequest* request,
     jobgroup::v1::RunBatchResponse* response) {
   Record(*context);
+  {
+    absl::MutexLock lock(&mu);
+    run_batch_peers.insert(context->peer());
+  }
+  if (run_batch_delay > absl::ZeroDuration()) absl::SleepFor(run_batch_delay);
   if (request->jobs().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "jobs: at least one job is required");

@@ -4,15 +4,17 @@
 // loopback, so the client's calls, flow control and errors are the real ones.
 //
 // Thread-safety: the service's handlers run on gRPC threads; the knobs
-// (stop_after_messages, stall, on_stall_end) must be set before the first
-// call; the recorded fields are atomics or guarded by `mu`. GetServerInfo
-// answers version "fake", default deadline 30s and max deadline 10m.
+// (stop_after_messages, stall, on_stall_end, run_batch_delay) must be set
+// before the first call; the recorded fields are atomics or guarded by `mu`.
+// GetServerInfo answers version "fake", default deadline 30s and max deadline
+// 10m.
 #ifndef JOBGROUP_TESTS_CLIENT_FAKE_JOB_SERVER_H_
 #define JOBGROUP_TESTS_CLIENT_FAKE_JOB_SERVER_H_
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,8 @@ class FakeJobService final : public jobgroup::v1::JobService::Service {
   // The status Process ends with when it stops early: OK (a server breaking
   // its promise) or, say, DEADLINE_EXCEEDED (as jobgroupd's deadline does).
   grpc::StatusCode stop_code = grpc::StatusCode::OK;
+  // RunBatch waits this long before it answers.
+  absl::Duration run_batch_delay = absl::ZeroDuration();
 
   std::atomic<int> calls{0};
   std::atomic<bool> process_cancelled{false};
@@ -46,6 +50,9 @@ class FakeJobService final : public jobgroup::v1::JobService::Service {
   std::string authorization ABSL_GUARDED_BY(mu);
   // Whether the last call carried a deadline.
   bool had_deadline ABSL_GUARDED_BY(mu) = false;
+  // The peers (client address and port: one per connection) of RunBatch
+  // calls.
+  std::set<std::string> run_batch_peers ABSL_GUARDED_BY(mu);
   // Time left to the deadline of the last Process call as it began
   // (infinite when it had none).
   absl::Duration process_deadline_left ABSL_GUARDED_BY(mu) =
