@@ -93,7 +93,8 @@ void AddBenchFlags(FlagParser& parser) {
   parser.Section("Jobs")
       .Value("kind", "KIND", "kind of every job (default echo)")
       .Repeated("param", "KEY=VALUE", "parameter of every job")
-      .Value("payload", "TEXT", "payload of every job")
+      .Value("payload", "TEXT", "payload of every job, as text")
+      .Value("payload-file", "FILE", "payload of every job: the bytes of FILE")
       .Value("backend", "NAME", "backend of every job (default: the kind's)")
       .Value("timeout", "DURATION", "bound on each attempt of a job");
   parser.Section("Batch")

@@ -448,7 +448,8 @@ int RunCommand(const std::vector<std::string>& args, const Console& c) {
       JobClient::Create(options->client);
   if (!client.ok()) return UsageError(c, "run", client.status());
 
-  ResultPrinter printer(*c.out, options->output, options->results);
+  ResultPrinter printer(*c.out, options->output, options->results,
+                        options->decode_outputs);
   ResultTally tally;
   BatchEnd end;
   end.command = "run";
@@ -542,7 +543,8 @@ int ProcessCommand(const std::vector<std::string>& args, const Console& c) {
   if (!client.ok()) return UsageError(c, "process", client.status());
 
   ProgressBar bar(*c.err, ShowProgress(c, *options), total);
-  ResultPrinter printer(*c.out, options->output, options->results);
+  ResultPrinter printer(*c.out, options->output, options->results,
+                        options->decode_outputs);
   ResultTally tally;
   ProcessOptions process_options;
   process_options.batch = options->batch;

@@ -224,6 +224,13 @@ void AppendJobResultJson(const JobResult& result, std::string* out) {
   out->append(json);
 }
 
+bool AppendJsonString(absl::string_view text, std::string* out) {
+  const size_t mark = out->size();
+  if (AppendString(text, out)) return true;
+  out->resize(mark);
+  return false;
+}
+
 std::string JobResultToJson(const JobResult& result) {
   std::string out;
   AppendJobResultJson(result, &out);

@@ -17,6 +17,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 
 namespace jobgroup::client {
@@ -25,6 +26,11 @@ namespace jobgroup::client {
 // newline, to `*out`.
 void AppendJobResultJson(const jobgroup::v1::JobResult& result,
                          std::string* out);
+
+// AppendJsonString() appends `text` as a JSON string, quotes included,
+// escaped exactly as protobuf's JSON printer escapes strings. Returns false,
+// with nothing appended, when `text` is not valid UTF-8.
+bool AppendJsonString(absl::string_view text, std::string* out);
 
 // JobResultToJson() is AppendJobResultJson() into a new string.
 std::string JobResultToJson(const jobgroup::v1::JobResult& result);

@@ -1,6 +1,8 @@
 // Lazy JSON Lines job reading; see jsonl_job_reader.h.
 #include "client/jsonl_job_reader.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "client/scalar_params.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace jobgroup::client {
@@ -55,8 +58,19 @@ absl::StatusOr<bool> JsonlJobReader::Next(jobgroup::v1::Job& job) {
     job.Clear();
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    const auto status = google::protobuf::util::JsonStringToMessage(
+    auto status = google::protobuf::util::JsonStringToMessage(
         google::protobuf::StringPiece(text.data(), text.size()), &job, options);
+    if (!status.ok()) {
+      // Numbers and booleans as params ({"ms": 5}) are taken as strings; a
+      // line that still does not parse is reported as written.
+      if (std::optional<std::string> quoted = QuoteScalarParams(text)) {
+        job.Clear();
+        if (google::protobuf::util::JsonStringToMessage(*quoted, &job, options)
+                .ok()) {
+          return true;
+        }
+      }
+    }
     if (!status.ok()) {
       failed_ = true;
       const auto problem = status.message();

@@ -1,6 +1,8 @@
 // JsonlJobReader: a JobSource reading JSON Lines, one jobgroup.v1.Job per
 // line in protobuf's JSON mapping ({"kind":"sleep","params":{"ms":"5"}}).
 // Reads one line at a time, so a file or pipe of any length is read lazily.
+// Params may also be numbers or booleans ({"ms":5}, {"verbose":true}):
+// they are taken as strings spelled as written (scalar_params.h).
 // Blank lines (and a trailing '\r') are skipped; a bad line is an error
 // naming the input, the line number and the problem.
 //

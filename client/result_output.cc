@@ -198,7 +198,8 @@ void PrintRunReport(std::ostream& out, const RunReport& report, bool colour) {
 
 void PrintServerInfo(std::ostream& out, absl::string_view target,
                      const jobgroup::v1::GetServerInfoResponse& info) {
-  out << "jobgroupd "
+  // An older server sends no name.
+  out << (info.name().empty() ? "server" : info.name()) << " "
       << (info.version().empty() ? "(unknown version)" : info.version())
       << " at " << target << "\n\n";
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "client/human_duration.h"
 #include "client/job_result_json.h"
+#include "client/output_text.h"
 #include "client/result_output.h"
 
 namespace jobgroup::client {
@@ -16,8 +17,21 @@ constexpr size_t kBufferBytes = 1 << 16;
 }  // namespace
 
 ResultPrinter::ResultPrinter(std::ostream& out, OutputFormat format,
-                             bool with_results)
-    : out_(out), format_(format), with_results_(with_results) {}
+                             bool with_results, bool decode_outputs)
+    : out_(out),
+      format_(format),
+      with_results_(with_results),
+      decode_outputs_(decode_outputs) {}
+
+void ResultPrinter::AppendResultJson(const jobgroup::v1::JobResult& result,
+                                     bool decode_outputs, std::string* out) {
+  AppendJobResultJson(result, out);
+  if (!decode_outputs || out->empty() || out->back() != '}') return;
+  out->pop_back();
+  out->append(",\"outputText\":");
+  if (!AppendJsonString(result.output(), out)) out->append("null");
+  out->push_back('}');
+}
 
 std::string ResultPrinter::WideHeader() {
   return absl::StrFormat("%-8s %-12s %-17s %8s %10s  %s", "INDEX", "ID",
@@ -29,7 +43,7 @@ std::string ResultPrinter::WideRow(const jobgroup::v1::JobResult& r) {
   if (r.has_error()) {
     detail = absl::StrCat("code ", r.error().code(), ": ", r.error().message());
   } else {
-    detail = absl::StrCat(r.output().size(), " bytes of output");
+    detail = DisplayOutput(r.output());
   }
   return absl::StrFormat("%-8d %-12s %-17s %8d %10s  %s", r.index(), r.id(),
                          OutcomeName(r.outcome()), r.attempts(),
@@ -42,7 +56,7 @@ void ResultPrinter::Add(const jobgroup::v1::JobResult& result) {
     case OutputFormat::kTable:
       return;
     case OutputFormat::kJsonl:
-      AppendJobResultJson(result, &buffer_);
+      AppendResultJson(result, decode_outputs_, &buffer_);
       buffer_ += '\n';
       break;
     case OutputFormat::kWide:
@@ -52,7 +66,7 @@ void ResultPrinter::Add(const jobgroup::v1::JobResult& result) {
     case OutputFormat::kJson:
       if (!with_results_) return;
       buffer_ += started_ ? ",\n" : "{\"results\":[\n";
-      AppendJobResultJson(result, &buffer_);
+      AppendResultJson(result, decode_outputs_, &buffer_);
       any_result_ = true;
       break;
   }

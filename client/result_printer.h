@@ -25,8 +25,12 @@ namespace jobgroup::client {
 class ResultPrinter {
  public:
   // `out` must outlive the printer. `with_results`: -o json carries the
-  // results (--results).
-  ResultPrinter(std::ostream& out, OutputFormat format, bool with_results);
+  // results (--results). `decode_outputs` (--decode-outputs): each result
+  // of jsonl and json gets an "outputText" member after protobuf's, the
+  // output as a JSON string when it is valid UTF-8, null otherwise; the
+  // members before it (base64 "output" included) are unchanged.
+  ResultPrinter(std::ostream& out, OutputFormat format, bool with_results,
+                bool decode_outputs = false);
 
   ResultPrinter(const ResultPrinter&) = delete;
   ResultPrinter& operator=(const ResultPrinter&) = delete;
@@ -47,10 +51,16 @@ class ResultPrinter {
   static std::string WideRow(const jobgroup::v1::JobResult& result);
   static std::string WideHeader();
 
+  // ResultPrinter::AppendResultJson() appends `result` as protobuf's JSON
+  // and, with `decode_outputs`, the "outputText" member. Public for tests.
+  static void AppendResultJson(const jobgroup::v1::JobResult& result,
+                               bool decode_outputs, std::string* out);
+
  private:
   std::ostream& out_;
   const OutputFormat format_;
   const bool with_results_;
+  const bool decode_outputs_;
   std::string buffer_;
   bool started_ = false;
   bool any_result_ = false;

@@ -1,7 +1,12 @@
 // The flags of `jobgroup run` and `jobgroup process`; see run_options.h.
 #include "client/run_options.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -13,8 +18,27 @@ namespace jobgroup::client {
 namespace {
 
 // Flags that shape the generated jobs; they make no sense with --jobs-file.
-constexpr absl::string_view kJobFlags[] = {"kind",    "count",   "param",
-                                           "payload", "backend", "timeout"};
+constexpr absl::string_view kJobFlags[] = {
+    "kind", "count", "param", "payload", "payload-file", "backend", "timeout"};
+
+// --payload-file: the file's bytes, whatever they are (text or binary).
+absl::StatusOr<std::string> ReadPayloadFile(const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("--payload-file: empty file name");
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--payload-file: cannot open \"", path, "\": ", std::strerror(errno)));
+  }
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  if (file.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--payload-file: reading \"", path, "\" failed"));
+  }
+  return std::move(bytes).str();
+}
 
 void SetProtoDuration(absl::Duration d, google::protobuf::Duration& out) {
   const int64_t seconds = absl::ToInt64Seconds(d);
@@ -76,7 +100,18 @@ absl::Status FillJobTemplate(const ParsedFlags& flags, RunMode mode,
     }
     (*job.mutable_params())[param.substr(0, eq)] = param.substr(eq + 1);
   }
+  if (flags.Has("payload") && flags.Has("payload-file")) {
+    return absl::InvalidArgumentError(
+        "--payload and --payload-file exclude each other: the first is the "
+        "payload as text, the second names a file holding it");
+  }
   if (flags.Has("payload")) job.set_payload(flags.Get("payload"));
+  if (flags.Has("payload-file")) {
+    absl::StatusOr<std::string> payload =
+        ReadPayloadFile(flags.Get("payload-file"));
+    if (!payload.ok()) return payload.status();
+    job.set_payload(*std::move(payload));
+  }
   if (flags.Has("backend")) {
     job.set_backend(flags.Get("backend"));
     if (job.backend().empty()) {
@@ -199,7 +234,12 @@ void AddRunFlags(FlagParser& parser, RunMode mode) {
              "kind of every generated job (see 'jobgroup info')")
       .Value("count", "N", "number of jobs to generate (default 1)")
       .Repeated("param", "KEY=VALUE", "parameter of every generated job")
-      .Value("payload", "TEXT", "payload of every generated job")
+      .Value("payload", "TEXT",
+             "payload of every generated job, as text (its UTF-8\n"
+             "bytes; no base64)")
+      .Value("payload-file", "FILE",
+             "payload of every generated job: the bytes of FILE\n"
+             "(text or binary)")
       .Value("backend", "NAME",
              "backend of every generated job (default: the kind's)")
       .Value("timeout", "DURATION",
@@ -246,6 +286,10 @@ void AddRunFlags(FlagParser& parser, RunMode mode) {
                                 "summary (see --results)"))
       .Short('o', "output")
       .Bool("results", "-o json: put every result in the document too")
+      .Bool("decode-outputs",
+            "-o jsonl, -o json --results: add \"outputText\" to each\n"
+            "result, its output as text (null when not UTF-8);\n"
+            "\"output\" stays protobuf's base64")
       .Bool("quiet",
             "no line on stderr when some job did not succeed\n"
             "(errors that exit 2 are still said)")
@@ -313,6 +357,13 @@ absl::StatusOr<RunOptions> RunOptionsFromFlags(const ParsedFlags& flags,
     return absl::InvalidArgumentError(
         "--results is for -o json (jsonl and wide print every result "
         "already)");
+  }
+  options.decode_outputs = flags.GetBool("decode-outputs");
+  if (options.decode_outputs && options.output != OutputFormat::kJsonl &&
+      !(options.output == OutputFormat::kJson && options.results)) {
+    return absl::InvalidArgumentError(
+        "--decode-outputs is for -o jsonl and -o json --results (-o wide "
+        "shows outputs as text already)");
   }
   options.quiet = flags.GetBool("quiet");
   return options;

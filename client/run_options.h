@@ -50,6 +50,9 @@ struct RunOptions {
   OutputFormat output = OutputFormat::kTable;
   // -o json: the document carries every result too (--results).
   bool results = false;
+  // -o jsonl, -o json --results: each result also gets "outputText", its
+  // output decoded as text (--decode-outputs).
+  bool decode_outputs = false;
   // --quiet: no line on stderr about jobs that did not succeed (errors that
   // exit 2 are still said).
   bool quiet = false;

@@ -67,6 +67,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
+  response->set_name(ctx_.server_name);
   response->set_version(ctx_.version);
   for (const JobKind* k : ctx_.kinds->List()) {
     v1::KindInfo* info = response->add_kinds();

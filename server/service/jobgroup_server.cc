@@ -206,6 +206,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.open_calls = &open_calls_;
   ctx.streams = streams_.get();
   ctx.version = JobgroupVersion();
+  ctx.server_name = options_.server_name;
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =

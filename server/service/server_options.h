@@ -20,6 +20,9 @@ namespace jobgroup {
 inline constexpr uint64_t kMessageRoomBytes = 64 << 10;
 
 struct ServerOptions {
+  // What the server calls itself in GetServerInfo (RunJobgroupd(): the
+  // program's file name, e.g. jobgroupd-example).
+  std::string server_name = "jobgroupd";
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // Empty: no metrics.
   size_t workers = 2;

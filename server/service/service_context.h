@@ -45,6 +45,7 @@ struct ServiceContext {
   // watchers): --max_open_streams.
   StreamLimit* streams = nullptr;
   std::string version;
+  std::string server_name;  // GetServerInfoResponse.name.
 };
 
 }  // namespace jobgroup

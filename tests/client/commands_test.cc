@@ -2,6 +2,7 @@
 // fake server: output formats, exit statuses and one-line errors.
 #include "client/commands.h"
 
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -361,9 +362,82 @@ TEST_F(CommandsTest, WideHasOneRowPerResultThenTheTable) {
   for (int i = 1; i <= 3; ++i) {
     EXPECT_THAT(lines[i], StartsWith(absl::StrCat(i - 1)));
     EXPECT_THAT(lines[i], HasSubstr("SUCCEEDED"));
-    EXPECT_THAT(lines[i], HasSubstr("3 bytes of output"));
+    EXPECT_THAT(lines[i], HasSubstr("\"abc\" (3 bytes)"));
   }
   EXPECT_THAT(run.out, HasSubstr("deadline hit"));
+}
+
+// Item 4: --payload is text, --payload-file any bytes; -o wide shows an
+// output as text when it is UTF-8, base64 otherwise.
+TEST_F(CommandsTest, PayloadFileSendsTheFileBytesAsTheyAre) {
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/payload_file_test.bin");
+  const std::string bytes("\x00\x01\xffhi\n", 6);
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << bytes;
+  }
+  CliRun jsonl = Cli({"run", target_, "--kind", "echo", "--payload-file", path,
+                      "-o", "jsonl"});
+  ASSERT_EQ(jsonl.status, kExitOk) << jsonl.err;
+  ASSERT_EQ(Lines(jsonl.out).size(), 1u);
+  EXPECT_EQ(ParseResult(Lines(jsonl.out)[0]).output(), bytes);
+  CliRun wide = Cli(
+      {"run", target_, "--kind", "echo", "--payload-file", path, "-o", "wide"});
+  EXPECT_THAT(wide.out, HasSubstr("base64:AAH/aGkK (6 bytes, not UTF-8)"));
+  CliRun text = Cli({"run", target_, "--kind", "echo", "--payload",
+                     "line 1\nline 2", "-o", "wide"});
+  EXPECT_THAT(text.out, HasSubstr("\"line 1\\nline 2\" (13 bytes)"));
+
+  CliRun both = Cli({"run", target_, "--kind", "echo", "--payload", "x",
+                     "--payload-file", path});
+  EXPECT_EQ(both.status, kExitUsageOrConnection);
+  EXPECT_THAT(both.err, HasSubstr("--payload and --payload-file"));
+  CliRun missing = Cli({"run", target_, "--kind", "echo", "--payload-file",
+                        "/nonexistent/payload"});
+  EXPECT_EQ(missing.status, kExitUsageOrConnection);
+  EXPECT_THAT(
+      missing.err,
+      HasSubstr("--payload-file: cannot open \"/nonexistent/payload\""));
+}
+
+// Item 4: --decode-outputs adds "outputText" after protobuf's members and
+// leaves them, base64 "output" included, byte for byte as
+// MessageToJsonString writes them.
+TEST_F(CommandsTest, DecodeOutputsAddsTextAndKeepsProtobufsBytes) {
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/decode_outputs_test.jsonl");
+  {
+    std::ofstream file(path);
+    file << "{\"kind\":\"echo\",\"payload\":\""
+         << "aMOpIAoiPHRhYj4iCQ=="  // "hé \n\"<tab>\"\t"
+         << "\"}\n{\"kind\":\"echo\",\"payload\":\"AP8=\"}\n"
+         << "{\"kind\":\"fail\",\"params\":{\"message\":\"no\"}}\n";
+  }
+  CliRun run = Cli({"run", target_, "--jobs-file", path, "--policy",
+                    "collect-all", "-o", "jsonl", "--decode-outputs"});
+  ASSERT_EQ(run.status, kExitJobsNotSucceeded) << run.err;
+  const std::vector<std::string> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 3u);
+  const std::string texts[] = {"\"h\xc3\xa9 \\n\\\"\\u003ctab\\u003e\\\"\\t\"",
+                               "null", R"("")"};
+  google::protobuf::util::JsonPrintOptions print;
+  print.always_print_primitive_fields = true;
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string suffix = absl::StrCat(",\"outputText\":", texts[i], "}");
+    ASSERT_THAT(lines[i], ::testing::EndsWith(suffix)) << lines[i];
+    const std::string protobuf_part =
+        lines[i].substr(0, lines[i].size() - suffix.size()) + "}";
+    std::string expected;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
+                    ParseResult(protobuf_part), &expected, print)
+                    .ok());
+    EXPECT_EQ(protobuf_part, expected);
+  }
+  CliRun wide =
+      Cli({"run", target_, "--kind", "echo", "-o", "wide", "--decode-outputs"});
+  EXPECT_EQ(wide.status, kExitUsageOrConnection);
+  EXPECT_THAT(wide.err, HasSubstr("--decode-outputs is for -o jsonl"));
 }
 
 // Item: a Process call the server ends at its deadline says which deadline

@@ -134,6 +134,7 @@ grpc::Status FakeJobService::GetServerInfo(
     grpc::ServerContext* context, const jobgroup::v1::GetServerInfoRequest*,
     jobgroup::v1::GetServerInfoResponse* response) {
   Record(*context);
+  response->set_name("fake-jobgroupd");
   response->set_version("fake");
   response->mutable_limits()->mutable_default_deadline()->set_seconds(30);
   response->mutable_limits()->mutable_max_deadline()->set_seconds(600);

@@ -52,6 +52,52 @@ TEST(JsonlJobReaderTest, ReadsEveryFieldInProtobufJsonForm) {
   EXPECT_EQ(reader.line_number(), 2);
 }
 
+// Item 4: params written as numbers or booleans are taken as strings,
+// spelled exactly as in the line, in fallbacks too.
+TEST(JsonlJobReaderTest, NumbersAndBooleansAsParamsAreTakenAsTheirText) {
+  std::istringstream in(
+      R"({"kind":"sleep","params":{"ms":200,"ratio":1.50,"big":-2E+3,)"
+      R"("n":12345678901234567890,"on":true,"off":false,"s":"x"},)"
+      R"("fallbacks":[{"kind":"echo","params":{"ms":0}}]})"
+      "\n"
+      R"({ "kind" : "sleep" , "params" : { "ms" : 5 } })");
+  JsonlJobReader reader(in, "jobs.jsonl");
+  Job job;
+  ASSERT_EQ(Next(reader, job), "job");
+  EXPECT_EQ(job.kind(), "sleep");
+  EXPECT_EQ(job.params().at("ms"), "200");
+  EXPECT_EQ(job.params().at("ratio"), "1.50");
+  EXPECT_EQ(job.params().at("big"), "-2E+3");
+  EXPECT_EQ(job.params().at("n"), "12345678901234567890");
+  EXPECT_EQ(job.params().at("on"), "true");
+  EXPECT_EQ(job.params().at("off"), "false");
+  EXPECT_EQ(job.params().at("s"), "x");
+  ASSERT_EQ(job.fallbacks_size(), 1);
+  EXPECT_EQ(job.fallbacks(0).params().at("ms"), "0");
+  ASSERT_EQ(Next(reader, job), "job");
+  EXPECT_EQ(job.params().at("ms"), "5");
+}
+
+// Only params are converted: a number where a string belongs elsewhere, an
+// object as a param, or a malformed number is still an error naming the
+// line, as protobuf words it.
+TEST(JsonlJobReaderTest, OtherNonStringValuesAreStillErrors) {
+  for (const char* line : {
+           R"({"kind":5,"params":{"ms":5}})",
+           R"({"kind":"sleep","params":{"ms":{"v":5}}})",
+           R"({"kind":"sleep","params":{"ms":05}})",
+           R"({"kind":"sleep","params":{"ms":5.}})",
+           R"({"kind":"sleep","params":{"ms":5})",
+       }) {
+    std::istringstream in(line);
+    JsonlJobReader reader(in, "jobs.jsonl");
+    Job job;
+    EXPECT_THAT(Next(reader, job), HasSubstr("jobs.jsonl line 1: not a "
+                                             "jobgroup.v1.Job"))
+        << line;
+  }
+}
+
 TEST(JsonlJobReaderTest, SkipsBlankLinesAndCarriageReturns) {
   std::istringstream in(
       "\n   \n{\"kind\":\"a\"}\r\n\t\r\n\n{\"kind\":\"b\"}\n\n");

@@ -185,5 +185,51 @@ TEST(CliTest, CtrlCCancelsTheCallPrintsTheSummaryAndExits130) {
   }
 }
 
+// Issue 16, item 4: a jobs file with numbers and booleans as params runs on
+// the real server; --payload-file sends bytes as they are, and
+// --decode-outputs adds their text without touching protobuf's base64.
+TEST(CliTest, BytesAndScalarParamsReachTheRealServer) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  char dir[] = "/tmp/jobgroup-cli-bytes-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string jobs = absl::StrCat(dir, "/jobs.jsonl");
+  const std::string payload = absl::StrCat(dir, "/payload.txt");
+  if (FILE* f = fopen(jobs.c_str(), "w")) {
+    fputs("{\"kind\":\"sleep\",\"params\":{\"ms\":5}}\n", f);
+    fputs(
+        "{\"kind\":\"fail\",\"params\":{\"ms\":1,\"message\":\"x\"},"
+        "\"fallbacks\":[{\"kind\":\"sleep\",\"params\":{\"ms\":2}}]}\n",
+        f);
+    fclose(f);
+  }
+  if (FILE* f = fopen(payload.c_str(), "w")) {
+    fputs("caf\xc3\xa9\n", f);
+    fclose(f);
+  }
+  CliExit run = Cli(
+      absl::StrCat("run --target ", server.target(), " --jobs-file ", jobs));
+  EXPECT_EQ(run.code, 0) << run.err << run.out;
+
+  CliExit echo = Cli(absl::StrCat("run --target ", server.target(),
+                                  " --kind echo --payload-file ", payload,
+                                  " -o jsonl --decode-outputs"));
+  EXPECT_EQ(echo.code, 0) << echo.err;
+  EXPECT_TRUE(absl::StrContains(echo.out, "\"output\":\"Y2Fmw6kK\""))
+      << echo.out;
+  EXPECT_TRUE(
+      absl::StrContains(echo.out, ",\"outputText\":\"caf\xc3\xa9\\n\"}"))
+      << echo.out;
+
+  CliExit wide =
+      Cli(absl::StrCat("run --target ", server.target(),
+                       " --kind echo --payload-file ", payload, " -o wide"));
+  EXPECT_EQ(wide.code, 0) << wide.err;
+  EXPECT_TRUE(absl::StrContains(wide.out, "\"caf\xc3\xa9\\n\" (6 bytes)"))
+      << wide.out;
+  unlink(jobs.c_str());
+  unlink(payload.c_str());
+  rmdir(dir);
+}
+
 }  // namespace
 }  // namespace jobgroup::testing
