@@ -191,7 +191,8 @@ TEST_F(CommandsTest, ProcessBadLineCancelsAndNamesTheLine) {
 TEST_F(CommandsTest, InfoAndJson) {
   CliRun text = Cli({"info", target_});
   EXPECT_EQ(text.status, kExitOk) << text.err;
-  EXPECT_THAT(text.out, StartsWith("jobgroupd fake at "));
+  // The name and version the server sends.
+  EXPECT_THAT(text.out, StartsWith("fake-jobgroupd fake at "));
   CliRun json = Cli({"info", target_, "--output", "json"});
   EXPECT_EQ(json.status, kExitOk) << json.err;
   jobgroup::v1::GetServerInfoResponse info;
