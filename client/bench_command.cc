@@ -39,18 +39,24 @@ described by --kind (default echo), --param, --payload, --backend and
 Two kinds of load:
   --concurrency N  closed loop: N calls in flight at all times, a call
                    ending starts the next; measures what the server gives
-  --rate R         open loop: R calls/s started on a fixed schedule whether
-                   or not earlier calls ended; each call's latency counts
-                   from its scheduled start, so a server (or client) that
-                   falls behind shows up as latency rather than as calls
-                   never sent. --max-in-flight caps the calls running at
-                   once; a call waiting for a slot is still charged from
-                   its scheduled start, and calls still waiting when the
-                   window ends are reported as unstarted
+  --rate R         open loop (--rps R is the same, ghz's name): R calls/s
+                   started on a fixed schedule whether or not earlier calls
+                   ended; each call's latency counts from its
+                   scheduled start, so a server (or client) that falls
+                   behind shows up as latency rather than as calls never
+                   sent. --max-in-flight caps the calls running at once;
+                   a call waiting for a slot is still charged from its
+                   scheduled start; calls started more than 1ms late are
+                   counted (late starts), and calls still waiting when
+                   the window ends are reported as unstarted
 The calls use gRPC's callback API, so one process keeps any number in
-flight. Rates count what happened inside the measured window; latency (of
-every call, OK or not), errors and outcomes cover the calls started in it,
-which run to their end.
+flight; --connections N spreads them round robin over N connections (N
+channels that share no subchannel). Rates count what happened inside the
+measured window; latency (of every call, OK or not), the histogram, errors
+by gRPC code and outcomes cover the calls started in it, which run to their
+end. Calls that end after the window are counted apart ("after"); when no
+call ends inside it (calls longer than --duration) there is no rate, and
+the exit status is 1 saying so.
 
 Examples:
   jobgroup bench --jobs-per-call 10000 --concurrency 2
@@ -59,13 +65,15 @@ Examples:
   jobgroup bench --method stream --kind sleep --param ms=5 \
       --jobs-per-call 100 --max-concurrency 100 --concurrency 8
   jobgroup bench --rate 200 --kind compute --deadline 2s --connections 2
+  jobgroup bench --rps 100 --connections 4 --duration 30s -o csv >> runs.csv
 
 )";
 
 constexpr char kBenchExitStatus[] =
     "Exit status: 0 every measured call ended OK and every job succeeded;\n"
-    "1 some call failed, some job did not succeed or some call due never\n"
-    "started; 2 usage error or server unreachable.\n";
+    "1 some call failed, some job did not succeed, some call due never\n"
+    "started, or no call ended inside the window; 2 usage error or server\n"
+    "unreachable.\n";
 
 void AddBenchFlags(FlagParser& parser) {
   parser.Section("Load")
@@ -78,6 +86,7 @@ void AddBenchFlags(FlagParser& parser) {
       .Value("rate", "R",
              "open loop: start R calls/s on schedule, e.g. 5000 or\n"
              "0.5")
+      .Value("rps", "R", "the same as --rate")
       .Value("max-in-flight", "N",
              "open loop: calls running at once at most (default\n"
              "1000)")
@@ -108,8 +117,8 @@ void AddBenchFlags(FlagParser& parser) {
              "how long the last calls may take to end");
   parser.Section("Output")
       .Value("output", "FORMAT",
-             "table (default) or json: the figures as one JSON\n"
-             "object")
+             "table (default); json: the figures as one JSON\n"
+             "object; csv: a header line and one line of figures")
       .Short('o', "output")
       .Bool("json", "the old spelling of -o json")
       .Bool("quiet",
@@ -164,25 +173,24 @@ struct BenchSetup {
   ClientOptions client;
   CallSpec spec;
   LoadOptions load;
-  bool json = false;
+  OutputFormat output = OutputFormat::kTable;
   bool quiet = false;
 };
 
 absl::StatusOr<BenchSetup> BenchSetupFromFlags(const ParsedFlags& flags) {
-  absl::StatusOr<OutputFormat> output =
-      ParseOutputFormat(flags.Get("output", "table"),
-                        {OutputFormat::kTable, OutputFormat::kJson});
+  absl::StatusOr<OutputFormat> output = ParseOutputFormat(
+      flags.Get("output", "table"),
+      {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kCsv});
   if (!output.ok()) return output.status();
   // The job and batch flags mean what they mean to `jobgroup process`.
-  absl::StatusOr<RunOptions> run =
-      RunOptionsFromFlags(flags, RunMode::kProcess);
+  absl::StatusOr<RunOptions> run = RunOptionsFromFlags(flags, RunMode::kBench);
   if (!run.ok()) return run.status();
   BenchSetup setup;
   setup.client = run->client;
   setup.spec.job = run->job;
   setup.spec.batch = run->batch;
   setup.spec.deadline = run->deadline.value_or(kDefaultBenchDeadline);
-  setup.json = *output == OutputFormat::kJson || flags.GetBool("json");
+  setup.output = flags.GetBool("json") ? OutputFormat::kJson : *output;
   setup.quiet = flags.GetBool("quiet");
 
   const std::string method = flags.Get("method", "run");
@@ -197,17 +205,24 @@ absl::StatusOr<BenchSetup> BenchSetupFromFlags(const ParsedFlags& flags) {
         "--method: \"", method, "\" is not run, stream or process"));
   }
 
-  if (flags.Has("rate") && flags.Has("concurrency")) {
+  if (flags.Has("rate") && flags.Has("rps")) {
     return absl::InvalidArgumentError(
-        "--rate and --concurrency exclude each other: --rate is an open "
-        "loop, --concurrency a closed one");
+        "--rate and --rps are two names of one flag: give one");
   }
-  if (flags.Has("rate")) {
+  const std::string rate_flag = flags.Has("rps") ? "rps" : "rate";
+  const bool open_loop = flags.Has(rate_flag);
+  if (open_loop && flags.Has("concurrency")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", rate_flag, " and --concurrency exclude each other: --", rate_flag,
+        " is an open loop, --concurrency a closed one"));
+  }
+  if (open_loop) {
     double rate = 0;
-    const std::string text = flags.Get("rate");
+    const std::string text = flags.Get(rate_flag);
     if (!absl::SimpleAtod(text, &rate) || !(rate > 0) || rate > 1e7) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--rate: \"", text, "\" is not a rate in calls/s (more than 0)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", rate_flag, ": \"", text,
+                       "\" is not a rate in calls/s (more than 0)"));
     }
     setup.load.rate = rate;
   } else {
@@ -216,7 +231,7 @@ absl::StatusOr<BenchSetup> BenchSetupFromFlags(const ParsedFlags& flags) {
     if (!concurrency.ok()) return concurrency.status();
     setup.load.concurrency = static_cast<uint32_t>(*concurrency);
   }
-  if (flags.Has("max-in-flight") && !flags.Has("rate")) {
+  if (flags.Has("max-in-flight") && !open_loop) {
     return absl::InvalidArgumentError(
         "--max-in-flight is for the open loop (--rate); with --concurrency "
         "the calls in flight are exactly N");
@@ -287,11 +302,19 @@ absl::Status Probe(const BenchSetup& setup) {
 // OK and every job succeeded.
 std::string BenchExitReason(const LoadReport& report) {
   std::vector<std::string> why;
-  if (report.measured_calls == 0) {
-    why.push_back(
-        absl::StrCat("no call started in the measured window ended (calls "
-                     "outlast --duration ",
-                     FormatHumanDuration(report.window), "?)"));
+  if (report.calls_ended_in_window == 0) {
+    // Rates of 0 would read as a server doing nothing.
+    std::string done =
+        report.calls_ended_after_window > 0
+            ? absl::StrCat(
+                  report.calls_ended_after_window, " calls ended after it (",
+                  report.results_after_window, " results), the last ",
+                  FormatHumanDuration(report.overrun), " after its end")
+            : std::string("none ended after it either");
+    why.push_back(absl::StrCat("no call ended inside the ",
+                               FormatHumanDuration(report.window),
+                               " window, so there is no rate: ", done,
+                               "; give a --duration longer than a call"));
   }
   if (!report.errors.empty()) {
     uint64_t failed = 0;
@@ -366,11 +389,17 @@ int BenchCommand(const std::vector<std::string>& args, const Console& c) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   RealBenchClock clock;
   const LoadReport report = RunLoad(setup->load, **launcher, clock);
-  if (setup->json) {
-    *c.out << LoadReportToJson(report, setup->spec, setup->client.target)
-           << '\n';
-  } else {
-    *c.out << FormatLoadReport(report, setup->spec, setup->client.target);
+  switch (setup->output) {
+    case OutputFormat::kJson:
+      *c.out << LoadReportToJson(report, setup->spec, setup->client.target)
+             << '\n';
+      break;
+    case OutputFormat::kCsv:
+      *c.out << LoadReportToCsv(report, setup->spec, setup->client.target);
+      break;
+    default:
+      *c.out << FormatLoadReport(report, setup->spec, setup->client.target);
+      break;
   }
   c.out->flush();
   const std::string reason = BenchExitReason(report);

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
@@ -120,6 +121,40 @@ absl::Duration LatencyHistogram::Percentile(double percent) const {
   return max();
 }
 
+std::vector<LatencyHistogram::Bucket> LatencyHistogram::Buckets(
+    size_t count) const {
+  std::vector<Bucket> bars;
+  if (count_ == 0 || count == 0) return bars;
+  const uint64_t span = max_nanos_ - min_nanos_;
+  if (span == 0) count = 1;
+  bars.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    // The last bar ends at max exactly.
+    const uint64_t upper =
+        i + 1 == count
+            ? max_nanos_
+            : min_nanos_ +
+                  static_cast<uint64_t>(static_cast<long double>(span) *
+                                        (i + 1) / count);
+    bars[i].upper = absl::Nanoseconds(static_cast<int64_t>(upper));
+  }
+  for (size_t b = 0; b < kBucketCount; ++b) {
+    if (buckets_[b] == 0) continue;
+    const uint64_t value =
+        std::clamp(BucketUpperNanos(b), min_nanos_, max_nanos_);
+    // The first bar whose upper end is at or above the value: its range
+    // (previous upper, upper] holds it. The last ends at max, so one does.
+    const size_t bar = static_cast<size_t>(
+        std::lower_bound(bars.begin(), bars.end(), value,
+                         [](const Bucket& bucket, uint64_t v) {
+                           return ToNanos(bucket.upper) < v;
+                         }) -
+        bars.begin());
+    bars[bar].count += buckets_[b];
+  }
+  return bars;
+}
+
 // ---------------------------------------------------------------- names
 
 absl::string_view BenchMethodName(BenchMethod method) {
@@ -213,13 +248,19 @@ class LoadRun : public std::enable_shared_from_this<LoadRun> {
     LoadReport report = report_;
     report.results_in_window = results_in_window_.load();
     const double seconds = absl::ToDoubleSeconds(options_.duration);
+    report.results_after_window = results_after_window_.load();
     report.calls_per_second = report.calls_ended_in_window / seconds;
     report.jobs_per_second = report.results_in_window / seconds;
     return report;
   }
 
   void ResultsArrived(uint64_t count) {
-    if (InWindow(clock_.Now())) results_in_window_.fetch_add(count);
+    const absl::Time now = clock_.Now();
+    if (InWindow(now)) {
+      results_in_window_.fetch_add(count);
+    } else if (now >= window_end_) {
+      results_after_window_.fetch_add(count);
+    }
   }
 
   void CallEnded(absl::Time scheduled, bool measured,
@@ -229,7 +270,12 @@ class LoadRun : public std::enable_shared_from_this<LoadRun> {
     bool restart = false;
     {
       absl::MutexLock lock(&mu_);
-      if (InWindow(now)) ++report_.calls_ended_in_window;
+      if (InWindow(now)) {
+        ++report_.calls_ended_in_window;
+      } else if (now >= window_end_) {
+        ++report_.calls_ended_after_window;
+        report_.overrun = std::max(report_.overrun, now - window_end_);
+      }
       if (measured) {
         ++report_.measured_calls;
         report_.latency.Record(now - scheduled);
@@ -362,6 +408,7 @@ class LoadRun : public std::enable_shared_from_this<LoadRun> {
   const absl::Time window_start_;
   const absl::Time window_end_;
   std::atomic<uint64_t> results_in_window_{0};
+  std::atomic<uint64_t> results_after_window_{0};
 
   absl::Mutex mu_;
   uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
@@ -687,6 +734,24 @@ std::string JsonString(absl::string_view text) {
   return out;
 }
 
+// The latency histogram as ghz draws it: kHistogramBars ranges from the
+// fastest call to the slowest, each with its count and a bar.
+void AppendHistogram(const LatencyHistogram& h, std::string* out) {
+  const std::vector<LatencyHistogram::Bucket> bars = h.Buckets(kHistogramBars);
+  if (bars.empty()) return;
+  constexpr uint64_t kBarWidth = 40;
+  uint64_t most = 0;
+  for (const auto& bar : bars) most = std::max(most, bar.count);
+  absl::StrAppend(out, "  histogram (calls by latency, up to)\n");
+  for (const auto& bar : bars) {
+    const uint64_t width =
+        bar.count == 0 ? 0
+                       : std::max<uint64_t>(1, bar.count * kBarWidth / most);
+    absl::StrAppendFormat(out, "    %10s %10d |%s\n", FormatLatency(bar.upper),
+                          bar.count, std::string(width, '#'));
+  }
+}
+
 std::string LoadShape(const LoadReport& report) {
   const LoadOptions& o = report.options;
   if (o.concurrency > 0) {
@@ -741,14 +806,34 @@ std::string FormatLoadReport(const LoadReport& report, const CallSpec& spec,
   if (report.errors.empty()) {
     absl::StrAppend(&out, "  errors    none\n");
   } else {
-    for (const auto& [code, count] : report.errors) {
-      absl::StrAppend(&out, "  errors    ", code, " ", count);
+    // By gRPC code, most frequent first, with the first message of each.
+    std::vector<std::pair<std::string, uint64_t>> codes(report.errors.begin(),
+                                                        report.errors.end());
+    std::stable_sort(
+        codes.begin(), codes.end(),
+        [](const auto& a, const auto& b) { return a.second > b.second; });
+    absl::StrAppendFormat(&out, "  errors    %-20s %8s %7s  %s\n", "CODE",
+                          "CALLS", "SHARE", "FIRST MESSAGE");
+    for (const auto& [code, count] : codes) {
       auto example = report.error_examples.find(code);
-      if (example != report.error_examples.end() && !example->second.empty()) {
-        absl::StrAppend(&out, " (", example->second, ")");
-      }
-      absl::StrAppend(&out, "\n");
+      const std::string message =
+          example == report.error_examples.end() ? "" : example->second;
+      absl::StrAppendFormat(
+          &out, "            %-20s %8d %6.1f%%  %s\n", code, count,
+          100.0 * static_cast<double>(count) /
+              static_cast<double>(std::max<uint64_t>(report.measured_calls, 1)),
+          message.size() > 100 ? absl::StrCat(message.substr(0, 100), "...")
+                               : message);
     }
+  }
+  AppendHistogram(h, &out);
+  if (report.calls_ended_after_window > 0) {
+    absl::StrAppendFormat(
+        &out,
+        "  after     %d calls ended after the window (%d results), the last "
+        "%s after its end; not in the rates\n",
+        report.calls_ended_after_window, report.results_after_window,
+        FormatLatency(report.overrun));
   }
   if (report.options.concurrency == 0) {
     absl::StrAppendFormat(
@@ -814,13 +899,105 @@ std::string LoadReportToJson(const LoadReport& report, const CallSpec& spec,
     absl::StrAppend(&out, i == 1 ? "" : ",", JsonString(kOutcomeNames[i]), ":",
                     report.outcomes[i]);
   }
-  absl::StrAppend(&out, "},\"unknown_outcomes\":", report.outcomes[0],
-                  ",\"missing_results\":", report.missing_results,
-                  ",\"late_starts\":", report.late_starts,
-                  ",\"max_start_lag_ms\":", Ms(report.max_start_lag),
-                  ",\"unstarted\":", report.unstarted,
-                  ",\"peak_in_flight\":", report.peak_in_flight, "}");
+  absl::StrAppend(
+      &out, "},\"unknown_outcomes\":", report.outcomes[0],
+      ",\"missing_results\":", report.missing_results,
+      ",\"late_starts\":", report.late_starts,
+      ",\"max_start_lag_ms\":", Ms(report.max_start_lag),
+      ",\"unstarted\":", report.unstarted,
+      ",\"peak_in_flight\":", report.peak_in_flight,
+      ",\"calls_ended_after_window\":", report.calls_ended_after_window,
+      ",\"results_after_window\":", report.results_after_window,
+      ",\"overrun_ms\":", Ms(report.overrun), ",\"histogram\":[");
+  first = true;
+  for (const auto& bar : h.Buckets(kHistogramBars)) {
+    absl::StrAppend(&out, first ? "" : ",", "{\"upper_ms\":", Ms(bar.upper),
+                    ",\"count\":", bar.count, "}");
+    first = false;
+  }
+  absl::StrAppend(&out, "]}");
   return out;
+}
+
+namespace {
+
+// A CSV field, quoted when it must be (RFC 4180).
+std::string CsvField(absl::string_view text) {
+  if (text.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    return std::string(text);
+  }
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+std::string LoadReportToCsv(const LoadReport& report, const CallSpec& spec,
+                            absl::string_view target) {
+  const LoadOptions& o = report.options;
+  const LatencyHistogram& h = report.latency;
+  std::vector<std::string> errors;
+  for (const auto& [code, count] : report.errors) {
+    errors.push_back(absl::StrCat(code, "=", count));
+  }
+  const std::pair<const char*, std::string> columns[] = {
+      {"method", std::string(BenchMethodName(spec.method))},
+      {"target", std::string(target)},
+      {"kind", spec.job.kind()},
+      {"loop", o.concurrency > 0 ? "closed" : "open"},
+      {"concurrency", absl::StrCat(o.concurrency)},
+      {"rate", absl::StrFormat("%g", o.rate)},
+      {"max_in_flight", absl::StrCat(o.max_in_flight)},
+      {"jobs_per_call", absl::StrCat(spec.jobs_per_call)},
+      {"connections", absl::StrCat(spec.connections)},
+      {"warmup_s", absl::StrFormat("%g", absl::ToDoubleSeconds(o.warmup))},
+      {"duration_s",
+       absl::StrFormat("%g", absl::ToDoubleSeconds(report.window))},
+      {"calls_ended", absl::StrCat(report.calls_ended_in_window)},
+      {"results", absl::StrCat(report.results_in_window)},
+      {"calls_per_s", absl::StrFormat("%.1f", report.calls_per_second)},
+      {"jobs_per_s", absl::StrFormat("%.1f", report.jobs_per_second)},
+      {"measured_calls", absl::StrCat(report.measured_calls)},
+      {"latency_count", absl::StrCat(h.count())},
+      {"latency_min_ms", Ms(h.min())},
+      {"latency_mean_ms", Ms(h.mean())},
+      {"latency_p50_ms", Ms(h.Percentile(50))},
+      {"latency_p90_ms", Ms(h.Percentile(90))},
+      {"latency_p99_ms", Ms(h.Percentile(99))},
+      {"latency_p99_9_ms", Ms(h.Percentile(99.9))},
+      {"latency_max_ms", Ms(h.max())},
+      {"succeeded", absl::StrCat(report.outcomes[1])},
+      {"failed", absl::StrCat(report.outcomes[2])},
+      {"cancelled", absl::StrCat(report.outcomes[3])},
+      {"deadline_exceeded", absl::StrCat(report.outcomes[4])},
+      {"rejected", absl::StrCat(report.outcomes[5])},
+      {"unknown_outcomes", absl::StrCat(report.outcomes[0])},
+      {"missing_results", absl::StrCat(report.missing_results)},
+      {"errors", absl::StrJoin(errors, ";")},
+      {"late_starts", absl::StrCat(report.late_starts)},
+      {"max_start_lag_ms", Ms(report.max_start_lag)},
+      {"unstarted", absl::StrCat(report.unstarted)},
+      {"peak_in_flight", absl::StrCat(report.peak_in_flight)},
+      {"calls_ended_after_window",
+       absl::StrCat(report.calls_ended_after_window)},
+      {"results_after_window", absl::StrCat(report.results_after_window)},
+      {"overrun_ms", Ms(report.overrun)},
+  };
+  std::string header, row;
+  for (const auto& [name, value] : columns) {
+    if (!header.empty()) {
+      header += ',';
+      row += ',';
+    }
+    header += name;
+    row += CsvField(value);
+  }
+  return absl::StrCat(header, "\n", row, "\n");
 }
 
 }  // namespace jobgroup::client

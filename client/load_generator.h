@@ -78,6 +78,19 @@ class LatencyHistogram {
   // 100 the maximum; zero when empty.
   absl::Duration Percentile(double percent) const;
 
+  // One bar of Buckets(): the values in (previous upper, upper], the first
+  // from min() on.
+  struct Bucket {
+    absl::Duration upper;
+    uint64_t count = 0;
+  };
+  // LatencyHistogram::Buckets() splits [min(), max()] into `count` equal
+  // ranges (as ghz's histogram does) and counts the values in each; a value
+  // goes where its fine bucket's upper end, clamped to [min, max], falls
+  // (so within 0.8% of where the value itself would). One bucket when every
+  // value is the same, none when empty. The counts add up to count().
+  std::vector<Bucket> Buckets(size_t count) const;
+
  private:
   static size_t BucketOf(uint64_t nanos);
   static uint64_t BucketUpperNanos(size_t bucket);
@@ -145,6 +158,14 @@ struct LoadReport {
   uint64_t unstarted = 0;
   // Calls in flight at most at any instant.
   uint64_t peak_in_flight = 0;
+  // Calls that ended after the window (the rates leave them out: they are
+  // work of the window's calls finished late) and the results received
+  // after it; `overrun` is how long after the window the last call ended.
+  // When calls outlast the window, calls_ended_in_window is 0 and these
+  // say what was done.
+  uint64_t calls_ended_after_window = 0;
+  uint64_t results_after_window = 0;
+  absl::Duration overrun;
 };
 
 // BenchClock tells time to RunLoad(), and waits by it; tests substitute a
@@ -274,7 +295,8 @@ class GrpcCallLauncher : public CallLauncher {
 };
 
 // FormatLoadReport() writes the report for people: rates, latency
-// percentiles, errors and outcomes, a few lines.
+// percentiles and histogram, outcomes, a table of errors by gRPC code, and
+// the calls that ended after the window.
 std::string FormatLoadReport(const LoadReport& report, const CallSpec& spec,
                              absl::string_view target);
 
@@ -282,6 +304,15 @@ std::string FormatLoadReport(const LoadReport& report, const CallSpec& spec,
 // durations in milliseconds (fractional).
 std::string LoadReportToJson(const LoadReport& report, const CallSpec& spec,
                              absl::string_view target);
+
+// LoadReportToCsv() writes the report as CSV (RFC 4180): a header line and
+// one line of figures, the same as the JSON's top-level numbers; the
+// errors by code in one cell, "CODE=N;CODE=N".
+std::string LoadReportToCsv(const LoadReport& report, const CallSpec& spec,
+                            absl::string_view target);
+
+// The number of bars of the latency histogram in the table and the JSON.
+inline constexpr size_t kHistogramBars = 10;
 
 }  // namespace jobgroup::client
 

@@ -19,6 +19,8 @@ absl::string_view OutputFormatName(OutputFormat format) {
       return "json";
     case OutputFormat::kJsonl:
       return "jsonl";
+    case OutputFormat::kCsv:
+      return "csv";
   }
   return "table";
 }

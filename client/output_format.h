@@ -1,7 +1,7 @@
 // OutputFormat: the one output convention of every jobgroup command,
 // kubectl-style: `-o/--output table|wide|json|jsonl`. Each command accepts
 // the formats that mean something for it (run and process all four; info
-// table and json; bench table and json) and a parse error lists them.
+// table and json; bench table, json and csv) and a parse error lists them.
 // Plain values and stateless functions; thread-safe.
 #ifndef JOBGROUP_CLIENT_OUTPUT_FORMAT_H_
 #define JOBGROUP_CLIENT_OUTPUT_FORMAT_H_
@@ -19,6 +19,7 @@ enum class OutputFormat {
   kWide,   // The table, plus one row per result as it arrives.
   kJson,   // One JSON document on stdout, written when the command ends.
   kJsonl,  // One JobResult per line, protobuf's JSON mapping.
+  kCsv,    // bench: a header line and one line of figures.
 };
 
 // OutputFormatName() is the spelling of `format` on the command line.

@@ -54,6 +54,7 @@ std::string ResultPrinter::WideRow(const jobgroup::v1::JobResult& r) {
 void ResultPrinter::Add(const jobgroup::v1::JobResult& result) {
   switch (format_) {
     case OutputFormat::kTable:
+    case OutputFormat::kCsv:  // Not a format of run or process.
       return;
     case OutputFormat::kJsonl:
       AppendResultJson(result, decode_outputs_, &buffer_);

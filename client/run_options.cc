@@ -345,7 +345,7 @@ absl::StatusOr<RunOptions> RunOptionsFromFlags(const ParsedFlags& flags,
   options.stream = mode == RunMode::kRun && flags.GetBool("stream");
   options.output =
       mode == RunMode::kRun ? OutputFormat::kTable : OutputFormat::kJsonl;
-  if (flags.Has("output")) {
+  if (flags.Has("output") && mode != RunMode::kBench) {
     absl::StatusOr<OutputFormat> output = ParseOutputFormat(
         flags.Get("output"), {OutputFormat::kTable, OutputFormat::kWide,
                               OutputFormat::kJson, OutputFormat::kJsonl});

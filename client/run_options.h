@@ -25,6 +25,7 @@ inline constexpr char kDefaultTarget[] = "localhost:50051";
 enum class RunMode {
   kRun,      // jobgroup run: RunBatch, or StreamBatch with --stream.
   kProcess,  // jobgroup process: Process, jobs streamed lazily.
+  kBench,    // jobgroup bench: the job and batch flags only (-o is its own).
 };
 
 struct RunOptions {

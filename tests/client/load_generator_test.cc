@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/commands.h"
@@ -113,6 +114,35 @@ TEST(LatencyHistogramTest, MergeAddsTheValuesOfAnother) {
   EXPECT_EQ(a.max(), absl::Milliseconds(100));
   EXPECT_EQ(a.min(), absl::Milliseconds(1));
   EXPECT_NEAR(Ms(a.Percentile(90)), 90, 90.0 / 128);
+}
+
+TEST(LatencyHistogramTest, BucketsSplitMinToMaxAndAddUpToTheCount) {
+  LatencyHistogram empty;
+  EXPECT_TRUE(empty.Buckets(10).empty());
+
+  LatencyHistogram same;
+  for (int i = 0; i < 7; ++i) same.Record(absl::Milliseconds(3));
+  const auto one = same.Buckets(10);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].count, 7u);
+  EXPECT_EQ(one[0].upper, absl::Milliseconds(3));
+
+  // 50 calls of 1 ms, 30 of 50 ms, 20 of 100 ms: ten ranges of 9.9 ms.
+  LatencyHistogram h;
+  for (int i = 0; i < 50; ++i) h.Record(absl::Milliseconds(1));
+  for (int i = 0; i < 30; ++i) h.Record(absl::Milliseconds(50));
+  for (int i = 0; i < 20; ++i) h.Record(absl::Milliseconds(100));
+  const auto bars = h.Buckets(10);
+  ASSERT_EQ(bars.size(), 10u);
+  uint64_t total = 0;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    total += bars[i].count;
+    EXPECT_NEAR(Ms(bars[i].upper), 1 + 9.9 * (i + 1), 1e-3) << i;
+    const uint64_t expected = i == 0 ? 50 : i == 4 ? 30 : i == 9 ? 20 : 0;
+    EXPECT_EQ(bars[i].count, expected) << i;
+  }
+  EXPECT_EQ(total, h.count());
+  EXPECT_EQ(bars.back().upper, h.max());
 }
 
 // ------------------------------------------------------- fakes for RunLoad
@@ -424,6 +454,27 @@ TEST(ClosedLoopTest, KeepsExactlyConcurrencyCallsInFlight) {
   EXPECT_EQ(report.latency.max(), absl::Milliseconds(2));
 }
 
+// Item 7: calls longer than the window. None ends inside it, so the rates
+// are 0; what ended after it is counted apart, with how late.
+TEST(ClosedLoopTest, CallsThatOutlastTheWindowAreCountedAfterIt) {
+  SimulatedServer server(absl::Seconds(3));
+  LoadOptions options;
+  options.concurrency = 2;
+  options.jobs_per_call = 2;
+  options.warmup = absl::ZeroDuration();
+  options.duration = absl::Seconds(1);
+  const LoadReport report = RunLoad(options, server, server);
+  EXPECT_EQ(report.calls_ended_in_window, 0u);
+  EXPECT_EQ(report.results_in_window, 0u);
+  EXPECT_EQ(report.jobs_per_second, 0);
+  EXPECT_EQ(report.measured_calls, 2u);
+  EXPECT_EQ(report.calls_ended_after_window, 2u);
+  EXPECT_EQ(report.results_after_window, 4u);
+  EXPECT_EQ(report.overrun, absl::Seconds(2));
+  EXPECT_EQ(report.outcomes[kSucceeded], 4u);
+  EXPECT_EQ(server.in_flight(), 0u);
+}
+
 // A refused connection can end a call inside Launch(); the closed loop must
 // start the next one without recursing (100,000 calls here would overflow
 // the stack).
@@ -673,6 +724,108 @@ TEST_F(BenchCommandTest, AnUnreachableServerIsAOneLineError) {
   EXPECT_THAT(run.err, HasSubstr("cannot reach"));
   EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
   EXPECT_EQ(run.out, "");
+}
+
+// Item 7: `--kind compute --param rounds=1000 --jobs-per-call 1000
+// --duration 1s` used to print 0 jobs/s and exit 0. Here each call takes a
+// second at least, ten times the window.
+TEST_F(BenchCommandTest, CallsLongerThanTheWindowExitOneSayingSo) {
+  server_.service().run_batch_delay = absl::Seconds(1);
+  CliRun run = Cli({"bench", target_, "--jobs-per-call", "3", "--duration",
+                    "100ms", "--warmup", "0"});
+  EXPECT_EQ(run.status, kExitJobsNotSucceeded);
+  EXPECT_THAT(run.err,
+              HasSubstr("jobgroup bench: no call ended inside the 100ms "
+                        "window, so there is no rate: 1 calls ended after it "
+                        "(3 results)"));
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("after     1 calls ended after the window "
+                                 "(3 results)"));
+  EXPECT_THAT(run.out, HasSubstr("SUCCEEDED 3"));
+}
+
+TEST_F(BenchCommandTest, CsvIsAHeaderAndOneRowOfTheSameFields) {
+  CliRun run = Cli({"bench", target_, "--rps", "50", "--duration", "190ms",
+                    "--warmup", "0", "--jobs-per-call", "2", "-o", "csv"});
+  ASSERT_EQ(run.status, kExitOk) << run.err;
+  const std::vector<std::string> lines = absl::StrSplit(run.out, '\n');
+  ASSERT_EQ(lines.size(), 3u) << run.out;  // The last is empty.
+  EXPECT_EQ(lines[2], "");
+  const std::vector<std::string> names = absl::StrSplit(lines[0], ',');
+  const std::vector<std::string> values = absl::StrSplit(lines[1], ',');
+  ASSERT_EQ(names.size(), values.size()) << run.out;
+  std::map<std::string, std::string> row;
+  for (size_t i = 0; i < names.size(); ++i) row[names[i]] = values[i];
+  EXPECT_EQ(row["method"], "RunBatch");
+  EXPECT_EQ(row["loop"], "open");
+  EXPECT_EQ(row["rate"], "50");
+  EXPECT_EQ(row["measured_calls"], "10");
+  EXPECT_EQ(row["succeeded"], "20");
+  EXPECT_EQ(row["errors"], "");
+  EXPECT_TRUE(row.count("latency_p99_ms") && row.count("jobs_per_s") &&
+              row.count("unstarted") && row.count("calls_ended_after_window"));
+}
+
+TEST_F(BenchCommandTest, RpsIsTheOpenLoopsOtherName) {
+  CliRun run = Cli(
+      {"bench", target_, "--rps", "50", "--duration", "90ms", "--warmup", "0"});
+  ASSERT_EQ(run.status, kExitOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("open loop, 50 calls/s"));
+  CliRun both = Cli({"bench", target_, "--rps", "5", "--rate", "5"});
+  EXPECT_EQ(both.status, kExitUsageOrConnection);
+  EXPECT_THAT(both.err, HasSubstr("--rate and --rps"));
+  CliRun closed = Cli({"bench", target_, "--rps", "5", "--concurrency", "2"});
+  EXPECT_EQ(closed.status, kExitUsageOrConnection);
+  EXPECT_THAT(closed.err, HasSubstr("--rps and --concurrency"));
+}
+
+// --connections N: N channels that share no subchannel, so the server sees
+// N peers; one connection by default.
+TEST_F(BenchCommandTest, ConnectionsSpreadTheCallsOverThatManyConnections) {
+  CliRun three = Cli({"bench", target_, "--connections", "3", "--concurrency",
+                      "3", "--duration", "100ms", "--warmup", "0"});
+  ASSERT_EQ(three.status, kExitOk) << three.err;
+  {
+    absl::MutexLock lock(&server_.service().mu);
+    EXPECT_EQ(server_.service().run_batch_peers.size(), 3u);
+    server_.service().run_batch_peers.clear();
+  }
+  CliRun one = Cli({"bench", target_, "--concurrency", "3", "--duration",
+                    "100ms", "--warmup", "0"});
+  ASSERT_EQ(one.status, kExitOk) << one.err;
+  absl::MutexLock lock(&server_.service().mu);
+  EXPECT_EQ(server_.service().run_batch_peers.size(), 1u);
+}
+
+TEST_F(BenchCommandTest, TheTableHasAHistogram) {
+  CliRun run = Cli({"bench", target_, "--rate", "50", "--duration", "190ms",
+                    "--warmup", "0"});
+  ASSERT_EQ(run.status, kExitOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("histogram (calls by latency, up to)"));
+  EXPECT_THAT(run.out, HasSubstr("|#"));
+}
+
+// The errors of a report, by gRPC code, most frequent first, with their
+// share of the measured calls and a message each.
+TEST(FormatLoadReportTest, ErrorsAreATableByCode) {
+  LoadReport report;
+  report.options.concurrency = 1;
+  report.window = absl::Seconds(1);
+  report.measured_calls = 10;
+  report.errors = {{"DEADLINE_EXCEEDED", 1}, {"UNAVAILABLE", 4}};
+  report.error_examples = {{"DEADLINE_EXCEEDED", "too slow"},
+                           {"UNAVAILABLE", "connection refused"}};
+  CallSpec spec;
+  spec.job.set_kind("echo");
+  const std::string text = FormatLoadReport(report, spec, "localhost:1");
+  EXPECT_THAT(text, HasSubstr("  errors    CODE                    CALLS   "
+                              "SHARE  FIRST MESSAGE\n"
+                              "            UNAVAILABLE                 4   "
+                              "40.0%  connection refused\n"
+                              "            DEADLINE_EXCEEDED           1   "
+                              "10.0%  too slow\n"));
+  const std::string csv = LoadReportToCsv(report, spec, "localhost:1");
+  EXPECT_THAT(csv, HasSubstr(",DEADLINE_EXCEEDED=1;UNAVAILABLE=4,"));
 }
 
 TEST(BenchHelpTest, HelpExplainsBothLoopsWithExamples) {

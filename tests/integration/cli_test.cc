@@ -231,5 +231,24 @@ TEST(CliTest, BytesAndScalarParamsReachTheRealServer) {
   rmdir(dir);
 }
 
+// Issue 16, item 7: calls that outlast the measured window used to give
+// "0 jobs/s" and exit 0. Each call here sleeps 1.5 s, the window is 200 ms.
+TEST(CliTest, BenchWhoseCallsOutlastTheWindowExitsOneSayingSo) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  CliExit bench = Cli(absl::StrCat(
+      "bench --target ", server.target(),
+      " --kind sleep --param ms=1500 --jobs-per-call 10 --duration 200ms "
+      "--warmup 0 --connections 2 --concurrency 2 -o csv"));
+  EXPECT_EQ(bench.code, 1) << bench.err;
+  EXPECT_EQ(Lines(bench.err), 1) << bench.err;
+  EXPECT_TRUE(absl::StrContains(
+      bench.err,
+      "no call ended inside the 200ms window, so there is no rate: 2 calls "
+      "ended after it (20 results)"))
+      << bench.err;
+  EXPECT_EQ(Lines(bench.out), 2) << bench.out;
+  EXPECT_TRUE(absl::StrContains(bench.out, ",connections,")) << bench.out;
+}
+
 }  // namespace
 }  // namespace jobgroup::testing
