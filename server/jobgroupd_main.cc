@@ -1,6 +1,7 @@
 // The jobgroupd program: flags, signals and the server's lifetime. Flags are
-// documented in --help; they may also come from --flagfile (one
-// --flag=value a line).
+// documented in --help, grouped by area (JobgroupdFlagGroups()); they may
+// also come from --flagfile (one --flag=value a line) and from the
+// environment (JOBGROUPD_<FLAG>, see server/flags/env_flags.h).
 #include "server/jobgroupd_main.h"
 
 #include <malloc.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,9 +23,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/flags/env_flags.h"
+#include "server/flags/flag_help.h"
 #include "server/flags/repeated_flag.h"
 #include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
@@ -187,7 +192,93 @@ absl::Status CheckFlagCombinations(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+constexpr char kEnvPrefix[] = "JOBGROUPD_";
+
+constexpr char kUsage[] =
+    "%s: runs batches of jobs sent over gRPC as task groups.\n"
+    "Usage: %s [--listen=HOST:PORT] [--backend=db=10 ...] "
+    "[--flagfile=FILE]\n";
+
+constexpr char kEnvironmentNote[] =
+    "Every flag can also come from the environment: JOBGROUPD_ and the "
+    "flag's name in capitals, shown after each flag (JOBGROUPD_MAX_DEADLINE="
+    "10m is --max_deadline=10m). A flag on the command line or in a "
+    "--flagfile wins. A variable whose value its flag cannot parse stops "
+    "start-up (exit 2) naming the variable; JOBGROUPD_ variables that name "
+    "no flag are ignored. A repeatable flag (--backend, say) takes several "
+    "values comma-separated there.\n"
+    "--help lists every flag; --helpmatch=TEXT only those whose name "
+    "contains TEXT; --version prints the version.";
+
+// The text after a help flag: "" for all flags, else the text flags'
+// names must contain; nullopt when no help is asked for.
+std::optional<std::string> HelpRequested(const std::vector<std::string>& args) {
+  for (absl::string_view a : args) {
+    if (a == "--") break;
+    if (a == "-h") return "";
+    if (!absl::ConsumePrefix(&a, "--")) {
+      if (!absl::ConsumePrefix(&a, "-")) continue;
+    }
+    if (a == "help" || a == "helpfull" || a == "helpshort" ||
+        a == "helppackage") {
+      return "";
+    }
+    if (absl::ConsumePrefix(&a, "helpmatch=") ||
+        absl::ConsumePrefix(&a, "helpon=")) {
+      return std::string(a);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string ProgramName(const char* argv0) {
+  absl::string_view name = argv0 == nullptr ? "" : argv0;
+  const size_t slash = name.rfind('/');
+  if (slash != absl::string_view::npos) name.remove_prefix(slash + 1);
+  return name.empty() ? "jobgroupd" : std::string(name);
+}
+
 }  // namespace
+
+const std::vector<FlagGroup>& JobgroupdFlagGroups() {
+  static const std::vector<FlagGroup>* const groups =
+      new std::vector<FlagGroup>{
+          {"Listening", {"listen", "health_listen"}},
+          {"Calls and deadlines",
+           {"default_deadline", "max_deadline", "deadline_margin",
+            "stream_idle_timeout", "drain_timeout", "max_connection_age",
+            "max_connection_age_grace"}},
+          {"Limits and memory",
+           {"max_jobs_per_call", "max_payload_bytes", "max_output_bytes",
+            "max_message_bytes", "memory_budget_bytes", "max_inflight_jobs",
+            "max_concurrency", "process_window", "max_concurrent_streams",
+            "max_open_streams"}},
+          {"Backends and workers",
+           {"backend", "kind_backends", "workers", "queue_capacity"}},
+          {"Security",
+           {"tls_cert", "tls_key", "tls_client_ca", "auth_tokens_file"}},
+          {"Metrics and logging",
+           {"metrics_listen", "log_format", "log_level",
+            "log_calls_per_second"}},
+          {"http kind (docs/HTTP_KIND.md)",
+           {"http_allow", "http_allow_private", "http_max_inflight",
+            "http_max_per_host", "http_host_limit", "http_max_retry_after"}},
+          {"Flag sources", {"flagfile", "fromenv", "tryfromenv", "undefok"}},
+          {"Help",
+           {"help", "helpfull", "helpshort", "helppackage", "helpon",
+            "helpmatch", "version", "only_check_args"}},
+      };
+  return *groups;
+}
+
+std::string JobgroupdHelp(absl::string_view program, absl::string_view match) {
+  FlagHelpOptions options;
+  options.usage = absl::StrFormat(kUsage, program, program);
+  options.preamble = kEnvironmentNote;
+  options.env_prefix = kEnvPrefix;
+  options.match = std::string(match);
+  return FormatFlagHelp(JobgroupdFlagGroups(), RegisteredFlags(), options);
+}
 
 int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
   // glibc gives each thread that contends its own malloc arena, up to 8 per
@@ -202,19 +293,44 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
   // lock graph on every absl::Mutex acquisition (gRPC's locks included),
   // which costs the hot path and finds nothing the tests do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const std::string program = ProgramName(argc > 0 ? argv[0] : nullptr);
   absl::FlagsUsageConfig config;
   config.version_string = [] {
     return absl::StrCat("jobgroupd ", jobgroup::JobgroupVersion(), "\n");
   };
   absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(
-      "jobgroupd: runs batches of jobs sent over gRPC as task groups.\n"
-      "Usage: jobgroupd [--listen=HOST:PORT] [--backend=db=10 ...] "
-      "[--flagfile=FILE]");
-  std::vector<std::string> raw(argv + 1, argv + argc);
-  absl::ParseCommandLine(argc, argv);
+  // Abseil prints this only with its own errors ("see --help"); --help
+  // itself is answered here, grouped by area, not by source file.
+  absl::SetProgramUsageMessage(absl::StrFormat(kUsage, program, program));
+  const std::vector<std::string> command_line(argv + 1, argv + argc);
+  if (std::optional<std::string> match = HelpRequested(command_line)) {
+    fputs(JobgroupdHelp(program, *match).c_str(), stdout);
+    return 0;
+  }
+  // The environment goes before the command line, so the command line
+  // wins (env_flags.h says why this way); `raw` is what was parsed, and
+  // what the repeatable flags are read from.
+  std::vector<std::string> env_flags;
+  for (const FlagDoc& f : RegisteredFlags()) {
+    if (f.from_environment) env_flags.push_back(f.name);
+  }
+  const std::vector<EnvFlag> env =
+      EnvironmentFlags(kEnvPrefix, env_flags, [](const char* variable) {
+        return static_cast<const char*>(getenv(variable));
+      });
+  if (absl::Status s = CheckEnvironmentFlags(env); !s.ok()) {
+    fprintf(stderr, "jobgroupd: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  const std::vector<std::string> raw = ArgsWithEnvironment(env, command_line);
+  std::vector<char*> parse_argv = {argv[0]};
+  for (const std::string& a : raw)
+    parse_argv.push_back(const_cast<char*>(a.c_str()));
+  absl::ParseCommandLine(static_cast<int>(parse_argv.size()),
+                         parse_argv.data());
 
   jobgroup::ServerOptions o;
+  o.server_name = program;
   o.listen = absl::GetFlag(FLAGS_listen);
   o.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   int workers = absl::GetFlag(FLAGS_workers);

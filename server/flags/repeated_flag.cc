@@ -1,4 +1,4 @@
-// Implementation of RepeatedFlagValues().
+// Implementation of RepeatedFlagValues() and FlagGiven().
 #include "server/flags/repeated_flag.h"
 
 #include <fstream>
@@ -11,15 +11,23 @@
 namespace jobgroup {
 namespace {
 
+// Finds --`name` in `args` and the flag files they name: each value is
+// appended to `out` (when not null), and `*given` (when not null) is set
+// when the flag occurs at all.
 void Collect(const std::vector<std::string>& args, absl::string_view name,
-             std::vector<std::string>* out, int depth) {
+             std::vector<std::string>* out, bool* given, int depth) {
   const std::string eq = absl::StrCat(name, "=");
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view a = args[i];
+    if (a == "--") break;  // Abseil reads no flags past it.
     // Abseil accepts one dash or two.
     if (!absl::ConsumePrefix(&a, "--")) absl::ConsumePrefix(&a, "-");
     std::string value;
     bool has = false;
+    if (given != nullptr && (a == name || a == absl::StrCat("no", name) ||
+                             absl::StartsWith(a, eq))) {
+      *given = true;
+    }
     if (absl::ConsumePrefix(&a, eq)) {
       value = std::string(a);
       has = true;
@@ -34,10 +42,10 @@ void Collect(const std::vector<std::string>& args, absl::string_view name,
           absl::string_view l = absl::StripAsciiWhitespace(line);
           if (!l.empty() && l[0] != '#') lines.emplace_back(l);
         }
-        Collect(lines, name, out, depth + 1);
+        Collect(lines, name, out, given, depth + 1);
       }
     }
-    if (has) {
+    if (has && out != nullptr) {
       for (absl::string_view v :
            absl::StrSplit(value, ',', absl::SkipEmpty())) {
         out->emplace_back(v);
@@ -51,8 +59,14 @@ void Collect(const std::vector<std::string>& args, absl::string_view name,
 std::vector<std::string> RepeatedFlagValues(
     const std::vector<std::string>& args, absl::string_view name) {
   std::vector<std::string> out;
-  Collect(args, name, &out, 0);
+  Collect(args, name, &out, nullptr, 0);
   return out;
+}
+
+bool FlagGiven(const std::vector<std::string>& args, absl::string_view name) {
+  bool given = false;
+  Collect(args, name, nullptr, &given, 0);
+  return given;
 }
 
 }  // namespace jobgroup

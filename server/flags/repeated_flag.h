@@ -1,7 +1,8 @@
-// RepeatedFlagValues(): every value of a repeatable flag. Abseil keeps only
-// the last occurrence of a flag, so flags meant to repeat (--backend,
-// --http_host_limit) are read here from the command line and from the flag
-// files it names (--flagfile, nested up to 4 deep). Stateless.
+// Reading flags from the raw command line. Abseil keeps only the last
+// occurrence of a flag and (in Debian's build) cannot say whether a flag
+// was given, so flags meant to repeat (--backend, --http_host_limit) and
+// "was it given?" are answered here from the arguments and from the flag
+// files they name (--flagfile, nested up to 4 deep). Stateless.
 #ifndef JOBGROUP_SERVER_FLAGS_REPEATED_FLAG_H_
 #define JOBGROUP_SERVER_FLAGS_REPEATED_FLAG_H_
 
@@ -17,6 +18,13 @@ namespace jobgroup {
 // comma-separated list, which is split.
 std::vector<std::string> RepeatedFlagValues(
     const std::vector<std::string>& args, absl::string_view name);
+
+// FlagGiven()
+//
+// True when --`name` occurs in `args` or in the flag files they name, with
+// a value or without one (-name, --name=, --name VALUE, and --noname for a
+// boolean flag). Arguments after "--" are not flags.
+bool FlagGiven(const std::vector<std::string>& args, absl::string_view name);
 
 }  // namespace jobgroup
 
