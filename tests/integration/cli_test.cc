@@ -231,6 +231,17 @@ TEST(CliTest, BytesAndScalarParamsReachTheRealServer) {
   rmdir(dir);
 }
 
+// Issue 16, item 5: the spinner of a non-streamed run is for terminals; a
+// run long enough for it to draw, with stderr a file, leaves stderr empty.
+TEST(CliTest, ARunOffATerminalDrawsNoSpinner) {
+  ServerProcess server(JOBGROUPD_PATH, {});
+  CliExit run = Cli(absl::StrCat("run --target ", server.target(),
+                                 " --kind sleep --param ms=700 --count 2"));
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(run.out.find('\r'), std::string::npos) << run.out;
+}
+
 // Issue 16, item 7: calls that outlast the measured window used to give
 // "0 jobs/s" and exit 0. Each call here sleeps 1.5 s, the window is 200 ms.
 TEST(CliTest, BenchWhoseCallsOutlastTheWindowExitsOneSayingSo) {
