@@ -131,7 +131,10 @@ std::string ExitReason(const BatchEnd& end) {
                     " results arrived");
   }
   if (!end.call_status.ok() && !end.interrupted) {
+    // The client's error names the call already ("... (call <id>)").
     absl::StrAppend(&line, "; the server said: ", end.call_status.message());
+  } else if (end.summary.has_value() && !end.summary->call_id().empty()) {
+    absl::StrAppend(&line, "; call ", end.summary->call_id());
   }
   return line;
 }

@@ -2,13 +2,16 @@
 #include "client/job_client.h"
 
 #include <atomic>
+#include <cstdint>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/rpc_status.h"
@@ -115,13 +118,30 @@ class CallWatchdog {
 
 absl::Status JobClient::CallError(const grpc::Status& status,
                                   absl::string_view method, bool gave_up,
-                                  const CallOptions& call) const {
+                                  const CallOptions& call,
+                                  absl::string_view call_id) const {
+  absl::Status s;
   if (gave_up && status.error_code() == grpc::StatusCode::CANCELLED) {
-    return absl::DeadlineExceededError(
+    s = absl::DeadlineExceededError(
         absl::StrCat(method, ": no answer from ", options_.target, " within ",
                      absl::FormatDuration(call.wait_limit)));
+  } else {
+    s = FromGrpcStatus(status, options_.target, method);
   }
-  return FromGrpcStatus(status, options_.target, method);
+  if (call_id.empty() || IsConnectionFailure(status)) return s;
+  return absl::Status(s.code(),
+                      absl::StrCat(s.message(), " (call ", call_id, ")"));
+}
+
+std::string NewRequestId() {
+  // One generator per thread, seeded once from the OS.
+  thread_local std::mt19937_64 bits{[] {
+    std::random_device seed;
+    return (static_cast<uint64_t>(seed()) << 32) ^ seed();
+  }()};
+  uint64_t hi = bits();
+  uint64_t lo = bits();
+  return absl::StrFormat("%016x%016x", hi, lo);
 }
 
 absl::string_view ClientVersion() { return JOBGROUP_CLIENT_VERSION; }
@@ -187,8 +207,9 @@ JobClient::JobClient(ClientOptions options,
 
 JobClient::~JobClient() = default;
 
-void JobClient::PrepareContext(grpc::ClientContext& context,
-                               const CallOptions& call) const {
+std::string JobClient::PrepareContext(grpc::ClientContext& context,
+                                      const CallOptions& call,
+                                      bool job_call) const {
   if (call.deadline.has_value()) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + *call.deadline));
   }
@@ -196,12 +217,16 @@ void JobClient::PrepareContext(grpc::ClientContext& context,
     context.AddMetadata("authorization",
                         absl::StrCat("Bearer ", options_.bearer_token));
   }
+  if (!job_call) return {};
+  std::string id = call.request_id.empty() ? NewRequestId() : call.request_id;
+  context.AddMetadata("x-request-id", id);
+  return id;
 }
 
 absl::StatusOr<jobgroup::v1::RunBatchResponse> JobClient::RunBatch(
     const jobgroup::v1::RunBatchRequest& request, const CallOptions& call) {
   grpc::ClientContext context;
-  PrepareContext(context, call);
+  const std::string id = PrepareContext(context, call, /*job_call=*/true);
   jobgroup::v1::RunBatchResponse response;
   grpc::Status status;
   bool gave_up = false;
@@ -210,7 +235,7 @@ absl::StatusOr<jobgroup::v1::RunBatchResponse> JobClient::RunBatch(
     status = stub_->RunBatch(&context, request, &response);
     gave_up = watchdog.fired();
   }
-  if (!status.ok()) return CallError(status, "RunBatch", gave_up, call);
+  if (!status.ok()) return CallError(status, "RunBatch", gave_up, call, id);
   return response;
 }
 
@@ -219,7 +244,7 @@ absl::StatusOr<BatchSummary> JobClient::StreamBatch(
     absl::FunctionRef<void(const jobgroup::v1::StreamBatchResponse&)>
         on_response) {
   grpc::ClientContext context;
-  PrepareContext(context, call);
+  const std::string id = PrepareContext(context, call, /*job_call=*/true);
   std::optional<BatchSummary> summary;
   grpc::Status status;
   bool gave_up = false;
@@ -235,7 +260,9 @@ absl::StatusOr<BatchSummary> JobClient::StreamBatch(
     status = reader->Finish();
     gave_up = watchdog.fired();
   }
-  if (!status.ok()) return CallError(status, "StreamBatch", gave_up, call);
+  if (!status.ok()) {
+    return CallError(status, "StreamBatch", gave_up, call, id);
+  }
   if (!summary.has_value()) {
     return absl::DataLossError(
         "StreamBatch: the server ended the stream "
@@ -292,7 +319,7 @@ absl::StatusOr<BatchSummary> JobClient::Process(
     const ProcessOptions& options, JobSource& source, const CallOptions& call,
     absl::FunctionRef<void(const JobResult&)> on_result) {
   grpc::ClientContext context;
-  PrepareContext(context, call);
+  const std::string id = PrepareContext(context, call, /*job_call=*/true);
   CallWatchdog watchdog(context, call);
   std::unique_ptr<grpc::ClientReaderWriter<jobgroup::v1::ProcessRequest,
                                            jobgroup::v1::ProcessResponse>>
@@ -328,7 +355,7 @@ absl::StatusOr<BatchSummary> JobClient::Process(
   writer.join();
   if (!source_status.ok()) return source_status;
   if (!status.ok()) {
-    return CallError(status, "Process", watchdog.fired(), call);
+    return CallError(status, "Process", watchdog.fired(), call, id);
   }
   if (!summary.has_value()) {
     return absl::DataLossError(

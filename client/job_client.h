@@ -68,7 +68,16 @@ struct CallOptions {
   // ends as if the client had gone away (CANCELLED), results already
   // delivered staying delivered. Must outlive the call.
   CallCanceller* canceller = nullptr;
+  // The call's id, sent as x-request-id metadata on RunBatch, StreamBatch
+  // and Process: the server uses it as the call's id (summary.call_id and
+  // its log lines). Empty: the client makes one (32 hex digits). Errors of
+  // these calls name it ("... (call 3f2a...)").
+  std::string request_id;
 };
+
+// A new call id for x-request-id: 32 lowercase hex digits (128 random
+// bits). Thread-safe.
+std::string NewRequestId();
 
 // ProcessOptions shape one Process call.
 struct ProcessOptions {
@@ -172,10 +181,16 @@ class JobClient {
 
  private:
   JobClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
-  void PrepareContext(grpc::ClientContext& context,
-                      const CallOptions& call) const;
+  // Sets the deadline and the token; for a job-running call (`job_call`)
+  // also the x-request-id, whose value it returns (empty otherwise).
+  std::string PrepareContext(grpc::ClientContext& context,
+                             const CallOptions& call,
+                             bool job_call = false) const;
+  // The error of a failed call; names `call_id` when it is not empty and
+  // the server was reached.
   absl::Status CallError(const grpc::Status& status, absl::string_view method,
-                         bool gave_up, const CallOptions& call) const;
+                         bool gave_up, const CallOptions& call,
+                         absl::string_view call_id = {}) const;
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;

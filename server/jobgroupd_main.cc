@@ -48,6 +48,12 @@ ABSL_FLAG(std::vector<std::string>, backend, {},
           "Backend resource and its capacity, NAME=CAPACITY (e.g. db=10). "
           "Repeatable, or comma-separated. Built in: local (capacity "
           "--max_inflight_jobs) and cpu (capacity --workers).");
+ABSL_FLAG(std::vector<std::string>, kind_backends, {},
+          "Which backends a kind's jobs may name: KIND:BACKEND[,BACKEND...] "
+          "(e.g. sleep:db,local), repeatable. A kind not listed may name its "
+          "own backend and those given with --backend, not another kind's "
+          "built-in one (compute may not name local). A job that names no "
+          "backend always uses its kind's own.");
 ABSL_FLAG(int64_t, max_jobs_per_call, 100000, "Jobs per call at most.");
 ABSL_FLAG(int64_t, max_payload_bytes, 1 << 20,
           "Payload bytes per job at most.");
@@ -109,6 +115,16 @@ ABSL_FLAG(int64_t, max_open_streams, 10000,
           "it a new one is refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, log_format, "text",
           "Log format on stderr: text or json.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level of the lines written: debug (adds a call_started "
+          "line per call), info (a call_finished line per call), warn "
+          "(server faults and warnings only) or error. The started, "
+          "draining and stopped lines are written at every level.");
+ABSL_FLAG(uint64_t, log_calls_per_second, 0,
+          "At most this many call_finished lines a second; the next line "
+          "written says how many calls were left out (unlogged_calls=N). "
+          "Lines of server faults (INTERNAL, UNKNOWN) are always written. "
+          "0: one line per call.");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain the gRPC port presents. With --tls_key it "
           "turns TLS on, and plain-text clients are refused; both or "
@@ -413,6 +429,15 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     return 2;
   }
   o.log_json = log_format == "json";
+  absl::StatusOr<jobgroup::LogLevel> log_level =
+      jobgroup::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.ok()) {
+    fprintf(stderr, "jobgroupd: --log_level: %s\n",
+            std::string(log_level.status().message()).c_str());
+    return 2;
+  }
+  o.log_level = *log_level;
+  o.log_calls_per_second = absl::GetFlag(FLAGS_log_calls_per_second);
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -439,6 +464,14 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
     }
     o.backends.push_back(*spec);
   }
+  absl::StatusOr<std::vector<jobgroup::KindBackendsSpec>> kind_backends =
+      jobgroup::ParseKindBackends(RepeatedFlagValues(raw, "kind_backends"));
+  if (!kind_backends.ok()) {
+    fprintf(stderr, "jobgroupd: %s\n",
+            std::string(kind_backends.status().message()).c_str());
+    return 2;
+  }
+  o.kind_backends = *std::move(kind_backends);
   absl::StatusOr<jobgroup::HttpOptions> http =
       jobgroup::HttpOptionsFromFlags(raw);
   if (!http.ok()) {

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 #include "server/core/mutex.h"
 
 namespace jobgroup {
@@ -68,12 +69,20 @@ class BoundedQueue {
   //
   // Blocks while the queue is empty and open. Returns std::nullopt once it
   // is closed and drained.
-  std::optional<T> Pop() {
+  std::optional<T> Pop() { return PopUntil(absl::InfiniteFuture()); }
+
+  // BoundedQueue::PopUntil()
+  //
+  // As Pop(), waiting until `deadline` at the latest: std::nullopt also
+  // when it passes with the queue still empty (closed() tells the two
+  // apart).
+  std::optional<T> PopUntil(absl::Time deadline) {
     MutexLock lock(&mu_);
     while (items_.empty() && !closed_) {
       ++idle_consumers_;
-      not_empty_.Wait(&mu_);
+      bool timed_out = not_empty_.WaitWithDeadline(&mu_, deadline);
       --idle_consumers_;
+      if (timed_out) break;
     }
     return PopLocked();
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,9 @@ struct JobSpec {
   std::string backend;  // Empty: the kind's default backend.
   absl::Duration timeout = absl::ZeroDuration();  // Zero: none.
   std::vector<JobSpec> fallbacks;
+  // The W3C traceparent of the call the job came in, when its client sent
+  // one (the http kind passes it on to its requests); null otherwise.
+  std::shared_ptr<const std::string> traceparent;
 
   // Not OK: the job was refused before it ran (outcome REJECTED).
   absl::Status rejected;

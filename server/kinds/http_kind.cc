@@ -1,6 +1,8 @@
 // Implementation of the http job kind: one HttpExchange per attempt.
 #include "server/kinds/http_kind.h"
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -104,6 +106,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
         req.host = url_.host;
         req.method = method_;
         req.headers = headers_;
+        AddCallHeaders(req);
         if (send_body_) req.body = ctx_->job().payload;
         req.deadline = ctx_->deadline();
         req.max_response_bytes = params_.max_response_bytes;
@@ -273,6 +276,30 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
     url_ = *std::move(next);
     ++hops_;
     return absl::OkStatus();
+  }
+
+  // What the request carries of its call, unless the job's params set the
+  // same header: the call's W3C traceparent (when its client sent one), and
+  // the time left until the attempt's deadline, in whole milliseconds
+  // (x-request-timeout-ms), so the remote end can give up when the answer
+  // would come too late.
+  void AddCallHeaders(HttpRequest& req) const {
+    auto has = [&req](absl::string_view name) {
+      for (const auto& [k, v] : req.headers) {
+        if (absl::EqualsIgnoreCase(k, name)) return true;
+      }
+      return false;
+    };
+    const std::shared_ptr<const std::string>& tp = ctx_->job().traceparent;
+    if (tp != nullptr && !has("traceparent")) {
+      req.headers.emplace_back("traceparent", *tp);
+    }
+    if (ctx_->deadline() != absl::InfiniteFuture() &&
+        !has("x-request-timeout-ms")) {
+      int64_t ms = std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(ctx_->deadline() - absl::Now()));
+      req.headers.emplace_back("x-request-timeout-ms", absl::StrCat(ms));
+    }
   }
 
   void DropHeaders(std::initializer_list<absl::string_view> names)

@@ -8,13 +8,37 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "server/service/authenticator.h"
+#include "server/service/call_id.h"
+#include "server/service/proto_mapping.h"
 #include "server/service/request_shape.h"
 
 namespace jobgroup {
 namespace {
 
+// The retry hint of a refusal that may succeed later: gRPC's own
+// (https://github.com/grpc/proposal/blob/master/A6-client-retries.md, which
+// a client's retry policy follows), and the older name jobgroup sent first.
+constexpr const char kRetryPushbackKey[] = "grpc-retry-pushback-ms";
 constexpr const char kRetryAfterKey[] = "retry-after-ms";
 constexpr const char kRetryAfterMs[] = "250";
+
+// The value of metadata `key`, or empty when the client sent none (or more
+// than one).
+absl::string_view OneValue(const grpc::CallbackServerContext& context,
+                           const char* key) {
+  auto [first, last] = context.client_metadata().equal_range(key);
+  if (first == last || std::next(first) != last) return {};
+  return absl::string_view(first->second.data(), first->second.size());
+}
+
+// Server faults, logged as warnings and never left out by sampling; every
+// other ending is the client's or the load's doing.
+bool IsServerFault(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal ||
+         code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kDataLoss ||
+         code == absl::StatusCode::kUnimplemented;
+}
 
 }  // namespace
 
@@ -46,11 +70,12 @@ void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
 }
 
 void RunAllJobs(BatchRun& run, const RequestValidator& validator,
-                const google::protobuf::RepeatedPtrField<v1::Job>& jobs) {
+                const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
+                std::shared_ptr<const std::string> traceparent) {
   const RequestValidator* v = &validator;
   const google::protobuf::RepeatedPtrField<v1::Job>* all = &jobs;
-  run.AddJobs(jobs.size(), [v, all](uint64_t i) {
-    return v->ToJobSpec(all->Get(static_cast<int>(i)), i);
+  run.AddJobs(jobs.size(), [v, all, tp = std::move(traceparent)](uint64_t i) {
+    return v->ToJobSpec(all->Get(static_cast<int>(i)), i, tp);
   });
   run.CloseInput();
 }
@@ -61,9 +86,22 @@ CallGate::CallGate(const ServiceContext& ctx,
       context_(context),
       method_(method),
       started_(absl::Now()),
-      peer_(context->peer()) {
+      peer_(context->peer()),
+      call_id_(CallIdFor(OneValue(*context, kRequestIdKey))) {
+  if (absl::string_view tp = OneValue(*context, kTraceparentKey);
+      IsValidTraceparent(tp)) {
+    traceparent_ = std::make_shared<const std::string>(tp);
+  }
+  context->AddInitialMetadata(kRequestIdKey, call_id_);
   ctx_.open_calls->fetch_add(1);
   ctx_.metrics->CallStarted(method);
+  if (ctx_.logger->Enabled(LogLevel::kDebug)) {
+    Logger::Fields f = {{"call_id", call_id_},
+                        {"method", MethodName(method_)},
+                        {"peer", peer_}};
+    if (traceparent_) f.push_back({"traceparent", *traceparent_});
+    ctx_.logger->Log(LogLevel::kDebug, "call_started", "", f);
+  }
 }
 
 CallGate::~CallGate() {
@@ -72,18 +110,41 @@ CallGate::~CallGate() {
   ctx_.open_calls->fetch_sub(1);
 }
 
-absl::Time CallGate::Deadline(uint64_t jobs) const {
+absl::Time CallGate::Deadline(uint64_t jobs) {
   const ServerOptions& o = *ctx_.options;
   auto client = context_->deadline();
   bool none = client >= std::chrono::system_clock::now() +
                             std::chrono::hours(24 * 365 * 10);
   absl::Time cap = started_ + o.max_deadline;
-  if (none) return std::min(started_ + o.default_deadline, cap);
-  absl::Time at = absl::FromChrono(client);
-  absl::Duration budget = at - started_;
-  absl::Duration margin =
-      std::min(o.deadline_margin + absl::Microseconds(2) * jobs, budget / 4);
-  return std::min(at - margin, cap);
+  absl::Time deadline;
+  if (none) {
+    deadline = std::min(started_ + o.default_deadline, cap);
+    deadline_capped_ = false;
+  } else {
+    absl::Time at = absl::FromChrono(client);
+    absl::Duration budget = at - started_;
+    absl::Duration margin =
+        std::min(o.deadline_margin + absl::Microseconds(2) * jobs, budget / 4);
+    deadline = std::min(at - margin, cap);
+    deadline_capped_ = at - margin > cap;
+  }
+  deadline_ = deadline - started_;
+  return deadline;
+}
+
+void CallGate::FillSummary(const BatchSummary& s, uint64_t jobs_read,
+                           v1::BatchSummary* out) const {
+  jobgroup::FillSummary(s, jobs_read, out);
+  out->set_call_id(call_id_);
+  if (deadline_ > absl::ZeroDuration()) {
+    SetDuration(deadline_, out->mutable_deadline());
+  }
+  out->set_deadline_capped(deadline_capped_);
+}
+
+void CallGate::PushBack() {
+  context_->AddTrailingMetadata(kRetryPushbackKey, kRetryAfterMs);
+  context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
 }
 
 absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
@@ -115,7 +176,7 @@ absl::Status CallGate::OpenStream() {
     return absl::OkStatus();
   }
   ctx_.metrics->Rejected("open_streams");
-  context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+  PushBack();
   return absl::ResourceExhaustedError(
       absl::StrCat("the server has its limit of ", ctx_.streams->limit(),
                    " streams open (--max_open_streams); retry after ",
@@ -167,7 +228,7 @@ absl::Status CallGate::ReserveRequest(const grpc::ByteBuffer& raw,
         " bytes the server gives requests (3/4 of --memory_budget_bytes); "
         "send fewer jobs per call"));
   }
-  context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+  PushBack();
   return absl::ResourceExhaustedError(absl::StrCat(
       "the server's memory for requests is in use (", budget.used(), " of ",
       budget.limit(), " bytes, this request needs up to ", bytes,
@@ -186,9 +247,19 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
     return absl::UnavailableError(
         "server is draining; retry on another replica");
   }
+  if (window > ctx_.admission->limit()) {
+    ctx_.metrics->Rejected("inflight_limit");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this call needs ", window,
+        " jobs in flight at once, more than the server's limit of ",
+        ctx_.admission->limit(),
+        " (--max_inflight_jobs): it can never be admitted; set "
+        "options.max_concurrency or options.batch_size to at most ",
+        ctx_.admission->limit(), ", or send fewer jobs per call"));
+  }
   if (!ctx_.admission->TryAcquire(window)) {
     ctx_.metrics->Rejected("inflight_limit");
-    context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
+    PushBack();
     return absl::ResourceExhaustedError(
         absl::StrCat("server is at its limit of ", ctx_.admission->limit(),
                      " jobs in flight (", ctx_.admission->used(),
@@ -250,11 +321,26 @@ absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
   registry_id_ = 0;
   absl::Duration took = absl::Now() - started_;
   ctx_.metrics->CallHandled(method_, static_cast<int>(status.code()), took);
-  Logger::Fields f = {{"method", MethodName(method_)},
+  if (summary != nullptr) ctx_.metrics->BatchFinished(method_, *summary);
+  LogEnd(status, summary, jobs_read, took);
+  return status;
+}
+
+void CallGate::LogEnd(const absl::Status& status, const BatchSummary* summary,
+                      const uint64_t* jobs_read, absl::Duration took) const {
+  const bool fault = IsServerFault(status.code());
+  const LogLevel level = fault ? LogLevel::kWarn : LogLevel::kInfo;
+  uint64_t unlogged = 0;
+  if (!ctx_.logger->Enabled(level) ||
+      (!fault && !ctx_.call_log->Admit(absl::Now(), &unlogged))) {
+    return;
+  }
+  Logger::Fields f = {{"call_id", call_id_},
+                      {"method", MethodName(method_)},
                       {"peer", peer_},
                       {"code", absl::StatusCodeToString(status.code())}};
+  if (traceparent_) f.push_back({"traceparent", *traceparent_});
   if (summary != nullptr) {
-    ctx_.metrics->BatchFinished(method_, *summary);
     f.push_back({"jobs", absl::StrCat(summary->total)});
     f.push_back(
         {"succeeded", absl::StrCat(summary->count(JobOutcome::kSucceeded))});
@@ -267,13 +353,19 @@ absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
         {"rejected", absl::StrCat(summary->count(JobOutcome::kRejected))});
     f.push_back({"deadline_hit", summary->deadline_hit ? "true" : "false"});
   }
+  if (deadline_ > absl::ZeroDuration()) {
+    f.push_back(
+        {"deadline_ms", absl::StrCat(absl::ToInt64Milliseconds(deadline_))});
+  }
+  if (deadline_capped_) f.push_back({"deadline_capped", "true"});
   if (jobs_read != nullptr) {
     f.push_back({"jobs_read", absl::StrCat(*jobs_read)});
   }
   f.push_back({"elapsed_ms", absl::StrCat(absl::ToDoubleMilliseconds(took))});
   if (!status.ok()) f.push_back({"error", std::string(status.message())});
-  ctx_.logger->Info("call_finished", "", f);
-  return status;
+  // Calls left out by --log_calls_per_second since the previous line.
+  if (unlogged > 0) f.push_back({"unlogged_calls", absl::StrCat(unlogged)});
+  ctx_.logger->Log(level, "call_finished", "", f);
 }
 
 }  // namespace jobgroup

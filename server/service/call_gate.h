@@ -45,9 +45,11 @@ absl::Status Authenticate(const ServiceContext& ctx,
 void CountInvalid(const ServiceContext& ctx, const absl::Status& s);
 
 // Hands every job of a request to `run` (each made into its JobSpec only
-// when it starts) and closes its input. `jobs` must outlive the run.
+// when it starts, with the call's `traceparent`, may be null) and closes
+// its input. `jobs` must outlive the run.
 void RunAllJobs(BatchRun& run, const RequestValidator& validator,
-                const google::protobuf::RepeatedPtrField<v1::Job>& jobs);
+                const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
+                std::shared_ptr<const std::string> traceparent);
 
 class CallGate {
  public:
@@ -61,8 +63,25 @@ class CallGate {
   // reply reaches the client in time, capped by --max_deadline; the server
   // default when the client set none. The margin is --deadline_margin plus
   // 2 µs per job (settling, encoding and sending each result), at most a
-  // quarter of the budget.
-  absl::Time Deadline(uint64_t jobs = 0) const;
+  // quarter of the budget. Remembered for the summary (FillSummary()) and
+  // the log: the time it gives, and whether --max_deadline capped the
+  // client's.
+  absl::Time Deadline(uint64_t jobs = 0);
+
+  // CallGate::FillSummary()
+  //
+  // jobgroup::FillSummary(), plus what the gate knows of the call: its id,
+  // the time its jobs were given and whether that was capped.
+  void FillSummary(const BatchSummary& s, uint64_t jobs_read,
+                   v1::BatchSummary* out) const;
+
+  // The call's id (call_id.h): the client's x-request-id, or a new one;
+  // sent back in the initial metadata by the constructor.
+  const std::string& call_id() const { return call_id_; }
+  // The client's W3C traceparent, or null.
+  const std::shared_ptr<const std::string>& traceparent() const {
+    return traceparent_;
+  }
 
   // CallGate::ReadRequest()
   //
@@ -83,7 +102,7 @@ class CallGate {
   // its parse may take from the budget, held until ReleaseRequest() or
   // End(). INVALID_ARGUMENT when it is over a per-call limit;
   // RESOURCE_EXHAUSTED when it does not fit the budget (with the
-  // retry-after-ms trailer unless it never could).
+  // retry hint unless it never could).
   absl::Status ReserveRequest(const grpc::ByteBuffer& raw, int jobs_field);
   // Gives back what ReserveRequest() reserved.
   void ReleaseRequest();
@@ -103,12 +122,14 @@ class CallGate {
   //
   // Takes one of the server's open-stream slots (--max_open_streams) for
   // the call's lifetime (given back by the destructor). RESOURCE_EXHAUSTED
-  // with the retry-after-ms trailer, counted as `open_streams`, when every
+  // with the retry hint, counted as `open_streams`, when every
   // slot is taken. Once per call, after Authenticate().
   absl::Status OpenStream();
 
-  // Refuses calls while draining or past the admission limit; otherwise
-  // reserves `window` jobs and `jobs` in the in-flight gauge.
+  // Refuses calls while draining (UNAVAILABLE) or past the admission limit
+  // (RESOURCE_EXHAUSTED with the retry hint; FAILED_PRECONDITION, no hint,
+  // when `window` is over the limit itself: it could never be admitted);
+  // otherwise reserves `window` jobs and `jobs` in the in-flight gauge.
   absl::Status Admit(uint64_t window, uint64_t jobs);
   // Adds `n` (which may be negative) to the in-flight gauge.
   void AddJobs(int64_t n);
@@ -155,11 +176,26 @@ class CallGate {
   Method method() const { return method_; }
 
  private:
+  // Adds the retry hint of a refusal that may succeed later to the
+  // trailers: grpc-retry-pushback-ms and retry-after-ms, 250 ms.
+  void PushBack();
+  // The call_finished line (at WARN for server faults; sampled by
+  // --log_calls_per_second otherwise).
+  void LogEnd(const absl::Status& status, const BatchSummary* summary,
+              const uint64_t* jobs_read, absl::Duration took) const;
+
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const context_;
   const Method method_;
   const absl::Time started_;
   const std::string peer_;
+  const std::string call_id_;
+  // Set by the constructor only; null when the client sent none (or one
+  // that is not well-formed).
+  std::shared_ptr<const std::string> traceparent_;
+  // What the last Deadline() gave the jobs, from started_; zero before.
+  absl::Duration deadline_ = absl::ZeroDuration();
+  bool deadline_capped_ = false;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
   uint64_t request_bytes_ = 0;  // Reserved from ctx_.memory.

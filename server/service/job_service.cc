@@ -87,6 +87,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
   response->mutable_queue()->set_parked(ctx_.workers->queue_parked());
   response->mutable_workers()->set_total(ctx_.workers->workers());
   response->mutable_workers()->set_busy(ctx_.workers->busy());
+  response->mutable_workers()->set_long_running(ctx_.workers->long_tasks());
+  response->mutable_workers()->set_threads(ctx_.workers->threads());
   const ServerOptions& o = *ctx_.options;
   v1::Limits* limits = response->mutable_limits();
   limits->set_max_jobs_per_call(o.max_jobs_per_call);

@@ -142,7 +142,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
 const char* JobgroupVersion() { return JOBGROUP_VERSION; }
 
 JobgroupServer::JobgroupServer(ServerOptions options)
-    : options_(std::move(options)), logger_(options_.log_json) {}
+    : options_(std::move(options)),
+      logger_(options_.log_json, options_.log_level),
+      call_log_(options_.log_calls_per_second) {}
 
 absl::StatusOr<std::unique_ptr<JobgroupServer>> JobgroupServer::Start(
     ServerOptions options, KindRegistrar extra_kinds) {
@@ -174,7 +176,12 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
     }
   }
 
-  workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity);
+  // A handler that runs past 10 ms (a compute job of many rounds) gets a
+  // spare thread put in its place, up to --workers spares: long jobs never
+  // hold every worker while other calls' jobs wait (WorkerPool).
+  SpareThreads spares;
+  spares.long_after = absl::Milliseconds(10);
+  workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity, spares);
   streams_ = std::make_unique<StreamLimit>(o.max_open_streams);
   metrics_ = std::make_unique<ServerMetrics>(
       kinds_,
@@ -184,8 +191,14 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   dispatcher_ =
       std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
   metrics_->WatchDispatcher(dispatcher_.get());
-  validator_ =
-      std::make_unique<RequestValidator>(&options_, &kinds_, &backends_);
+  std::vector<std::string> configured;
+  for (const BackendSpec& b : o.backends) configured.push_back(b.name);
+  absl::StatusOr<KindBackends> kind_backends =
+      KindBackends::Create(kinds_, backends_, configured, o.kind_backends);
+  if (!kind_backends.ok()) return kind_backends.status();
+  kind_backends_ = *std::move(kind_backends);
+  validator_ = std::make_unique<RequestValidator>(&options_, &kinds_,
+                                                  &backends_, &kind_backends_);
   admission_ = std::make_unique<AdmissionLimit>(o.max_inflight_jobs);
   memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
 
@@ -198,6 +211,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.validator = validator_.get();
   ctx.metrics = metrics_.get();
   ctx.logger = &logger_;
+  ctx.call_log = &call_log_;
   ctx.admission = admission_.get();
   ctx.memory = memory_.get();
   ctx.calls = &calls_;
@@ -276,7 +290,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
                     : o.tls_client_ca_file.empty() ? "on"
                                                    : "mutual";
   size_t tokens = o.authenticator ? o.authenticator->token_count() : 0;
-  logger_.Info(
+  logger_.Lifecycle(
       "started", absl::StrCat("jobgroupd ", JobgroupVersion()),
       {{"version", JobgroupVersion()},
        {"listen", o.listen},
@@ -318,7 +332,7 @@ void JobgroupServer::Drain() {
   }
   absl::Time start = absl::Now();
   SetServing(false);
-  logger_.Info(
+  logger_.Lifecycle(
       "draining", "",
       {{"calls_in_flight", absl::StrCat(calls_.size())},
        {"drain_timeout", absl::FormatDuration(options_.drain_timeout)}});
@@ -359,10 +373,11 @@ void JobgroupServer::Drain() {
     logger_.Warn("stuck_handlers", "exiting without waiting for them",
                  {{"handlers", absl::StrCat(stuck)}});
   }
-  logger_.Info("stopped", "",
-               {{"drain_ms",
-                 absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - start))},
-                {"cancelled_calls", absl::StrCat(left)}});
+  logger_.Lifecycle(
+      "stopped", "",
+      {{"drain_ms",
+        absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - start))},
+       {"cancelled_calls", absl::StrCat(left)}});
   drained_.Notify();
 }
 

@@ -27,6 +27,8 @@
 #include "server/service/health_server.h"
 #include "server/service/health_service.h"
 #include "server/service/job_service.h"
+#include "server/service/kind_backends.h"
+#include "server/service/log_sampler.h"
 #include "server/service/logger.h"
 #include "server/service/metrics.h"
 #include "server/service/server_options.h"
@@ -70,11 +72,13 @@ class JobgroupServer {
 
   const ServerOptions options_;
   Logger logger_;
+  LogSampler call_log_;
   TimerService timers_;
   std::unique_ptr<WorkerPool> workers_;
   BackendSet backends_;
   KindRegistry kinds_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  KindBackends kind_backends_;  // Set by Init(), read-only afterwards.
   std::unique_ptr<RequestValidator> validator_;
   std::unique_ptr<AdmissionLimit> admission_;
   std::unique_ptr<MemoryBudget> memory_;

@@ -1,4 +1,3 @@
-// Implementation of Logger.
 #include "server/service/logger.h"
 
 #include <cstdio>
@@ -54,8 +53,38 @@ bool NeedsQuotes(absl::string_view v) {
 
 }  // namespace
 
-void Logger::Log(absl::string_view level, absl::string_view event,
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "debug") return LogLevel::kDebug;
+  if (n == "info") return LogLevel::kInfo;
+  if (n == "warn" || n == "warning") return LogLevel::kWarn;
+  if (n == "error") return LogLevel::kError;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "log level must be debug, info, warn or error, got \"", name, "\""));
+}
+
+absl::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarn:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERROR";
+  }
+  return "INFO";
+}
+
+void Logger::Log(LogLevel level, absl::string_view event,
                  absl::string_view message, const Fields& fields) {
+  if (Enabled(level)) Write(level, event, message, fields);
+}
+
+void Logger::Write(LogLevel log_level, absl::string_view event,
+                   absl::string_view message, const Fields& fields) {
+  absl::string_view level = LogLevelName(log_level);
   std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                                     absl::UTCTimeZone());
   std::string line;
@@ -76,7 +105,7 @@ void Logger::Log(absl::string_view level, absl::string_view event,
     }
     line += "\n";
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   fwrite(line.data(), 1, line.size(), stderr);
   fflush(stderr);
 }

@@ -1,5 +1,6 @@
 // Logger: jobgroupd's log lines on stderr, as text or as one JSON object a
-// line (--log_format=json). Thread-safe: each line is written whole.
+// line (--log_format=json), at or above a level (--log_level). Thread-safe:
+// each line is written whole.
 #ifndef JOBGROUP_SERVER_SERVICE_LOGGER_H_
 #define JOBGROUP_SERVER_SERVICE_LOGGER_H_
 
@@ -7,16 +8,31 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
+
+// How much a line matters; a Logger writes the lines at or above its level.
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// "debug", "info", "warn", "error" (also "warning"), any case; otherwise
+// INVALID_ARGUMENT listing them.
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
+// "DEBUG", "INFO", "WARN", "ERROR": the level as lines show it.
+absl::string_view LogLevelName(LogLevel level);
 
 class Logger {
  public:
   using Fields = std::vector<std::pair<std::string, std::string>>;
 
-  explicit Logger(bool json) : json_(json) {}
+  explicit Logger(bool json, LogLevel level = LogLevel::kInfo)
+      : json_(json), level_(level) {}
+
+  // True when lines of `level` are written: check it before building the
+  // fields of a line that may not be.
+  bool Enabled(LogLevel level) const { return level >= level_; }
 
   // Logger::Log()
   //
@@ -24,20 +40,32 @@ class Logger {
   // `2026-11-25T09:00:00.123Z INFO call_finished method=RunBatch ...`.
   // JSON: {"ts":...,"level":...,"event":...,"msg":...,key:value...}; values
   // that are numbers or booleans are written bare.
-  void Log(absl::string_view level, absl::string_view event,
-           absl::string_view message, const Fields& fields = {});
+  // Nothing when `level` is below the logger's.
+  void Log(LogLevel level, absl::string_view event, absl::string_view message,
+           const Fields& fields = {});
   void Info(absl::string_view event, absl::string_view message,
             const Fields& fields = {}) {
-    Log("INFO", event, message, fields);
+    Log(LogLevel::kInfo, event, message, fields);
   }
   void Warn(absl::string_view event, absl::string_view message,
             const Fields& fields = {}) {
-    Log("WARN", event, message, fields);
+    Log(LogLevel::kWarn, event, message, fields);
+  }
+  // An INFO line written at every level: the server's own start and stop,
+  // which tools and people read the ports and the drain from.
+  void Lifecycle(absl::string_view event, absl::string_view message,
+                 const Fields& fields = {}) {
+    Write(LogLevel::kInfo, event, message, fields);
   }
 
  private:
+  // Writes the line whatever the level.
+  void Write(LogLevel level, absl::string_view event, absl::string_view message,
+             const Fields& fields);
+
   const bool json_;
-  absl::Mutex mu_;
+  const LogLevel level_;
+  Mutex mu_;  // Keeps lines whole.
 };
 
 }  // namespace jobgroup

@@ -134,7 +134,7 @@ class ProcessCall final
         if (s.ok()) s = CheckIdIsFree(job, index);
         std::shared_ptr<JobSpec> spec;
         if (s.ok()) {
-          spec = ctx.validator->ToJobSpec(job, index);
+          spec = ctx.validator->ToJobSpec(job, index, gate_.traceparent());
           live_ids_.emplace(spec->id, index);
         } else {
           // A bad job is REJECTED; the stream and the other jobs go on.

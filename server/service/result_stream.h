@@ -191,7 +191,7 @@ class StreamingCall : public ReactorBase {
     }
     in_message_ = n;
     if (pending_.empty() && summary_ready_) {
-      FillSummary(summary_, jobs_read_, message_.mutable_summary());
+      gate_.FillSummary(summary_, jobs_read_, message_.mutable_summary());
       summary_sent_ = true;
     }
     writing_ = true;

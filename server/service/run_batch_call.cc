@@ -44,7 +44,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     policy_ = options->policy;
     run_ = BatchRun::Create(ctx.dispatcher, *options, &sink_);
     gate_.Register(run_);
-    RunAllJobs(*run_, *ctx.validator, request_->jobs());
+    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
   }
 
   void OnCancel() override {
@@ -89,8 +89,8 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     }
     void OnDone(const BatchSummary& run_summary) override {
       BatchSummary summary = call_->gate_.Summary(run_summary);
-      FillSummary(summary, call_->request_->jobs_size(),
-                  call_->response_->mutable_summary());
+      call_->gate_.FillSummary(summary, call_->request_->jobs_size(),
+                               call_->response_->mutable_summary());
       absl::Status s = call_->CheckReplySize();
       if (!s.ok()) call_->response_->Clear();
       s = call_->gate_.End(s, &summary);

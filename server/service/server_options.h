@@ -12,6 +12,8 @@
 #include "server/core/backends.h"
 #include "server/kinds/http_options.h"
 #include "server/service/authenticator.h"
+#include "server/service/kind_backends.h"
+#include "server/service/logger.h"
 
 namespace jobgroup {
 
@@ -28,6 +30,8 @@ struct ServerOptions {
   size_t workers = 2;
   size_t queue_capacity = 4096;
   std::vector<BackendSpec> backends;  // Added to the defaults.
+  // Which backends each kind's jobs may name (KindBackends); --kind_backends.
+  std::vector<KindBackendsSpec> kind_backends;
   uint64_t max_jobs_per_call = 100'000;
   uint64_t max_payload_bytes = 1 << 20;
   // main.cc derives it from the per-call limits and the memory budget
@@ -69,6 +73,11 @@ struct ServerOptions {
   // --max_open_streams.
   uint64_t max_open_streams = 10000;
   bool log_json = false;
+  // Lines below it are not written; --log_level.
+  LogLevel log_level = LogLevel::kInfo;
+  // At most this many call_finished lines a second (0: every call; the
+  // next line written says how many were left out); --log_calls_per_second.
+  uint64_t log_calls_per_second = 0;
   HttpOptions http;  // The http kind (docs/HTTP_KIND.md).
 
   // Security (docs/SECURITY.md). TLS is on when tls_cert_file is set.

@@ -15,6 +15,7 @@
 #include "server/core/job_kind.h"
 #include "server/core/worker_pool.h"
 #include "server/service/call_registry.h"
+#include "server/service/log_sampler.h"
 #include "server/service/logger.h"
 #include "server/service/memory_budget.h"
 #include "server/service/metrics.h"
@@ -33,6 +34,7 @@ struct ServiceContext {
   const RequestValidator* validator = nullptr;
   ServerMetrics* metrics = nullptr;
   Logger* logger = nullptr;
+  LogSampler* call_log = nullptr;  // Bounds call_finished lines.
   AdmissionLimit* admission = nullptr;
   MemoryBudget* memory = nullptr;  // Parsed requests' bytes.
   CallRegistry* calls = nullptr;

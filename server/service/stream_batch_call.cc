@@ -34,7 +34,7 @@ class StreamBatchCall final
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return FailBeforeRun(options.status());
     StartRun(*options);
-    RunAllJobs(*run_, *ctx.validator, request_->jobs());
+    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
   }
 
   void OnCancel() override {

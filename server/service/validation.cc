@@ -172,6 +172,16 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
         absl::StrCat("unknown backend ", Quote(job.backend()),
                      " (configured: ", absl::StrJoin(names, ", "), ")"));
   }
+  if (!job.backend().empty() && kind_backends_ != nullptr &&
+      !kind_backends_->Allows(kind, backends_->Find(job.backend()))) {
+    return Invalid(
+        absl::StrCat(field, ".backend"),
+        absl::StrCat("jobs of kind ", Quote(job.kind()),
+                     " may not use backend ", Quote(job.backend()),
+                     " (allowed: ",
+                     absl::StrJoin(kind_backends_->AllowedNames(kind), ", "),
+                     "; the operator decides with --kind_backends)"));
+  }
   if (job.payload().size() > options_->max_payload_bytes) {
     return Invalid(
         absl::StrCat(field, ".payload"),
@@ -302,9 +312,11 @@ void RequestValidator::Resolve(const v1::Job& job, JobSpec& spec) const {
       job.backend().empty() ? spec.resolved_kind->info.backend : job.backend());
 }
 
-std::shared_ptr<JobSpec> RequestValidator::ToJobSpec(const v1::Job& job,
-                                                     uint64_t index) const {
+std::shared_ptr<JobSpec> RequestValidator::ToJobSpec(
+    const v1::Job& job, uint64_t index,
+    const std::shared_ptr<const std::string>& traceparent) const {
   auto spec = std::make_shared<JobSpec>();
+  spec->traceparent = traceparent;
   spec->id = job.id().empty() ? absl::StrCat(index) : job.id();
   spec->kind = job.kind();
   spec->payload = job.payload();
@@ -319,7 +331,7 @@ std::shared_ptr<JobSpec> RequestValidator::ToJobSpec(const v1::Job& job,
   }
   Resolve(job, *spec);
   for (const v1::Job& f : job.fallbacks()) {
-    std::shared_ptr<JobSpec> fs = ToJobSpec(f, index);
+    std::shared_ptr<JobSpec> fs = ToJobSpec(f, index, traceparent);
     spec->fallbacks.push_back(std::move(*fs));
   }
   return spec;

@@ -21,6 +21,7 @@
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
 #include "server/core/job_kind.h"
+#include "server/service/kind_backends.h"
 #include "server/service/server_options.h"
 
 namespace jobgroup {
@@ -57,10 +58,15 @@ std::optional<google::rpc::BadRequest> BadRequestOf(const absl::Status& s);
 
 class RequestValidator {
  public:
-  // Every pointer must outlive the validator.
+  // Every pointer must outlive the validator; `kind_backends` may be null
+  // (then a job may name any configured backend).
   RequestValidator(const ServerOptions* options, const KindRegistry* kinds,
-                   const BackendSet* backends)
-      : options_(options), kinds_(kinds), backends_(backends) {}
+                   const BackendSet* backends,
+                   const KindBackends* kind_backends = nullptr)
+      : options_(options),
+        kinds_(kinds),
+        backends_(backends),
+        kind_backends_(kind_backends) {}
 
   // RequestValidator::ValidateJobs()
   //
@@ -84,8 +90,11 @@ class RequestValidator {
 
   // RequestValidator::ToJobSpec()
   //
-  // Converts a validated job; `index` gives its default id.
-  std::shared_ptr<JobSpec> ToJobSpec(const v1::Job& job, uint64_t index) const;
+  // Converts a validated job; `index` gives its default id; `traceparent`
+  // (may be null) is the call's, for the job and its fallbacks.
+  std::shared_ptr<JobSpec> ToJobSpec(
+      const v1::Job& job, uint64_t index,
+      const std::shared_ptr<const std::string>& traceparent = nullptr) const;
 
  private:
   void Resolve(const v1::Job& job, JobSpec& spec) const;
@@ -93,6 +102,7 @@ class RequestValidator {
   const ServerOptions* const options_;
   const KindRegistry* const kinds_;
   const BackendSet* const backends_;
+  const KindBackends* const kind_backends_;
 };
 
 }  // namespace jobgroup

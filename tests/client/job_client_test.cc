@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -96,12 +97,26 @@ TEST(JobClientTest, RunBatchReturnsEveryResultInOrder) {
 TEST(JobClientTest, ServerErrorKeepsItsCodeAndNamesTheCall) {
   FakeServer server;
   std::unique_ptr<JobClient> client = Connect(server.target());
+  CallOptions call;
+  call.request_id = "req-1";
   absl::StatusOr<jobgroup::v1::RunBatchResponse> response =
-      client->RunBatch(jobgroup::v1::RunBatchRequest(), {});
+      client->RunBatch(jobgroup::v1::RunBatchRequest(), call);
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  // The call's id (its x-request-id) ends the message.
   EXPECT_EQ(response.status().message(),
-            "RunBatch: jobs: at least one job is required");
+            "RunBatch: jobs: at least one job is required (call req-1)");
+}
+
+TEST(JobClientTest, EachJobCallGetsItsOwnRequestId) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewRequestId();
+    ASSERT_EQ(id.size(), 32u) << id;
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos)
+        << id;
+    ASSERT_TRUE(ids.insert(id).second) << id;
+  }
 }
 
 TEST(JobClientTest, UnreachableServerSaysSoInOneLine) {
@@ -240,6 +255,7 @@ TEST(JobClientTest, WithoutDeadlineTheClientGivesUpAfterItsWaitLimit) {
   CountingSource endless(-1);
   CallOptions call;
   call.wait_limit = absl::Milliseconds(300);
+  call.request_id = "p-1";
   const absl::Time start = absl::Now();
   absl::StatusOr<BatchSummary> summary =
       client->Process({}, endless, call, [](const JobResult&) {});
@@ -247,7 +263,7 @@ TEST(JobClientTest, WithoutDeadlineTheClientGivesUpAfterItsWaitLimit) {
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(summary.status().message(),
             absl::StrCat("Process: no answer from ", server.target(),
-                         " within 300ms"));
+                         " within 300ms (call p-1)"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 

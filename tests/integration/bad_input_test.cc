@@ -105,6 +105,19 @@ INSTANTIATE_TEST_SUITE_P(
                   r.mutable_jobs(0)->set_backend("postgres");
                 },
                 "jobs[0].backend"},
+        // compute may not escape its cpu backend by naming local
+        // (--kind_backends; the default rule).
+        BadCase{"BackendTheKindMayNotUse",
+                [](RunBatchRequest& r) {
+                  *r.mutable_jobs(1) = MakeJob("compute", {}, "local");
+                },
+                "jobs[1].backend"},
+        BadCase{"FallbackOnABackendItsKindMayNotUse",
+                [](RunBatchRequest& r) {
+                  *r.mutable_jobs(2)->add_fallbacks() =
+                      MakeJob("echo", {}, "cpu");
+                },
+                "jobs[2].fallbacks[0].backend"},
         BadCase{"PayloadTooLarge",
                 [](RunBatchRequest& r) {
                   r.mutable_jobs(1)->set_payload(std::string(1001, 'x'));

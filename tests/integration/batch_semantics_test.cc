@@ -319,6 +319,72 @@ TEST_F(BatchSemanticsTest, HandlerFailuresCostOnlyTheirJob) {
   EXPECT_EQ(resp.results(2).outcome(), v1::JOB_OUTCOME_SUCCEEDED);
 }
 
+// compute is SHA-256 of the payload, then of the digest's bytes, `rounds`
+// times in all (values from Python's hashlib).
+TEST_F(BatchSemanticsTest, ComputeIteratesSha256OverTheDigest) {
+  auto stub = server_->NewStub();
+  RunBatchRequest req;
+  for (const char* rounds : {"1", "3", "1000"}) {
+    v1::Job* j = req.add_jobs();
+    *j = MakeJob("compute", {{"rounds", rounds}});
+    j->set_payload("abc");
+  }
+  grpc::ClientContext ctx;
+  RunBatchResponse resp;
+  ASSERT_TRUE(stub->RunBatch(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.results(0).output(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(resp.results(1).output(),
+            "f2a778f1a6ed3d5bc59a5d79104c598f3f07093f240ca4e91333fb09ed4f36da");
+  EXPECT_EQ(resp.results(2).output(),
+            "fc8a6b86a13f71cd9a67f558ab6fd82a3dd89186163a017ed8051acf6d3f8f99");
+}
+
+// Two compute jobs of 1e8 rounds hold both workers (--workers=2) for many
+// seconds. Other calls' jobs still run meanwhile, each on a spare thread
+// put in place of a worker held by a long handler: an echo and a 1 ms
+// sleep each come back within 3 s (on the old code they waited for the
+// compute jobs, ten seconds or more), and GetServerInfo shows the two
+// long handlers.
+TEST_F(BatchSemanticsTest, LongJobsDoNotHoldUpOtherCalls) {
+  auto stub = server_->NewStub();
+  RunBatchRequest heavy;
+  heavy.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+  for (int i = 0; i < 2; ++i) {
+    *heavy.add_jobs() = MakeJob("compute", {{"rounds", "100000000"}});
+  }
+  grpc::ClientContext heavy_ctx;
+  SetDeadlineMs(&heavy_ctx, 300000);
+  RunBatchResponse heavy_resp;
+  std::thread heavy_call(
+      [&] { stub->RunBatch(&heavy_ctx, heavy, &heavy_resp).ok(); });
+  // Wait (bounded by the work) until both compute handlers count as long.
+  bool both_long = false;
+  for (int i = 0; i < 2000 && !both_long; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetServerInfoResponse info;
+    if (stub->GetServerInfo(&ctx, {}, &info).ok()) {
+      both_long = info.workers().long_running() == 2;
+    }
+    if (!both_long) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(both_long);
+  for (const v1::Job& job :
+       {MakeJob("echo"), MakeJob("sleep", {{"ms", "1"}})}) {
+    RunBatchRequest quick;
+    *quick.add_jobs() = job;
+    grpc::ClientContext ctx;
+    SetDeadlineMs(&ctx, 3000);
+    RunBatchResponse resp;
+    grpc::Status s = stub->RunBatch(&ctx, quick, &resp);
+    ASSERT_TRUE(s.ok()) << job.kind() << ": " << s.error_message();
+    EXPECT_EQ(resp.summary().succeeded(), 1u) << job.kind();
+  }
+  heavy_ctx.TryCancel();
+  heavy_call.join();
+  EXPECT_TRUE(BackendIdle(*stub, "cpu"));
+}
+
 TEST_F(BatchSemanticsTest, PerJobTimeoutEndsOnlyThatJob) {
   auto stub = server_->NewStub();
   RunBatchRequest req;

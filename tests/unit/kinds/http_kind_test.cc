@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/unit/kinds/http_test_env.h"
@@ -96,6 +97,42 @@ TEST(HttpKindTest, PostSendsThePayloadAndTheHeaders) {
   EXPECT_EQ(h["content-length"], "4");
   EXPECT_EQ(h["user-agent"], "jobgroup-http/1");
   EXPECT_EQ(h.count("expect"), 0u);
+}
+
+TEST(HttpKindTest, RequestsCarryTheCallsTraceparentAndTheTimeLeft) {
+  TestHttpServer server;
+  HttpTestEnv env(LoopbackOptions());
+  const std::string tp =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::shared_ptr<JobSpec> traced = env.Job({{"url", server.Url("/ok")}});
+  traced->traceparent = std::make_shared<const std::string>(tp);
+  // The job's own header wins over the call's.
+  std::shared_ptr<JobSpec> own =
+      env.Job({{"url", server.Url("/echo")},
+               {"headers",
+                "traceparent: "
+                "00-11111111111111111111111111111111-2222222222222222-00"}});
+  own->traceparent = std::make_shared<const std::string>(tp);
+  std::shared_ptr<JobSpec> plain =
+      env.Job({{"url", server.Url("/big?bytes=1")}});
+  BatchRun::Options o;
+  o.deadline = absl::Now() + absl::Seconds(60);
+  auto results = RunJobs(env, {traced, own, plain}, o);
+  for (const auto& [i, r] : results) {
+    ASSERT_EQ(r.outcome, JobOutcome::kSucceeded) << i << ": " << r.error;
+  }
+  auto a = server.last_headers("/ok");
+  EXPECT_EQ(a["traceparent"], tp);
+  int64_t ms = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(a["x-request-timeout-ms"], &ms))
+      << a["x-request-timeout-ms"];
+  EXPECT_GT(ms, 0);
+  EXPECT_LE(ms, 60000);
+  EXPECT_EQ(server.last_headers("/echo")["traceparent"],
+            "00-11111111111111111111111111111111-2222222222222222-00");
+  auto c = server.last_headers("/big");
+  EXPECT_EQ(c.count("traceparent"), 0u);
+  EXPECT_EQ(c.count("x-request-timeout-ms"), 1u);
 }
 
 TEST(HttpKindTest, PutDeleteAndHeadUseTheirMethods) {
