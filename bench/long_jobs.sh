@@ -56,10 +56,10 @@ measure "sleep 1 ms, nothing beside" --kind sleep --param ms=1
 heavy=$!
 for _ in $(seq 500); do
   info=$("$client" info --target "$target" -o json 2>/dev/null || true)
-  [[ $(grep -oP '"longRunning":\K[0-9]+' <<<"$info" | head -1) == 2 ]] && break
+  [[ $(grep -oP '"longRunning": *\K[0-9]+' <<<"$info" | head -1) == 2 ]] && break
   sleep 0.02
 done
 measure "echo, two 1e8-round computes beside" --kind echo
 measure "sleep 1 ms, two computes beside" --kind sleep --param ms=1
 info=$("$client" info --target "$target" -o json 2>/dev/null || true)
-echo "while measuring: longRunning=$(grep -oP '"longRunning":\K[0-9]+' <<<"$info" | head -1) threads=$(grep -oP '"threads":\K[0-9]+' <<<"$info" | head -1) (compute still running: $(kill -0 "$heavy" 2>/dev/null && echo yes || echo no))"
+echo "while measuring: longRunning=$(grep -oP '"longRunning": *\K[0-9]+' <<<"$info" | head -1) threads=$(grep -oP '"threads": *\K[0-9]+' <<<"$info" | head -1) (compute still running: $(kill -0 "$heavy" 2>/dev/null && echo yes || echo no))"
