@@ -78,8 +78,8 @@ void ExpectIdleThenQuickExit(ServerProcess& server) {
   ExpectNothingInFlight(server);
   auto start = Clock::now();
   EXPECT_EQ(server.Stop(SIGTERM, 60), 0);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
   std::string log = server.Log();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2)) << log;
   size_t at = log.find("stopped drain_ms=");
   ASSERT_NE(at, std::string::npos) << log;
   int drain_ms = std::stoi(log.substr(at + strlen("stopped drain_ms=")));
