@@ -99,10 +99,11 @@ if [[ ! -x "$jobgroupd" ]]; then
   fail "jobgroupd not found at $jobgroupd: build it first (or pass its path)"
   finish
 fi
-# absl's --helpfull exits non-zero by design; its output is what counts.
+# Only the output counts, not the exit status.
 "$jobgroupd" --helpfull >"$tmp/helpfull.txt" 2>&1 || true
-# Flag lines are indented 4 spaces ("    --name (help..."); continuations 6.
-sed -nE 's/^ {4}--([A-Za-z0-9_]+) \(.*/\1/p' "$tmp/helpfull.txt" | sort -u >"$tmp/known-flags"
+# jobgroupd's own help (server/flags/flag_help.h): a flag line is indented 2
+# spaces, "  --name=DEFAULT  [$JOBGROUPD_NAME]"; its help text is indented 6.
+sed -nE 's/^ {2}--([A-Za-z0-9_]+)=.*/\1/p' "$tmp/helpfull.txt" | sort -u >"$tmp/known-flags"
 if [[ $(wc -l <"$tmp/known-flags") -gt 5 ]]; then
   pass "jobgroupd --helpfull lists $(wc -l <"$tmp/known-flags") flags"
 else
