@@ -5,8 +5,8 @@
 #define JOBGROUP_SERVER_CORE_JOB_H_
 
 #include <cstdint>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

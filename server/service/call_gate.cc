@@ -54,13 +54,7 @@ absl::Status Authenticate(const ServiceContext& ctx,
   const Authenticator* authenticator = ctx.options->authenticator.get();
   if (authenticator == nullptr) return absl::OkStatus();
   // Exactly one authorization entry; none or several is a refusal.
-  auto [first, last] = context.client_metadata().equal_range("authorization");
-  absl::string_view authorization;
-  if (first != last && std::next(first) == last) {
-    authorization =
-        absl::string_view(first->second.data(), first->second.size());
-  }
-  absl::Status s = authenticator->Check(authorization);
+  absl::Status s = authenticator->Check(OneValue(context, "authorization"));
   if (!s.ok()) ctx.metrics->Rejected("unauthenticated");
   return s;
 }
