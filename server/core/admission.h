@@ -37,6 +37,13 @@ class AdmissionLimit {
   // Gives back `n` reserved by TryAcquire().
   void Release(uint64_t n) { used_.fetch_sub(n, std::memory_order_acq_rel); }
 
+  // AdmissionLimit::Add()
+  //
+  // Counts `n` that is held already, whether or not it fits: used() may
+  // then be over the limit, and TryAcquire() refuses until enough is given
+  // back (Release()).
+  void Add(uint64_t n) { used_.fetch_add(n, std::memory_order_acq_rel); }
+
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   uint64_t limit() const { return limit_; }
 

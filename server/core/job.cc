@@ -5,6 +5,18 @@
 
 namespace jobgroup {
 
+uint64_t HeldBytes(const JobSpec& spec) {
+  uint64_t bytes = sizeof(JobSpec) + spec.id.capacity() + spec.kind.capacity() +
+                   spec.payload.capacity() + spec.backend.capacity() +
+                   spec.params.capacity() * sizeof(spec.params[0]) +
+                   spec.fallbacks.capacity() * sizeof(JobSpec);
+  for (const auto& [name, value] : spec.params) {
+    bytes += name.capacity() + value.capacity();
+  }
+  for (const JobSpec& f : spec.fallbacks) bytes += HeldBytes(f) - sizeof(f);
+  return bytes;
+}
+
 absl::string_view JobOutcomeName(JobOutcome outcome) {
   switch (outcome) {
     case JobOutcome::kSucceeded:

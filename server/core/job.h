@@ -57,6 +57,11 @@ struct JobSpec {
   }
 };
 
+// The bytes `spec` holds, about: its strings' contents and capacity, its
+// params and fallbacks, and the struct itself (what a server counts for a
+// job it has read and not yet answered).
+uint64_t HeldBytes(const JobSpec& spec);
+
 // How a job ended. Every job gets exactly one.
 enum class JobOutcome {
   kSucceeded,

@@ -100,6 +100,7 @@ CallGate::CallGate(const ServiceContext& ctx,
 
 CallGate::~CallGate() {
   ReleaseRequest();
+  if (uint64_t held = held_bytes_.load(); held > 0) ctx_.memory->Release(held);
   if (stream_open_) ctx_.streams->Close();
   ctx_.open_calls->fetch_sub(1);
 }
@@ -199,8 +200,8 @@ absl::Status CallGate::ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
   return s;
 }
 
-absl::Status CallGate::ReserveRequest(const grpc::ByteBuffer& raw,
-                                      int jobs_field) {
+absl::StatusOr<bool> CallGate::TryReserveRequest(const grpc::ByteBuffer& raw,
+                                                 int jobs_field) {
   absl::StatusOr<RequestShape> shape =
       ScanJobsRequest(raw, jobs_field, *ctx_.options);
   if (!shape.ok()) {
@@ -210,29 +211,53 @@ absl::Status CallGate::ReserveRequest(const grpc::ByteBuffer& raw,
   uint64_t bytes = shape->ParsedBytesAtMost();
   MemoryBudget& budget = *ctx_.memory;
   if (budget.TryReserve(bytes)) {
-    request_bytes_ += bytes;
-    return absl::OkStatus();
+    request_bytes_.fetch_add(bytes);
+    return true;
   }
+  if (bytes <= budget.limit()) return false;
   ctx_.metrics->Rejected("memory_budget");
-  if (bytes > budget.limit()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the request would take up to ", bytes, " bytes parsed (",
-        shape->job_messages, " jobs and fallbacks, ", shape->wire_bytes,
-        " bytes), over the ", budget.limit(),
-        " bytes the server gives requests (3/4 of --memory_budget_bytes); "
-        "send fewer jobs per call"));
-  }
-  PushBack();
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the server's memory for requests is in use (", budget.used(), " of ",
-      budget.limit(), " bytes, this request needs up to ", bytes,
-      "); retry after ", kRetryAfterMs, " ms"));
+      "the request would take up to ", bytes, " bytes parsed (",
+      shape->job_messages, " jobs and fallbacks, ", shape->wire_bytes,
+      " bytes), over the ", budget.limit(),
+      " bytes the server gives calls (3/4 of --memory_budget_bytes); "
+      "send fewer jobs per call"));
+}
+
+absl::Status CallGate::ReserveRequest(const grpc::ByteBuffer& raw,
+                                      int jobs_field) {
+  absl::StatusOr<bool> reserved = TryReserveRequest(raw, jobs_field);
+  if (!reserved.ok()) return reserved.status();
+  if (*reserved) return absl::OkStatus();
+  return RefuseForMemoryInUse();
+}
+
+absl::Status CallGate::RefuseForMemoryInUse() {
+  ctx_.metrics->Rejected("memory_budget");
+  PushBack();
+  const MemoryBudget& budget = *ctx_.memory;
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the server's memory for calls is in use (", budget.used(), " of ",
+      budget.limit(),
+      " bytes held by requests, streams' jobs and outputs not yet sent); "
+      "retry after ",
+      kRetryAfterMs, " ms"));
+}
+
+void CallGate::HoldBytes(uint64_t bytes) {
+  ctx_.memory->Hold(bytes);
+  held_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void CallGate::ReleaseBytes(uint64_t bytes) {
+  held_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  ctx_.memory->Release(bytes);
 }
 
 void CallGate::ReleaseRequest() {
-  if (request_bytes_ == 0) return;
-  ctx_.memory->Release(request_bytes_);
-  request_bytes_ = 0;
+  if (uint64_t bytes = request_bytes_.exchange(0); bytes > 0) {
+    ctx_.memory->Release(bytes);
+  }
 }
 
 absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
@@ -279,6 +304,7 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
     std::string().swap(r.output);
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
+  if (!r.output.empty()) HoldBytes(r.output.size());
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
   return over;

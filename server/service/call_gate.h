@@ -104,8 +104,25 @@ class CallGate {
   // RESOURCE_EXHAUSTED when it does not fit the budget (with the
   // retry hint unless it never could).
   absl::Status ReserveRequest(const grpc::ByteBuffer& raw, int jobs_field);
+  // ReserveRequest() for a stream that can wait for bytes: false (nothing
+  // counted, nothing reserved) when `raw` would fit the budget but not what
+  // is left of it now; the other refusals as ReserveRequest().
+  absl::StatusOr<bool> TryReserveRequest(const grpc::ByteBuffer& raw,
+                                         int jobs_field);
   // Gives back what ReserveRequest() reserved.
   void ReleaseRequest();
+  // The refusal of a request that would fit the budget but not what is
+  // left of it now (TryReserveRequest() false): RESOURCE_EXHAUSTED with the
+  // retry hint, counted as `memory_budget`.
+  absl::Status RefuseForMemoryInUse();
+
+  // CallGate::HoldBytes()
+  //
+  // Counts `bytes` the call holds (jobs a stream has read, outputs not yet
+  // sent) in the server's memory budget until ReleaseBytes() or the
+  // destructor. Never refused. Any thread.
+  void HoldBytes(uint64_t bytes);
+  void ReleaseBytes(uint64_t bytes);
 
   // The gate of a call that brings all its jobs up front, once
   // ReadRequest() has parsed them: validates the jobs and options, and
@@ -136,8 +153,10 @@ class CallGate {
 
   // CallGate::JobDone()
   //
-  // One job of kind `kind` ended with `r`: bounds its output, takes it off
-  // the gauge and into metrics. A SUCCEEDED result whose output is over
+  // One job of kind `kind` ended with `r`: bounds its output, holds its
+  // bytes (HoldBytes(); a stream gives them back once the result is
+  // written), takes it off the gauge and into metrics. A SUCCEEDED result whose
+  // output is over
   // --max_output_bytes becomes FAILED (RESOURCE_EXHAUSTED naming the size
   // and the limit, the output dropped); JobDone() then returns true, and
   // Summary() counts it as failed. Any thread.
@@ -164,7 +183,8 @@ class CallGate {
   //
   // The call ended with `status`; `summary` is null when no job ran, and
   // `jobs_read` is the jobs a Process call read (null for the others).
-  // Gives back the admitted window and the request's memory, leaves the
+  // Gives back the admitted window and the request's memory (what the call
+  // holds goes with the gate, when the reply is gone), leaves the
   // registry, counts and logs.
   // Returns the status the call was counted and logged with, which the
   // reactor must finish with: `status`, unless gRPC cancelled the call
@@ -198,8 +218,11 @@ class CallGate {
   bool deadline_capped_ = false;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
-  uint64_t request_bytes_ = 0;  // Reserved from ctx_.memory.
-  bool stream_open_ = false;    // Holds a slot of ctx_.streams.
+  // Reserved from ctx_.memory; atomic as a stream's read may reserve while
+  // End() gives back.
+  std::atomic<uint64_t> request_bytes_{0};
+  std::atomic<uint64_t> held_bytes_{0};  // HoldBytes(), in ctx_.memory.
+  bool stream_open_ = false;             // Holds a slot of ctx_.streams.
   std::atomic<bool> cancelled_{false};
   // Results JobDone() turned into failures (rare: no cost per job).
   std::atomic<uint64_t> outputs_over_limit_{0};

@@ -100,6 +100,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetServerInfo(
   limits->set_max_concurrency(o.max_concurrency);
   limits->set_max_output_bytes(o.max_output_bytes);
   limits->set_max_message_bytes(o.max_message_bytes);
+  limits->set_memory_budget_bytes(ctx_.memory->limit());
+  limits->set_memory_in_use_bytes(ctx_.memory->used());
   ctx_.metrics->CallHandled(Method::kGetServerInfo, 0, absl::Now() - start);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

@@ -183,10 +183,11 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   spares.long_after = absl::Milliseconds(10);
   workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity, spares);
   streams_ = std::make_unique<StreamLimit>(o.max_open_streams);
+  memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
   metrics_ = std::make_unique<ServerMetrics>(
       kinds_,
       LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_,
-                  streams_.get()},
+                  streams_.get(), memory_.get()},
       JobgroupVersion());
   dispatcher_ =
       std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
@@ -200,7 +201,6 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   validator_ = std::make_unique<RequestValidator>(&options_, &kinds_,
                                                   &backends_, &kind_backends_);
   admission_ = std::make_unique<AdmissionLimit>(o.max_inflight_jobs);
-  memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
 
   ServiceContext ctx;
   ctx.options = &options_;

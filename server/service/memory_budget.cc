@@ -1,5 +1,5 @@
-// DefaultMemoryBudgetBytes(): the default budget, from the limits the process
-// runs under.
+// MemoryBudget's waiters, and DefaultMemoryBudgetBytes(): the default budget,
+// from the limits the process runs under.
 #include "server/service/memory_budget.h"
 
 #include <sys/resource.h>
@@ -27,6 +27,37 @@ uint64_t LimitInFile(const char* path) {
 }
 
 }  // namespace
+
+uint64_t MemoryBudget::WhenReleased(absl::AnyInvocable<void() &&> wake) {
+  absl::MutexLock lock(&mu_);
+  uint64_t id = next_id_++;
+  waiters_.emplace_back(id, std::move(wake));
+  waiting_.store(static_cast<int>(waiters_.size()), std::memory_order_release);
+  return id;
+}
+
+bool MemoryBudget::CancelWait(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->first != id) continue;
+    waiters_.erase(it);
+    waiting_.store(static_cast<int>(waiters_.size()),
+                   std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+void MemoryBudget::RunWaiters() {
+  std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> run;
+  {
+    absl::MutexLock lock(&mu_);
+    run.swap(waiters_);
+    waiting_.store(0, std::memory_order_release);
+  }
+  // Each callback may wait again (WhenReleased()): the lock is not held.
+  for (auto& [id, wake] : run) std::move(wake)();
+}
 
 uint64_t DefaultMemoryBudgetBytes() {
   long pages = sysconf(_SC_PHYS_PAGES);

@@ -1,19 +1,29 @@
-// MemoryBudget: the bytes jobgroupd lets requests hold (--memory_budget_bytes)
-// and the reservations calls take from it before they parse a request.
+// MemoryBudget: the bytes jobgroupd lets calls hold (3/4 of
+// --memory_budget_bytes): parsed requests, the jobs a stream has read, and
+// the outputs of jobs whose results have not been sent.
 //
-// A request is refused before it is parsed when its estimated parsed size
-// (RequestShape::ParsedBytesAtMost()) does not fit what is left: a request of
-// any shape within the per-call limits then cannot take the server past the
-// budget, however its bytes amplify once parsed. TryReserve() never blocks;
-// a reservation is given back by Release() when the call is done with the
-// request.
+// Requests come in through TryReserve(): one is refused before it is parsed
+// when its estimated parsed size (RequestShape::ParsedBytesAtMost()) does
+// not fit what is left, so a request of any shape within the per-call
+// limits cannot take the server past the budget, however its bytes amplify
+// once parsed. What jobs make (outputs) is already held when it is counted:
+// Hold() never refuses, and may take the budget past its limit; requests are
+// then refused and streams stop reading (WhenReleased()) until enough is
+// given back.
 //
-// Thread-safe: every method may be called from any thread at once.
+// Thread-safe: every method may be called from any thread at once. Release()
+// costs one atomic operation unless a stream is waiting.
 #ifndef JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
 #define JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
 
+#include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "server/core/admission.h"
 
 namespace jobgroup {
@@ -26,20 +36,55 @@ class MemoryBudget {
 
   // MemoryBudget::TryReserve()
   //
-  // Reserves `bytes` if they fit under the limit with what is reserved now;
+  // Reserves `bytes` if they fit under the limit with what is held now;
   // false (and nothing reserved) otherwise. Never blocks.
   bool TryReserve(uint64_t bytes) { return bytes_.TryAcquire(bytes); }
 
+  // MemoryBudget::Hold()
+  //
+  // Counts `bytes` the server holds already (a job's output). Never
+  // refused: used() may be over limit() afterwards.
+  void Hold(uint64_t bytes) { bytes_.Add(bytes); }
+
   // MemoryBudget::Release()
   //
-  // Gives back `bytes` of an earlier successful TryReserve().
-  void Release(uint64_t bytes) { bytes_.Release(bytes); }
+  // Gives back `bytes` of an earlier TryReserve() or Hold(), and runs the
+  // callbacks waiting for bytes (WhenReleased()).
+  void Release(uint64_t bytes) {
+    bytes_.Release(bytes);
+    if (waiting_.load(std::memory_order_acquire) > 0) RunWaiters();
+  }
+
+  // MemoryBudget::WhenReleased()
+  //
+  // Runs `wake` once, on the thread of the next Release(), unless
+  // CancelWait() takes it back first; a budget is destroyed with no
+  // callback waiting. Returns the id
+  // CancelWait() takes. `wake` must not block; it runs with no lock held.
+  // A caller that found no room must look again after WhenReleased()
+  // (a Release() in between runs no callback of its) and CancelWait() if
+  // there is room now.
+  uint64_t WhenReleased(absl::AnyInvocable<void() &&> wake);
+
+  // MemoryBudget::CancelWait()
+  //
+  // Takes back the WhenReleased() callback `id` if it has not run: true
+  // when it was taken back (it will never run), false when it has run or is
+  // running.
+  bool CancelWait(uint64_t id);
 
   uint64_t limit() const { return bytes_.limit(); }
   uint64_t used() const { return bytes_.used(); }
 
  private:
-  AdmissionLimit bytes_;  // The server's one kind of non-blocking cap.
+  void RunWaiters();
+
+  AdmissionLimit bytes_;         // The server's one kind of non-blocking cap.
+  std::atomic<int> waiting_{0};  // waiters_.size(), read without the lock.
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> waiters_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // DefaultMemoryBudgetBytes()

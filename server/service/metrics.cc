@@ -190,6 +190,16 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
       add("jobgroup_max_open_streams", "--max_open_streams.",
           live_.streams->limit());
     }
+    if (live_.memory) {
+      add("jobgroup_memory_budget_bytes",
+          "Bytes calls may hold: parsed requests, jobs streams have read, "
+          "outputs not yet sent (3/4 of --memory_budget_bytes).",
+          live_.memory->limit());
+      add("jobgroup_memory_in_use_bytes",
+          "Bytes calls hold now (may pass the budget by outputs of jobs "
+          "that ran; new requests are then refused).",
+          live_.memory->used());
+    }
     if (live_.backends) {
       auto cap = Gauge("jobgroup_backend_capacity", "Permits of each backend.");
       auto use = Gauge("jobgroup_backend_in_use", "Permits held now.");
@@ -385,6 +395,13 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
     rejected_[reason] = &rejected.Add({{"reason", reason}});
   }
   rejected_other_ = &rejected.Add({{"reason", "other"}});
+  memory_waits_ = &prometheus::BuildCounter()
+                       .Name("jobgroup_stream_memory_waits_total")
+                       .Help(
+                           "Times a Process stream stopped reading until the "
+                           "memory budget had room for its next message.")
+                       .Register(r)
+                       .Add({});
 }
 
 ServerMetrics::~ServerMetrics() { StopExposer(std::move(exposer_)); }
@@ -504,6 +521,10 @@ void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
   s.batches[result]->Increment();
   s.batch_jobs->Observe(static_cast<double>(summary.total));
   s.batch_duration->Observe(absl::ToDoubleSeconds(summary.elapsed));
+}
+
+void ServerMetrics::StreamPausedForMemory() {
+  if (enabled_) memory_waits_->Increment();
 }
 
 void ServerMetrics::Rejected(absl::string_view reason) {

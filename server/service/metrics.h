@@ -38,6 +38,7 @@
 #include "server/core/job_kind.h"
 #include "server/core/job_task.h"
 #include "server/core/worker_pool.h"
+#include "server/service/memory_budget.h"
 #include "server/service/sharded_counter.h"
 #include "server/service/sharded_histogram.h"
 #include "server/service/stream_limit.h"
@@ -57,6 +58,7 @@ struct LiveSources {
   const Dispatcher* dispatcher = nullptr;
   const std::atomic<int64_t>* jobs_in_flight = nullptr;
   const StreamLimit* streams = nullptr;
+  const MemoryBudget* memory = nullptr;
 };
 
 class ServerMetrics : public DispatchObserver, public JobTaskObserver {
@@ -93,6 +95,8 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   // One call's end: its result label and size.
   void BatchFinished(Method m, const BatchSummary& summary);
   void Rejected(absl::string_view reason);
+  // A Process stream stopped reading until the memory budget had room.
+  void StreamPausedForMemory();
 
   // DispatchObserver and JobTaskObserver.
   void OnPermitWait(const Semaphore& backend, absl::Duration waited) override;
@@ -151,6 +155,7 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   absl::flat_hash_map<std::string, ShardedHistogram*> backend_wait_by_name_;
   absl::flat_hash_map<std::string, prometheus::Counter*> rejected_;
   prometheus::Counter* rejected_other_ = nullptr;
+  prometheus::Counter* memory_waits_ = nullptr;
   bool enabled_ = false;  // Set by Serve(), before any call is served.
 };
 

@@ -76,10 +76,40 @@ class ProcessCall final
     }
     gate_.ctx().metrics->MessagesReceived(Method::kProcess, 1);
     ++messages_read_;
-    // Each message's parse is bounded like a RunBatch request's: its shape
-    // is checked and its parsed size reserved before it is parsed, until
-    // its jobs are made into specs.
-    absl::Status fits = gate_.ReserveRequest(buffer_, kJobsField);
+    TakeMessage();
+  }
+
+  void OnCancel() override {
+    gate_.Cancelled();
+    first_message_alarm_.Cancel();
+    if (run_) run_->Cancel(CancelCause::kClient);
+  }
+  void OnDone() override { Unref(); }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  // Takes the message in buffer_: reserves its parse, parses it and hands
+  // its jobs to the run, or refuses it. Each message's parse is bounded like
+  // a RunBatch request's: its shape is checked and its parsed size reserved
+  // before it is parsed, until its jobs are made into specs. When the memory
+  // budget has no room for it now, a stream whose run has started waits
+  // (WaitForBytes(): no more is read meanwhile); a first message is refused
+  // as a RunBatch request would be.
+  void TakeMessage() {
+    absl::StatusOr<bool> reserved =
+        gate_.TryReserveRequest(buffer_, kJobsField);
+    while (reserved.ok() && !*reserved) {
+      if (!run_) {
+        reserved = gate_.RefuseForMemoryInUse();
+        break;
+      }
+      if (WaitForBytes()) return;
+      reserved = gate_.TryReserveRequest(buffer_, kJobsField);
+    }
+    absl::Status fits = reserved.status();
     if (!fits.ok() || !Parse()) {
       absl::string_view after =
           messages_read_ == 1
@@ -118,6 +148,7 @@ class ProcessCall final
     if (!EnsureRun()) return;
     const ServiceContext& ctx = gate_.ctx();
     uint64_t added = 0;
+    uint64_t held = 0;  // HeldBytes() of the specs, until their results.
     {
       absl::MutexLock lock(&input_mu_);
       if (input_closed_) {
@@ -143,6 +174,7 @@ class ProcessCall final
           spec->kind = ctx.kinds->Find(job.kind()) ? job.kind() : "";
           spec->rejected = s;
         }
+        held += HeldBytes(*spec);
         live_.emplace(index, spec);
         ++added;
       }
@@ -150,6 +182,9 @@ class ProcessCall final
       // its input.
       adding_ = added > 0;
     }
+    // Held before the parse's reservation goes, and before any of these
+    // jobs can finish and give its share back (KindAndId()).
+    if (held > 0) gate_.HoldBytes(held);
     if (added > 0) {
       ProcessCall* self = this;
       // Counted before they can finish; given back when the run has ended
@@ -176,16 +211,88 @@ class ProcessCall final
     ReadMoreIfRoom();
   }
 
-  void OnCancel() override {
-    gate_.Cancelled();
-    first_message_alarm_.Cancel();
-    if (run_) run_->Cancel(CancelCause::kClient);
+  // buffer_ holds a message the memory budget has no room for now: waits
+  // for bytes to come back (no more is read meanwhile), then takes it
+  // (TakeMessage() again), or drops it when the input ends meanwhile
+  // (DropWaitingMessage()). True when the message is left to the wait, or
+  // dropped; false when there is room now (bytes came back while the wait
+  // was being put in place): take it now.
+  bool WaitForBytes() {
+    MemoryBudget& memory = *gate_.ctx().memory;
+    refs_.fetch_add(1);  // The callback's, until it has run or is taken back.
+    {
+      // Under the lock, so that whoever ends the wait knows its id. The
+      // callback only sets an alarm: it takes no lock of this call.
+      absl::MutexLock lock(&input_mu_);
+      wait_ = Wait::kArming;
+      wait_id_ = memory.WhenReleased([this] { OnBytesReleased(); });
+    }
+    gate_.ctx().metrics->StreamPausedForMemory();
+    // Look again now that the wait is in place (MemoryBudget's rule).
+    absl::StatusOr<bool> fits = gate_.TryReserveRequest(buffer_, kJobsField);
+    const bool room = !fits.ok() || *fits;
+    if (fits.ok() && *fits) gate_.ReleaseRequest();  // Taken again after.
+    bool taken_back = false;
+    bool drop = false;
+    {
+      absl::MutexLock lock(&input_mu_);
+      if (wait_ == Wait::kArming && !room && !input_closed_) {
+        wait_ = Wait::kWaiting;
+        return true;
+      }
+      // Room now, the input ended, or the callback came already (kNone).
+      if (wait_ == Wait::kArming) taken_back = memory.CancelWait(wait_id_);
+      wait_ = Wait::kNone;
+      drop = input_closed_;
+    }
+    if (taken_back) Unref();  // Else the callback's run unrefs.
+    if (drop) DropMessage();
+    return drop;
   }
-  void OnDone() override { Unref(); }
 
- private:
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
+  // The budget gave bytes back while a message waits (WaitForBytes()). On
+  // the releasing thread, which may hold another call's locks: hands the
+  // message to a gRPC thread through an alarm of its own, deleted once run.
+  void OnBytesReleased() {
+    auto* alarm = new grpc::Alarm;
+    alarm->Set(absl::ToChronoTime(absl::Now()), [this, alarm](bool) {
+      ResumeAfterWait();
+      delete alarm;
+    });
+  }
+
+  void ResumeAfterWait() {
+    bool ours, closed;
+    {
+      absl::MutexLock lock(&input_mu_);
+      ours = wait_ == Wait::kWaiting;
+      // kArming: WaitForBytes() sees the bytes came back, and looks again.
+      wait_ = Wait::kNone;
+      closed = input_closed_;
+    }
+    if (ours && closed) DropMessage();
+    if (ours && !closed) TakeMessage();
+    Unref();  // The callback's reference.
+  }
+
+  // The input ended (EndInput()): a message waiting for bytes is not read,
+  // and its jobs are among those the client learns were not run.
+  void DropWaitingMessage() {
+    bool taken_back;
+    {
+      absl::MutexLock lock(&input_mu_);
+      if (wait_ != Wait::kWaiting) return;  // kArming: WaitForBytes() drops.
+      wait_ = Wait::kNone;
+      taken_back = gate_.ctx().memory->CancelWait(wait_id_);
+    }
+    DropMessage();
+    if (taken_back) Unref();  // Else the callback's run unrefs.
+  }
+
+  void DropMessage() {
+    buffer_.Clear();
+    absl::MutexLock lock(&input_mu_);
+    read_outstanding_ = false;
   }
 
   // A read completed: the stream is no longer waiting for its first
@@ -287,6 +394,7 @@ class ProcessCall final
         return;
       }
     }
+    DropWaitingMessage();
     run_->CloseInput();
   }
 
@@ -310,6 +418,7 @@ class ProcessCall final
       end = input_end_;
       unparseable = unparseable_;
     }
+    DropWaitingMessage();
     if (end == InputEnd::kHalfClose) return absl::OkStatus();
     if (end == InputEnd::kUnparseable) return unparseable;
     // The server ended the call before the client's half-close: the code
@@ -390,17 +499,23 @@ class ProcessCall final
   void OnWindowFreed() override { ReadMoreIfRoom(); }
 
   std::pair<std::string, std::string> KindAndId(const JobResult& r) override {
-    absl::MutexLock lock(&input_mu_);
-    auto it = live_.find(r.index);
-    if (it == live_.end()) return {"", ""};
-    std::pair<std::string, std::string> out = {it->second->kind,
-                                               it->second->id};
-    // A rejected duplicate is not the owner of its id.
-    if (auto id = live_ids_.find(it->second->id);
-        id != live_ids_.end() && id->second == r.index) {
-      live_ids_.erase(id);
+    std::pair<std::string, std::string> out;
+    uint64_t held;
+    {
+      absl::MutexLock lock(&input_mu_);
+      auto it = live_.find(r.index);
+      if (it == live_.end()) return {"", ""};
+      out = {it->second->kind, it->second->id};
+      held = HeldBytes(*it->second);
+      // A rejected duplicate is not the owner of its id.
+      if (auto id = live_ids_.find(it->second->id);
+          id != live_ids_.end() && id->second == r.index) {
+        live_ids_.erase(id);
+      }
+      live_.erase(it);
     }
-    live_.erase(it);
+    // With no lock held: a release may wake other calls' waits.
+    gate_.ReleaseBytes(held);
     return out;
   }
 
@@ -424,6 +539,12 @@ class ProcessCall final
   bool input_closed_ ABSL_GUARDED_BY(input_mu_) = false;
   InputEnd input_end_ ABSL_GUARDED_BY(input_mu_) = InputEnd::kOpen;
   bool read_outstanding_ ABSL_GUARDED_BY(input_mu_) = false;
+  // A read message's wait for the memory budget (WaitForBytes()), by the
+  // budget's callback wait_id_: being put in place, or in place. Whoever
+  // moves it from kWaiting to kNone takes the message.
+  enum class Wait { kNone, kArming, kWaiting };
+  Wait wait_ ABSL_GUARDED_BY(input_mu_) = Wait::kNone;
+  uint64_t wait_id_ ABSL_GUARDED_BY(input_mu_) = 0;
   // A read is handing its jobs to the run; EndInput() then leaves the
   // run's input to it (close_when_added_).
   bool adding_ ABSL_GUARDED_BY(input_mu_) = false;

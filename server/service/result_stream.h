@@ -12,6 +12,10 @@
 // One result always fits a message, since --max_output_bytes is kept
 // kMessageRoomBytes under the limit.
 //
+// Each result's output is held in the memory budget (CallGate::JobDone())
+// until the message carrying it has been written; results never written
+// (the client went away) are given back with the gate.
+//
 // Thread-safety: the sink's callbacks run on worker and timer threads,
 // OnWriteDone on gRPC's; the write queue is guarded by mu_.
 #ifndef JOBGROUP_SERVER_SERVICE_RESULT_STREAM_H_
@@ -74,12 +78,15 @@ class StreamingCall : public ReactorBase {
 
   void OnWriteDone(bool ok) override {
     uint64_t written;
+    uint64_t written_bytes;
     bool finish = false;
     bool start = false;
     {
       absl::MutexLock lock(&mu_);
       written = in_message_;
+      written_bytes = in_message_output_bytes_;
       in_message_ = 0;
+      in_message_output_bytes_ = 0;
       if (!ok) broken_ = true;
       if (ok) gate_.ctx().metrics->MessagesSent(gate_.method(), 1);
       if (summary_sent_ || (broken_ && summary_ready_)) {
@@ -92,6 +99,9 @@ class StreamingCall : public ReactorBase {
     if (!ok && run_) {
       run_->Cancel(absl::CancelledError("the client stopped reading"));
     }
+    // The message is gone (or will never be sent): its outputs' bytes go
+    // back to the budget.
+    if (written_bytes > 0) gate_.ReleaseBytes(written_bytes);
     if (written > 0 && run_) run_->Ack(written);
     if (written > 0) OnWindowFreed();
     if (finish) return FinishCall();
@@ -115,7 +125,8 @@ class StreamingCall : public ReactorBase {
  private:
   struct Pending {
     v1::JobResult result;
-    uint64_t bytes;  // ResultBytesAtMost(result).
+    uint64_t bytes;         // ResultBytesAtMost(result).
+    uint64_t output_bytes;  // Held in the memory budget (CallGate::JobDone).
   };
 
   class Sink : public ResultSink {
@@ -133,6 +144,7 @@ class StreamingCall : public ReactorBase {
                                               " failed: ", r.error.message())));
       }
       Pending p;
+      p.output_bytes = r.output.size();
       FillResult(r, id, &p.result);
       p.bytes = ResultBytesAtMost(p.result);
       bool start;
@@ -182,14 +194,17 @@ class StreamingCall : public ReactorBase {
     message_.Clear();
     int n = 0;
     uint64_t bytes = 0;
+    uint64_t output_bytes = 0;
     while (!pending_.empty() && n < kResultsPerMessage &&
            (n == 0 || bytes + pending_.front().bytes <= message_bytes_)) {
       bytes += pending_.front().bytes;
+      output_bytes += pending_.front().output_bytes;
       *message_.add_results() = std::move(pending_.front().result);
       pending_.pop_front();
       ++n;
     }
     in_message_ = n;
+    in_message_output_bytes_ = output_bytes;
     if (pending_.empty() && summary_ready_) {
       gate_.FillSummary(summary_, jobs_read_, message_.mutable_summary());
       summary_sent_ = true;
@@ -220,6 +235,7 @@ class StreamingCall : public ReactorBase {
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   Response message_;  // Owned by gRPC while a write is under way.
   uint64_t in_message_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t in_message_output_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool summary_ready_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,14 +13,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -224,6 +228,83 @@ TEST_F(HostileInputTest, RequestWhoseParseWouldNotFitTheBudgetIsRefused) {
       << s.error_message();
   EXPECT_TRUE(absl::StrContains(s.error_message(), "--memory_budget_bytes"))
       << s.error_message();
+  ASSERT_TRUE(Alive(*server)) << server->Log();
+  ExpectEchoCallSucceeds(*server);
+}
+
+// The memory budget's limit and what calls hold now (GetServerInfo).
+std::pair<uint64_t, uint64_t> MemoryInUse(const ServerProcess& server) {
+  auto stub = server.NewStub();
+  v1::GetServerInfoResponse info;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10000);
+  grpc::Status s = stub->GetServerInfo(&ctx, v1::GetServerInfoRequest(), &info);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return {info.limits().memory_budget_bytes(),
+          info.limits().memory_in_use_bytes()};
+}
+
+// A Process stream whose client writes and does not read: without a byte
+// bound the server read on (a window of 4,000 jobs), holding every payload
+// and output (2.9 GiB for 1 MiB payloads). Now what calls hold is counted
+// against the budget (GetServerInfo), never past it by more than one
+// message's outputs; the server's memory stays bounded; and once the call
+// is gone every byte comes back and a normal call succeeds. (With these
+// sizes gRPC's own ResourceQuota, the budget's last quarter, resets the
+// stream first: the test takes either ending.)
+TEST_F(HostileInputTest, ProcessStreamThatDoesNotReadStaysUnderTheBudget) {
+  auto server = Start({"--memory_budget_bytes=67108864"});  // 48 MiB for calls.
+  ASSERT_NE(server->port(), 0);
+  const long rss_start = server->RssBytes();
+  const auto [limit, idle] = MemoryInUse(*server);
+  ASSERT_EQ(limit, 48u << 20);
+  EXPECT_EQ(idle, 0u);
+  constexpr int kMessages = 400;  // 100 MiB of payloads.
+  const std::string payload(256 << 10, 'p');
+  auto stub = server->NewStub();
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 120000);
+  auto stream = stub->Process(&ctx);
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      v1::ProcessRequest m;
+      if (i == 0) m.mutable_options()->set_max_concurrency(4000);
+      v1::Job* job = m.add_jobs();
+      *job = MakeJob("echo");
+      job->set_id(absl::StrCat("j", i));
+      job->set_payload(payload);
+      if (!stream->Write(m)) break;
+    }
+    writing = false;
+  });
+  uint64_t most = 0;
+  uint64_t held = 0;
+  for (int i = 0; i < 100 && writing; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    uint64_t used = MemoryInUse(*server).second;
+    most = std::max(most, used);
+    held += used > 0;
+  }
+  EXPECT_GT(held, 0u) << "the stream's bytes were never counted";
+  EXPECT_LE(most, limit + (2 << 20));
+  if (!kUnderAsan) {
+    EXPECT_LT(server->RssBytes() - rss_start, 160L << 20);
+  }
+  ctx.TryCancel();
+  writer.join();
+  v1::ProcessResponse r;
+  while (stream->Read(&r)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_FALSE(s.ok());
+  // Every byte comes back once the call is gone.
+  uint64_t used = 1;
+  for (int i = 0; i < 200 && used != 0; ++i) {
+    used = MemoryInUse(*server).second;
+    if (used != 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(used, 0u);
   ASSERT_TRUE(Alive(*server)) << server->Log();
   ExpectEchoCallSucceeds(*server);
 }
