@@ -106,8 +106,7 @@ class ProcessCall final
         reserved = gate_.RefuseForMemoryInUse();
         break;
       }
-      if (WaitForBytes()) return;
-      reserved = gate_.TryReserveRequest(buffer_, kJobsField);
+      if (WaitForBytes(reserved)) return;
     }
     absl::Status fits = reserved.status();
     if (!fits.ok() || !Parse()) {
@@ -215,9 +214,9 @@ class ProcessCall final
   // for bytes to come back (no more is read meanwhile), then takes it
   // (TakeMessage() again), or drops it when the input ends meanwhile
   // (DropWaitingMessage()). True when the message is left to the wait, or
-  // dropped; false when there is room now (bytes came back while the wait
-  // was being put in place): take it now.
-  bool WaitForBytes() {
+  // dropped; false when `reserved` holds a new look at the budget to go on
+  // with: bytes came back while the wait was being put in place.
+  bool WaitForBytes(absl::StatusOr<bool>& reserved) {
     MemoryBudget& memory = *gate_.ctx().memory;
     refs_.fetch_add(1);  // The callback's, until it has run or is taken back.
     {
@@ -228,10 +227,10 @@ class ProcessCall final
       wait_id_ = memory.WhenReleased([this] { OnBytesReleased(); });
     }
     gate_.ctx().metrics->StreamPausedForMemory();
-    // Look again now that the wait is in place (MemoryBudget's rule).
-    absl::StatusOr<bool> fits = gate_.TryReserveRequest(buffer_, kJobsField);
-    const bool room = !fits.ok() || *fits;
-    if (fits.ok() && *fits) gate_.ReleaseRequest();  // Taken again after.
+    // Look again now that the wait is in place (MemoryBudget's rule); a
+    // reservation made here is kept for TakeMessage().
+    reserved = gate_.TryReserveRequest(buffer_, kJobsField);
+    const bool room = !reserved.ok() || *reserved;
     bool taken_back = false;
     bool drop = false;
     {
@@ -246,7 +245,10 @@ class ProcessCall final
       drop = input_closed_;
     }
     if (taken_back) Unref();  // Else the callback's run unrefs.
-    if (drop) DropMessage();
+    if (drop) {
+      gate_.ReleaseRequest();
+      DropMessage();
+    }
     return drop;
   }
 

@@ -125,8 +125,7 @@ class StreamingCall : public ReactorBase {
  private:
   struct Pending {
     v1::JobResult result;
-    uint64_t bytes;         // ResultBytesAtMost(result).
-    uint64_t output_bytes;  // Held in the memory budget (CallGate::JobDone).
+    uint64_t bytes;  // ResultBytesAtMost(result).
   };
 
   class Sink : public ResultSink {
@@ -144,7 +143,6 @@ class StreamingCall : public ReactorBase {
                                               " failed: ", r.error.message())));
       }
       Pending p;
-      p.output_bytes = r.output.size();
       FillResult(r, id, &p.result);
       p.bytes = ResultBytesAtMost(p.result);
       bool start;
@@ -198,7 +196,8 @@ class StreamingCall : public ReactorBase {
     while (!pending_.empty() && n < kResultsPerMessage &&
            (n == 0 || bytes + pending_.front().bytes <= message_bytes_)) {
       bytes += pending_.front().bytes;
-      output_bytes += pending_.front().output_bytes;
+      // Held in the memory budget since CallGate::JobDone().
+      output_bytes += pending_.front().result.output().size();
       *message_.add_results() = std::move(pending_.front().result);
       pending_.pop_front();
       ++n;
