@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time over its seed corpus, after
-# replaying the kept crash inputs (regressions/<target>/*) once.
+# replaying the kept crash inputs (regressions/<target>/*) 100 times each:
+# one that shows a race (service) need not fail on every run.
 # Usage: tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?build dir with the fuzz targets}
 secs=${2:-60}
 passed=0; failed=0
-for t in validation params jsonl; do
+for t in validation params jsonl service; do
   bin="$build/tests/fuzz/${t}_fuzz"
   work=$(mktemp -d)
   regress=("$here/regressions/$t"/crash-*)
   if [[ -e ${regress[0]} ]]; then
-    if "$bin" "${regress[@]}" >"$work/regress.log" 2>&1; then
+    if "$bin" -runs=100 "${regress[@]}" >"$work/regress.log" 2>&1; then
       echo "ok    $t: ${#regress[@]} regression inputs"; ((passed++))
     else
       echo "FAIL  $t: a regression input crashes again"; tail -30 "$work/regress.log"
