@@ -66,10 +66,16 @@ class JobContext {
   // Runs `fn` (any callable taking no arguments) once when the job is asked
   // to stop (at once if it already was). `fn` must not block. Kept as it
   // is, not wrapped twice, so a small lambda costs one allocation at most.
+  // Once the job has finished, `fn` is dropped unrun: a handler may finish
+  // (on another thread) before it registers its callback, and a callback
+  // holding this context must not outlive it.
   template <class Fn>
   void OnCancel(Fn fn) {
     cancellation_.OnCancel(
         [fn = std::move(fn)](const absl::Status&) mutable { fn(); });
+    // Finish() clears the callbacks after it marks the context finished: a
+    // callback registered after that clear is seen here and dropped.
+    if (finished()) cancellation_.Clear();
   }
 
   // JobContext::Finish()

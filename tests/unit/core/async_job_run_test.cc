@@ -79,6 +79,28 @@ std::shared_ptr<AsyncJobRun> MakeRun(
                                        absl::InfiniteFuture(), group.scope());
 }
 
+// A handler may finish on another thread (a timer of 0 ms) before it
+// registers its cancel callback; a callback holding the context then must
+// not keep it alive (found by tests/fuzz/service_fuzz: sleep ms=0 leaked
+// its context, attempt and call).
+TEST(JobContextTest, ACallbackRegisteredAfterFinishIsDroppedUnrun) {
+  TimerService timers;
+  JobSpec spec;
+  int finished = 0;
+  auto ctx = std::make_shared<JobContext>(
+      &spec, &timers, absl::InfiniteFuture(),
+      [&](absl::StatusOr<std::string>) { ++finished; });
+  std::weak_ptr<JobContext> weak = ctx;
+  ctx->Finish("done");
+  bool ran = false;
+  ctx->OnCancel([ctx, &ran] { ran = true; });
+  ctx.reset();
+  EXPECT_TRUE(weak.expired()) << "the callback keeps its context alive";
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(finished, 1);
+  timers.Shutdown();
+}
+
 TEST(AsyncJobRunTest, OnlyPlainAsynchronousJobsQualify) {
   AsyncEnv env;
   RetryPolicy none;
