@@ -105,7 +105,7 @@ wrk_p99=$(awk '$1 == "99%" {print $2}' <<<"$wrk_out")
 # ---- jobgroupd with the http kind ----
 log=$work/jobgroupd.log
 "$server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --http_allow=127.0.0.1 --http_allow_private=127.0.0.1 \
+  --http_allow=127.0.0.1:* --http_allow_private=127.0.0.1:* \
   --http_max_inflight="$conc" --http_max_per_host="$conc" 2>"$log" &
 server_pid=$!
 pids+=("$server_pid")

@@ -28,13 +28,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/memory_budget.h"
 #include "server/flags/env_flags.h"
 #include "server/flags/flag_help.h"
 #include "server/flags/repeated_flag.h"
 #include "server/kinds/http_flags.h"
 #include "server/service/authenticator.h"
 #include "server/service/jobgroup_server.h"
-#include "server/service/memory_budget.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC listen address, host:port ([::1]:0 picks a free port).");
@@ -279,7 +279,8 @@ const std::vector<FlagGroup>& JobgroupdFlagGroups() {
             "log_calls_per_second"}},
           {"http kind (docs/HTTP_KIND.md)",
            {"http_allow", "http_allow_private", "http_max_inflight",
-            "http_max_per_host", "http_host_limit", "http_max_retry_after"}},
+            "http_max_per_host", "http_host_limit", "http_max_lookups",
+            "http_max_body_bytes", "http_max_retry_after"}},
           {"Flag sources", {"flagfile", "fromenv", "tryfromenv", "undefok"}},
           {"Help",
            {"help", "helpfull", "helpshort", "helppackage", "helpon",

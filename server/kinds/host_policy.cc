@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace jobgroup {
@@ -179,17 +180,41 @@ std::string NormalizeHost(absl::string_view host) {
 
 absl::StatusOr<HostPolicy::Pattern> HostPolicy::ParsePattern(
     absl::string_view text, absl::string_view list) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        list, ": bad host pattern \"", text.substr(0, 100),
+        text.size() > 100 ? "...\"" : "\"", " (", why,
+        "; want *, *.example.com, example.com or an IP address, then "
+        "optionally :PORT or :*)"));
+  };
   Pattern p;
-  if (text == "*") {
+  // The port: after the last colon, unless the colon is inside an IPv6
+  // address (a bare one has several colons and cannot carry a port).
+  absl::string_view host = text;
+  size_t colon = text.rfind(':');
+  bool bracketed = absl::StartsWith(text, "[");
+  if (colon != absl::string_view::npos &&
+      (bracketed ? colon > 0 && text[colon - 1] == ']'
+                 : text.find(':') == colon)) {
+    host = text.substr(0, colon);
+    absl::string_view port = text.substr(colon + 1);
+    if (port == "*") {
+      p.port = kAnyPort;
+    } else if (!absl::SimpleAtoi(port, &p.port) || p.port < 1 ||
+               p.port > 65535) {
+      return bad("the port is not *, nor a number from 1 to 65535");
+    }
+  }
+  if (host == "*") {
     p.kind = Pattern::kAny;
     return p;
   }
-  if (std::optional<IpAddress> ip = ParseIpLiteral(text)) {
+  if (std::optional<IpAddress> ip = ParseIpLiteral(host)) {
     p.kind = Pattern::kIp;
     p.ip = *ip;
     return p;
   }
-  std::string name = NormalizeHost(text);
+  std::string name = NormalizeHost(host);
   bool suffix = absl::StartsWith(name, "*.");
   if (suffix) name = name.substr(2);
   bool ok = !name.empty() && name.front() != '.' &&
@@ -200,11 +225,7 @@ absl::StatusOr<HostPolicy::Pattern> HostPolicy::ParsePattern(
       ok = false;
     }
   }
-  if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        list, ": bad host pattern \"", text,
-        "\" (want *, *.example.com, example.com or an IP address)"));
-  }
+  if (!ok) return bad("not a host name");
   p.kind = suffix ? Pattern::kSuffix : Pattern::kExact;
   p.text = suffix ? absl::StrCat(".", name) : name;
   return p;
@@ -232,10 +253,14 @@ absl::StatusOr<HostPolicy> HostPolicy::Create(
 }
 
 bool HostPolicy::Matches(const std::vector<Pattern>& patterns,
-                         absl::string_view host) {
+                         absl::string_view host, int port) {
   std::string name = NormalizeHost(host);
   std::optional<IpAddress> ip = ParseIpLiteral(name);
   for (const Pattern& p : patterns) {
+    bool port_ok =
+        p.port == kAnyPort ||
+        (p.port == kDefaultPorts ? port == 80 || port == 443 : port == p.port);
+    if (!port_ok) continue;
     switch (p.kind) {
       case Pattern::kAny:
         return true;
@@ -253,30 +278,31 @@ bool HostPolicy::Matches(const std::vector<Pattern>& patterns,
   return false;
 }
 
-bool HostPolicy::PrivateAllowed(absl::string_view host) const {
-  return Matches(allow_private_, host);
+bool HostPolicy::PrivateAllowed(absl::string_view host, int port) const {
+  return Matches(allow_private_, host, port);
 }
 
-absl::Status HostPolicy::CheckHost(absl::string_view host) const {
+absl::Status HostPolicy::CheckHost(absl::string_view host, int port) const {
   if (allow_.empty()) {
     return absl::PermissionDeniedError(
         "http jobs are disabled on this server: --http_allow is empty");
   }
-  if (!Matches(allow_, host)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("host \"", NormalizeHost(host),
-                     "\" is not allowed (not matched by --http_allow)"));
+  if (!Matches(allow_, host, port)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "host \"", NormalizeHost(host).substr(0, 100), "\" port ", port,
+        " is not allowed (not matched by --http_allow; a pattern without a "
+        "port allows only 80 and 443)"));
   }
   if (std::optional<IpAddress> ip = ParseIpLiteral(NormalizeHost(host))) {
-    return CheckAddress(host, *ip);
+    return CheckAddress(host, port, *ip);
   }
   return absl::OkStatus();
 }
 
-absl::Status HostPolicy::CheckAddress(absl::string_view host,
+absl::Status HostPolicy::CheckAddress(absl::string_view host, int port,
                                       const IpAddress& addr) const {
   AddressClass c = ClassifyAddress(addr);
-  if (c == AddressClass::kPublic || PrivateAllowed(host)) {
+  if (c == AddressClass::kPublic || PrivateAllowed(host, port)) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(

@@ -12,12 +12,20 @@
 //    reserved ranges; IPv4-mapped, NAT64 and 6to4 IPv6 addresses are judged
 //    by the IPv4 address they carry.
 //
-// A pattern is one of:
+// A pattern is a host, optionally followed by a port:
 //   *                  any host
 //   *.example.com      any subdomain of example.com (not example.com itself)
 //   example.com        exactly that name (case-insensitive, trailing dot
 //                      ignored)
 //   127.0.0.1, ::1, [::1]   exactly that address, in any spelling
+// then
+//   (nothing)          ports 80 and 443 only
+//   :8080              that port only
+//   :*                 any port
+// An IPv6 address with a port is written in brackets: [::1]:8080. Both
+// lists match the URL's port the same way, so a private host allowed
+// without a port exposes only its web ports, and an error never tells an
+// open port from a closed one.
 //
 // Immutable after Create(); thread-safe.
 #ifndef JOBGROUP_SERVER_KINDS_HOST_POLICY_H_
@@ -83,32 +91,37 @@ class HostPolicy {
 
   // HostPolicy::CheckHost()
   //
-  // OK when `host` (as in a URL, any case) matches `allow`; otherwise
-  // PERMISSION_DENIED saying so. A host that is an IP literal of a
-  // non-public address must match `allow_private` too.
-  absl::Status CheckHost(absl::string_view host) const;
+  // OK when `host` (as in a URL, any case) and `port` match `allow`;
+  // otherwise PERMISSION_DENIED saying so. A host that is an IP literal of
+  // a non-public address must match `allow_private` too.
+  absl::Status CheckHost(absl::string_view host, int port) const;
 
   // HostPolicy::CheckAddress()
   //
-  // OK when a connection for `host` may go to `addr`: the address is public
-  // or the host matches `allow_private`. PERMISSION_DENIED naming the
-  // address, its class and the flag that would allow it otherwise.
-  absl::Status CheckAddress(absl::string_view host,
+  // OK when a connection for `host`:`port` may go to `addr`: the address
+  // is public or the host and port match `allow_private`.
+  // PERMISSION_DENIED naming the address, its class and the flag that would
+  // allow it otherwise.
+  absl::Status CheckAddress(absl::string_view host, int port,
                             const IpAddress& addr) const;
 
-  // True when `host` matches `allow_private`.
-  bool PrivateAllowed(absl::string_view host) const;
+  // True when `host` and `port` match `allow_private`.
+  bool PrivateAllowed(absl::string_view host, int port) const;
 
  private:
   struct Pattern {
     enum Kind { kAny, kSuffix, kExact, kIp } kind;
     std::string text;  // kSuffix: ".example.com"; kExact: the name.
     IpAddress ip{};    // kIp.
+    // The port matched; kDefaultPorts: 80 and 443, kAnyPort: every port.
+    int port = kDefaultPorts;
   };
+  static constexpr int kDefaultPorts = 0;
+  static constexpr int kAnyPort = -1;
   static absl::StatusOr<Pattern> ParsePattern(absl::string_view text,
                                               absl::string_view list);
   static bool Matches(const std::vector<Pattern>& patterns,
-                      absl::string_view host);
+                      absl::string_view host, int port);
 
   std::vector<Pattern> allow_;
   std::vector<Pattern> allow_private_;

@@ -39,6 +39,9 @@ struct HttpClient::Transfer {
   size_t header_bytes = 0;
   bool headers_too_large = false;
   absl::Status refused;  // Set when the policy refused an address.
+  bool added = false;    // In the multi handle.
+  bool lookup = false;   // Holds a lookup slot.
+  bool queued = false;   // Waits for a lookup slot.
   char error[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
@@ -129,6 +132,7 @@ void HttpClient::Loop() {
     }
     cancels.clear();
     if (stopping) break;
+    StartLookups();
     int running = 0;
     curl_multi_perform(multi_, &running);
     int left = 0;
@@ -138,6 +142,12 @@ void HttpClient::Loop() {
       curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
       CURLcode code = m->data.result;  // `m` dies with the handle.
       End(t, code, absl::OkStatus());
+    }
+    // Slots freed in this round (connections chosen, transfers ended) go
+    // to the queue at once, not after the next poll.
+    if (!lookup_queue_.empty() &&
+        lookups_.load(std::memory_order_relaxed) < options_.max_lookups) {
+      continue;
     }
     curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
   }
@@ -187,6 +197,8 @@ void HttpClient::Begin(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &HttpClient::OnOpenSocket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &HttpClient::OnPrereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, t.get());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpClient::OnBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HttpClient::OnHeader);
@@ -224,18 +236,57 @@ void HttpClient::Begin(std::unique_ptr<Transfer> t) {
                        static_cast<curl_off_t>(req.body.size()));
     }
   }
-  CURLMcode mc = curl_multi_add_handle(multi_, e);
   Transfer* raw = t.get();
   active_.emplace(raw->id, std::move(t));
-  if (mc != CURLM_OK) {
-    End(raw, CURLE_OK,
-        absl::UnavailableError(
-            absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(mc))));
+  if (ParseIpLiteral(raw->request.host)) {
+    Add(raw);  // No lookup.
+  } else {
+    raw->queued = true;
+    lookup_queue_.push_back(raw->id);
+    lookup_waiting_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
+void HttpClient::Add(Transfer* t) {
+  CURLMcode mc = curl_multi_add_handle(multi_, t->easy);
+  if (mc == CURLM_OK) {
+    t->added = true;
+    return;
+  }
+  End(t, CURLE_OK,
+      absl::UnavailableError(
+          absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(mc))));
+}
+
+void HttpClient::StartLookups() {
+  while (lookups_.load(std::memory_order_relaxed) < options_.max_lookups &&
+         !lookup_queue_.empty()) {
+    TransferId id = lookup_queue_.front();
+    lookup_queue_.pop_front();
+    auto it = active_.find(id);
+    if (it == active_.end()) continue;  // Ended while it waited.
+    Transfer* t = it->second.get();
+    t->queued = false;
+    lookup_waiting_.fetch_sub(1, std::memory_order_relaxed);
+    t->lookup = true;
+    int64_t now = lookups_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (now > peak_lookups_.load(std::memory_order_relaxed)) {
+      peak_lookups_.store(now, std::memory_order_relaxed);
+    }
+    Add(t);
+  }
+}
+
+void HttpClient::EndLookup(Transfer* t) {
+  if (!t->lookup) return;
+  t->lookup = false;
+  lookups_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void HttpClient::End(Transfer* t, CURLcode code, absl::Status forced) {
-  curl_multi_remove_handle(multi_, t->easy);
+  if (t->added) curl_multi_remove_handle(multi_, t->easy);
+  EndLookup(t);
+  if (t->queued) lookup_waiting_.fetch_sub(1, std::memory_order_relaxed);
   auto it = active_.find(t->id);
   std::unique_ptr<Transfer> owned = std::move(it->second);
   active_.erase(it);
@@ -337,12 +388,22 @@ size_t HttpClient::OnHeader(char* data, size_t size, size_t n, void* p) {
   return len;
 }
 
+int HttpClient::OnPrereq(void* p, char*, char*, int, int) {
+  // The connection is chosen (a kept-alive one, or a new one connected):
+  // no lookup is left to make.
+  auto* t = static_cast<Transfer*>(p);
+  t->client->EndLookup(t);
+  return CURL_PREREQFUNC_OK;
+}
+
 curl_socket_t HttpClient::OnOpenSocket(void* p, curlsocktype purpose,
                                        curl_sockaddr* address) {
   auto* t = static_cast<Transfer*>(p);
+  t->client->EndLookup(t);  // The name is resolved.
   std::optional<IpAddress> ip = FromSockaddr(&address->addr);
   absl::Status ok =
-      ip ? t->client->options_.policy->CheckAddress(t->request.host, *ip)
+      ip ? t->client->options_.policy->CheckAddress(t->request.host,
+                                                    t->request.port, *ip)
          : absl::PermissionDeniedError(absl::StrCat(
                "refused to connect to an address of family ", address->family,
                " for host \"", t->request.host, "\""));

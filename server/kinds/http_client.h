@@ -9,7 +9,11 @@
 //
 // Name lookups run on libcurl's resolver (Debian's: the threaded resolver,
 // a short-lived thread per lookup missing from its 60 s cache), so DNS never
-// stalls the I/O thread.
+// stalls the I/O thread. At most Options::max_lookups transfers to a host
+// name (not an IP address) are between their start and the moment their
+// connection is chosen (a new one's address known, or a kept-alive one
+// reused) at once; the others wait their turn in a FIFO, so names that do
+// not resolve, or resolve slowly, cost at most that many resolver threads.
 //
 // One multi handle holds one connection cache: connections are kept alive
 // and reused by later requests to the same host and port. Before any
@@ -34,6 +38,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,6 +60,7 @@ namespace jobgroup {
 struct HttpRequest {
   std::string url;
   std::string host;  // The URL's host, NormalizeHost()d: the policy's key.
+  int port = 0;      // The URL's port (its scheme's default when it has none).
   std::string method = "GET";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // Sent with POST, PUT and DELETE.
@@ -95,6 +101,9 @@ class HttpClient {
     // Pinned DNS answers, "HOST:PORT:ADDRESS" (CURLOPT_RESOLVE).
     std::vector<std::string> resolve;
     std::string user_agent = "jobgroup-http/1";
+    // Transfers to host names that may be looking their name up at once
+    // (see above); must be > 0.
+    int64_t max_lookups = 16;
   };
 
   explicit HttpClient(Options options);
@@ -128,17 +137,31 @@ class HttpClient {
   int64_t connections_refused() const { return refused_.load(); }
   // Transfers started and not yet ended.
   int64_t in_flight() const { return in_flight_.load(); }
+  // Transfers holding a lookup slot now, the most ever at once, and those
+  // waiting for one.
+  int64_t lookups() const { return lookups_.load(); }
+  int64_t peak_lookups() const { return peak_lookups_.load(); }
+  int64_t waiting_for_lookup() const { return lookup_waiting_.load(); }
 
  private:
   struct Transfer;
   void Loop();
   void Begin(std::unique_ptr<Transfer> t);  // I/O thread.
+  // Hands `t` to the multi handle. I/O thread.
+  void Add(Transfer* t);
+  // Adds queued transfers while lookup slots are free. I/O thread, never
+  // inside a curl callback.
+  void StartLookups();
+  // Gives back `t`'s lookup slot, if it holds one. I/O thread.
+  void EndLookup(Transfer* t);
   // Removes `t` from the multi handle and runs its callback. I/O thread.
   void End(Transfer* t, CURLcode code, absl::Status forced);
   static size_t OnBody(char* data, size_t size, size_t n, void* transfer);
   static size_t OnHeader(char* data, size_t size, size_t n, void* transfer);
   static curl_socket_t OnOpenSocket(void* transfer, curlsocktype purpose,
                                     curl_sockaddr* address);
+  static int OnPrereq(void* transfer, char* primary_ip, char* local_ip,
+                      int primary_port, int local_port);
 
   const Options options_;
   CURLM* multi_ = nullptr;
@@ -146,6 +169,9 @@ class HttpClient {
   std::atomic<int64_t> opened_{0};
   std::atomic<int64_t> refused_{0};
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> lookups_{0};  // Written by the I/O thread only.
+  std::atomic<int64_t> peak_lookups_{0};
+  std::atomic<int64_t> lookup_waiting_{0};
 
   Mutex mu_;
   std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
@@ -160,6 +186,9 @@ class HttpClient {
   // Easy handles of ended transfers, reset for reuse: saves allocating and
   // freeing curl's per-handle state (buffers included) for every request.
   std::vector<CURL*> idle_handles_;
+  // Transfers waiting for a lookup slot, oldest first; ids of transfers
+  // that have ended since are skipped.
+  std::deque<TransferId> lookup_queue_;
   std::thread thread_;
   std::once_flag joined_;
 };

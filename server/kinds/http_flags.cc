@@ -28,6 +28,16 @@ ABSL_FLAG(int64_t, http_max_per_host, 8,
 ABSL_FLAG(std::vector<std::string>, http_host_limit, {},
           "A host's own limit of requests in flight, HOST=N (e.g. "
           "api.example.com=32). Repeatable, or comma-separated.");
+ABSL_FLAG(int64_t, http_max_lookups, 16,
+          "http requests to host names that may be looking the name up at "
+          "once (libcurl runs each lookup on a thread of its own); the rest "
+          "wait their turn. Bounds the threads names that do not resolve "
+          "can cost.");
+ABSL_FLAG(int64_t, http_max_body_bytes, 0,
+          "Response body bytes in flight, all http jobs together: a job "
+          "reserves its max_response_bytes before its request is sent and "
+          "waits (holding no thread) while they do not fit. 0: a quarter of "
+          "the memory budget, at most 256 MiB. No job may ask for more.");
 ABSL_FLAG(absl::Duration, http_max_retry_after, absl::Seconds(30),
           "The longest Retry-After (on 429 and 503) an http job waits out "
           "before it fails and its retry policy takes over; longer ones fail "
@@ -43,6 +53,15 @@ absl::StatusOr<HttpOptions> HttpOptionsFromFlags(
   o.max_inflight = absl::GetFlag(FLAGS_http_max_inflight);
   o.max_per_host = absl::GetFlag(FLAGS_http_max_per_host);
   o.max_retry_after = absl::GetFlag(FLAGS_http_max_retry_after);
+  o.max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+  o.max_lookups = absl::GetFlag(FLAGS_http_max_lookups);
+  if (o.max_lookups <= 0) {
+    return absl::InvalidArgumentError("--http_max_lookups must be positive");
+  }
+  if (o.max_body_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "--http_max_body_bytes must not be negative");
+  }
   if (o.max_inflight <= 0) {
     return absl::InvalidArgumentError("--http_max_inflight must be positive");
   }

@@ -52,16 +52,77 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
         send_body_(method_ == "POST" || method_ == "PUT" ||
                    method_ == "DELETE") {}
 
+  ~HttpExchange() {
+    uint64_t reserved;
+    {
+      MutexLock lock(&mu_);
+      reserved = reserved_;
+    }
+    if (reserved == 0) return;
+    if (MemoryBudget* m = kind_->server_memory()) m->Release(reserved);
+    kind_->body_bytes().Release(reserved);
+  }
+
   void Start() {
     std::weak_ptr<HttpExchange> weak = weak_from_this();
     ctx_->OnCancel([weak] {
       if (auto self = weak.lock()) self->OnCancel();
     });
-    AcquireHost();
+    ReserveBody();
   }
 
  private:
-  enum class State { kWaitHost, kTransfer, kRetryWait, kDone };
+  enum class State { kWaitBytes, kWaitHost, kTransfer, kRetryWait, kDone };
+
+  // Reserves the most the response body may take, or waits (holding no
+  // thread) for bytes to come back; then goes on to the host permit.
+  void ReserveBody() {
+    const uint64_t want = static_cast<uint64_t>(params_.max_response_bytes);
+    MemoryBudget& budget = kind_->body_bytes();
+    if (!budget.TryReserve(want)) {
+      uint64_t id = 0;
+      bool cancelled = false;
+      {
+        MutexLock lock(&mu_);
+        cancelled = cancelled_;
+        if (cancelled) {
+          state_ = State::kDone;
+        } else {
+          state_ = State::kWaitBytes;
+          std::shared_ptr<HttpExchange> self = shared_from_this();
+          id = bytes_wait_ =
+              budget.WhenReleased([self] { self->ReserveBody(); });
+        }
+      }
+      if (cancelled) {
+        ctx_->Finish(Cancelled());
+        return;
+      }
+      // Bytes released between the failed try and the wait woke nobody:
+      // look again. When they fit now and the wake has not run, take it
+      // back; when it runs already, it tries on its own: give this try
+      // back.
+      if (!budget.TryReserve(want)) return;
+      if (!budget.CancelWait(id)) {
+        budget.Release(want);
+        return;
+      }
+    }
+    bool cancelled;
+    {
+      MutexLock lock(&mu_);
+      reserved_ = want;
+      bytes_wait_ = 0;
+      cancelled = cancelled_;
+      if (cancelled) state_ = State::kDone;
+    }
+    if (MemoryBudget* m = kind_->server_memory()) m->Hold(want);
+    if (cancelled) {
+      ctx_->Finish(Cancelled());
+    } else {
+      AcquireHost();
+    }
+  }
 
   // Parks for a permit of the current URL's host.
   void AcquireHost() {
@@ -104,6 +165,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
         HttpRequest req;
         req.url = url_.url;
         req.host = url_.host;
+        req.port = url_.port;
         req.method = method_;
         req.headers = headers_;
         AddCallHeaders(req);
@@ -219,6 +281,14 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
       if (state_ == State::kDone || cancelled_) return;
       cancelled_ = true;
       switch (state_) {
+        case State::kWaitBytes:
+          // 0 or CancelWait() false: the wake is running; ReserveBody()
+          // sees cancelled_ and finishes.
+          if (bytes_wait_ != 0 && kind_->body_bytes().CancelWait(bytes_wait_)) {
+            bytes_wait_ = 0;
+            finish = true;
+          }
+          break;
         case State::kWaitHost:
           // 0: the permit was granted and OnHostPermit() is on its way.
           // CancelWait() false: it is being handed over right now. Either
@@ -252,7 +322,8 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
     }
     absl::StatusOr<HttpUrl> next = ParseHttpUrl(r.redirect_url);
     absl::Status allowed =
-        next.ok() ? kind_->policy().CheckHost(next->host) : next.status();
+        next.ok() ? kind_->policy().CheckHost(next->host, next->port)
+                  : next.status();
     if (!allowed.ok()) {
       return absl::PermissionDeniedError(absl::StrCat(
           Describe(), ": redirect (", r.status, ") to \"",
@@ -335,10 +406,14 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   const HttpJobParams params_;
 
   Mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_) = State::kWaitHost;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kWaitBytes;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<Semaphore> host_ ABSL_GUARDED_BY(mu_);
   Semaphore::WaiterId waiter_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t bytes_wait_ ABSL_GUARDED_BY(mu_) = 0;  // A body_bytes() wait.
+  // Body bytes reserved (of body_bytes() and the server's budget); given
+  // back by the destructor.
+  uint64_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
   HttpClient::TransferId transfer_ ABSL_GUARDED_BY(mu_) = 0;
   TimerService::TimerId timer_ ABSL_GUARDED_BY(mu_) = 0;
   // The current hop.
@@ -352,25 +427,32 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
 
 }  // namespace
 
-HttpKind::HttpKind(HttpOptions options, HostPolicy policy)
+HttpKind::HttpKind(HttpOptions options, HostPolicy policy,
+                   MemoryBudget* server_memory)
     : options_(std::move(options)),
       policy_(std::move(policy)),
-      host_limits_(options_.max_per_host, options_.host_limits) {
+      host_limits_(options_.max_per_host, options_.host_limits),
+      body_bytes_(static_cast<uint64_t>(options_.max_body_bytes)),
+      server_memory_(server_memory) {
   HttpClient::Options o;
   o.policy = &policy_;
   o.max_idle_connections = options_.max_inflight;
+  o.max_lookups = options_.max_lookups;
   o.resolve = options_.resolve;
   o.user_agent = options_.user_agent;
   client_ = std::make_unique<HttpClient>(std::move(o));
 }
 
 absl::StatusOr<std::shared_ptr<HttpKind>> HttpKind::Create(
-    HttpOptions options) {
+    HttpOptions options, MemoryBudget* server_memory) {
   if (options.max_inflight <= 0) {
     return absl::InvalidArgumentError("--http_max_inflight must be positive");
   }
   if (options.max_per_host <= 0) {
     return absl::InvalidArgumentError("--http_max_per_host must be positive");
+  }
+  if (options.max_lookups <= 0) {
+    return absl::InvalidArgumentError("--http_max_lookups must be positive");
   }
   std::map<std::string, int64_t> limits;
   for (const auto& [host, n] : options.host_limits) {
@@ -386,10 +468,27 @@ absl::StatusOr<std::shared_ptr<HttpKind>> HttpKind::Create(
     return absl::InvalidArgumentError(
         "--http_max_retry_after must not be negative");
   }
+  if (options.max_body_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "--http_max_body_bytes must not be negative");
+  }
+  if (options.max_body_bytes == 0) {
+    options.max_body_bytes = int64_t{256} << 20;
+    if (server_memory != nullptr) {
+      options.max_body_bytes =
+          std::min<int64_t>(options.max_body_bytes,
+                            static_cast<int64_t>(server_memory->limit() / 4));
+    }
+  }
+  // A job reserves its max_response_bytes whole: more than the total could
+  // never start.
+  options.max_response_bytes_limit =
+      std::min(options.max_response_bytes_limit, options.max_body_bytes);
   absl::StatusOr<HostPolicy> policy =
       HostPolicy::Create(options.allow, options.allow_private);
   if (!policy.ok()) return policy.status();
-  return std::make_shared<HttpKind>(std::move(options), *std::move(policy));
+  return std::make_shared<HttpKind>(std::move(options), *std::move(policy),
+                                    server_memory);
 }
 
 absl::Status HttpKind::Register(KindRegistry& kinds, BackendSet& backends) {
@@ -426,8 +525,10 @@ void HttpKind::Run(std::shared_ptr<JobContext> ctx) {
 }
 
 absl::Status RegisterHttpKind(KindRegistry& kinds, BackendSet& backends,
-                              const HttpOptions& options) {
-  absl::StatusOr<std::shared_ptr<HttpKind>> kind = HttpKind::Create(options);
+                              const HttpOptions& options,
+                              MemoryBudget* server_memory) {
+  absl::StatusOr<std::shared_ptr<HttpKind>> kind =
+      HttpKind::Create(options, server_memory);
   if (!kind.ok()) return kind.status();
   return (*kind)->Register(kinds, backends);
 }

@@ -6,7 +6,11 @@
 // One attempt of a job:
 //  1. The core grants a permit of the job's backend, "http" (capacity
 //     --http_max_inflight), and starts the handler on a worker.
-//  2. The handler asks for a permit of the URL host's own semaphore,
+//  2. The handler reserves the job's max_response_bytes of the response
+//     body budget (--http_max_body_bytes, all jobs together), waiting
+//     without a thread while it does not fit; the reservation is also held
+//     against the server's memory budget, and kept until the attempt ends.
+//     Then it asks for a permit of the URL host's own semaphore,
 //     "http:HOST" (HttpHostLimits), without blocking: it parks as a waiter
 //     (Semaphore::AcquireOrWait) and the worker returns at once.
 //  3. With the host permit, the request goes to the I/O thread, with the
@@ -25,10 +29,11 @@
 //     max_retry_after_ms; then the attempt fails, and the core's backoff
 //     adds its own wait before the retry. A longer Retry-After fails at once
 //     and says so.
-// Cancellation (ctx->OnCancel) at any step: a parked host waiter is
-// withdrawn (CancelWait), a transfer is aborted on the I/O thread (its
-// connection closed), a Retry-After wait is dropped; the host permit comes
-// back and the handler finishes at once.
+// Cancellation (ctx->OnCancel) at any step: a wait for body bytes or a
+// parked host waiter is withdrawn (CancelWait), a transfer is aborted on the
+// I/O thread (its connection closed), a Retry-After wait is dropped; the host
+// permit comes back and the handler finishes at once. The body bytes come back
+// when the attempt's exchange is freed, just after it finishes.
 //
 // HttpKind is thread-safe. It must outlive every job it runs: the registered
 // handler holds a shared_ptr to it, so the KindRegistry keeps it alive.
@@ -42,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "server/core/backends.h"
 #include "server/core/job_kind.h"
+#include "server/core/memory_budget.h"
 #include "server/kinds/host_policy.h"
 #include "server/kinds/http_client.h"
 #include "server/kinds/http_host_limits.h"
@@ -57,8 +63,10 @@ class HttpKind : public std::enable_shared_from_this<HttpKind> {
   // HttpKind::Create()
   //
   // Checks `options` (INVALID_ARGUMENT naming the flag) and starts the
-  // I/O thread.
-  static absl::StatusOr<std::shared_ptr<HttpKind>> Create(HttpOptions options);
+  // I/O thread. `server_memory` (may be null; must outlive the kind) is the
+  // server's memory budget: response bodies in flight are counted in it.
+  static absl::StatusOr<std::shared_ptr<HttpKind>> Create(
+      HttpOptions options, MemoryBudget* server_memory = nullptr);
 
   // HttpKind::Register()
   //
@@ -76,8 +84,12 @@ class HttpKind : public std::enable_shared_from_this<HttpKind> {
   const HostPolicy& policy() const { return policy_; }
   HttpClient& client() { return *client_; }
   HttpHostLimits& host_limits() { return host_limits_; }
+  // Response body bytes reserved by the jobs in flight, against
+  // options().max_body_bytes.
+  MemoryBudget& body_bytes() { return body_bytes_; }
+  MemoryBudget* server_memory() const { return server_memory_; }
 
-  HttpKind(HttpOptions options, HostPolicy policy);
+  HttpKind(HttpOptions options, HostPolicy policy, MemoryBudget* server_memory);
   HttpKind(const HttpKind&) = delete;
   HttpKind& operator=(const HttpKind&) = delete;
 
@@ -88,6 +100,8 @@ class HttpKind : public std::enable_shared_from_this<HttpKind> {
   const HttpOptions options_;
   const HostPolicy policy_;
   HttpHostLimits host_limits_;
+  MemoryBudget body_bytes_;
+  MemoryBudget* const server_memory_;
   std::unique_ptr<HttpClient> client_;
 };
 
@@ -95,7 +109,8 @@ class HttpKind : public std::enable_shared_from_this<HttpKind> {
 //
 // HttpKind::Create() and Register() in one: what jobgroupd calls.
 absl::Status RegisterHttpKind(KindRegistry& kinds, BackendSet& backends,
-                              const HttpOptions& options);
+                              const HttpOptions& options,
+                              MemoryBudget* server_memory = nullptr);
 
 }  // namespace jobgroup
 

@@ -222,7 +222,7 @@ absl::StatusOr<HttpJobParams> ParseHttpJobParams(const JobSpec& job,
   absl::StatusOr<HttpUrl> url = ParseHttpUrl(job.Param("url"));
   if (!url.ok()) return Bad("url", url.status().message());
   p.url = *std::move(url);
-  absl::Status host_ok = policy.CheckHost(p.url.host);
+  absl::Status host_ok = policy.CheckHost(p.url.host, p.url.port);
   if (!host_ok.ok()) return Bad("url", host_ok.message());
 
   p.method = absl::AsciiStrToUpper(job.Param("method", "GET"));

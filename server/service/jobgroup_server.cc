@@ -164,8 +164,9 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   for (const BackendSpec& b : o.backends) {
     if (s.ok()) s = backends_.Add(b);
   }
+  memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
   if (s.ok()) s = RegisterBuiltinKinds(kinds_);
-  if (s.ok()) s = RegisterHttpKind(kinds_, backends_, o.http);
+  if (s.ok()) s = RegisterHttpKind(kinds_, backends_, o.http, memory_.get());
   if (s.ok() && extra_kinds) s = extra_kinds(kinds_);
   if (!s.ok()) return s;
   for (const JobKind* k : kinds_.List()) {
@@ -183,7 +184,6 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   spares.long_after = absl::Milliseconds(10);
   workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity, spares);
   streams_ = std::make_unique<StreamLimit>(o.max_open_streams);
-  memory_ = std::make_unique<MemoryBudget>(o.memory_budget_bytes / 4 * 3);
   metrics_ = std::make_unique<ServerMetrics>(
       kinds_,
       LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_,

@@ -76,12 +76,14 @@ class JobgroupServer {
   TimerService timers_;
   std::unique_ptr<WorkerPool> workers_;
   BackendSet backends_;
+  // Before kinds_: the http kind counts its response bodies in it until the
+  // kind is destroyed.
+  std::unique_ptr<MemoryBudget> memory_;
   KindRegistry kinds_;
   std::unique_ptr<Dispatcher> dispatcher_;
   KindBackends kind_backends_;  // Set by Init(), read-only afterwards.
   std::unique_ptr<RequestValidator> validator_;
   std::unique_ptr<AdmissionLimit> admission_;
-  std::unique_ptr<MemoryBudget> memory_;
   CallRegistry calls_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> jobs_in_flight_{0};

@@ -300,7 +300,7 @@ TEST(HttpKindTest, CancelDuringRetryAfterWaitEndsAtOnce) {
 TEST(HttpKindTest, PerHostCapIsNeverExceededAndRequestsHoldNoWorker) {
   TestHttpServer server;
   HttpOptions o;
-  o.allow = o.allow_private = {"a.test", "b.test"};
+  o.allow = o.allow_private = {"a.test:*", "b.test:*"};
   o.resolve = {absl::StrCat("a.test:", server.port(), ":127.0.0.1"),
                absl::StrCat("b.test:", server.port(), ":127.0.0.1")};
   o.max_per_host = 3;
@@ -332,7 +332,7 @@ TEST(HttpKindTest, PerHostCapIsNeverExceededAndRequestsHoldNoWorker) {
 TEST(HttpKindTest, HttpBackendCapsRequestsAcrossHosts) {
   TestHttpServer server;
   HttpOptions o;
-  o.allow = o.allow_private = {"a.test", "b.test"};
+  o.allow = o.allow_private = {"a.test:*", "b.test:*"};
   o.resolve = {absl::StrCat("a.test:", server.port(), ":127.0.0.1"),
                absl::StrCat("b.test:", server.port(), ":127.0.0.1")};
   o.max_inflight = 3;
@@ -347,6 +347,96 @@ TEST(HttpKindTest, HttpBackendCapsRequestsAcrossHosts) {
   EXPECT_EQ(results.size(), 12u);
   EXPECT_EQ(server.peak_in_flight_all(), 3);
   EXPECT_EQ(env.http_backend().peak_in_use(), 3);
+}
+
+TEST(HttpKindTest, ResponseBodiesInFlightShareATotalCap) {
+  TestHttpServer server;
+  HttpOptions o = LoopbackOptions();
+  o.max_body_bytes = 3 << 20;  // Room for three jobs of 1 MiB.
+  MemoryBudget server_memory(uint64_t{1} << 30);
+  HttpTestEnv env(o, /*workers=*/2, &server_memory);
+  EXPECT_EQ(env.kind().body_bytes().limit(), uint64_t{3} << 20);
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  for (int i = 0; i < 12; ++i) {
+    jobs.push_back(env.Job({{"url", server.Url("/slow?ms=30")},
+                            {"max_response_bytes", absl::StrCat(1 << 20)}}));
+  }
+  auto results = RunJobs(env, jobs);
+  ASSERT_EQ(results.size(), 12u);
+  for (auto& [i, r] : results) {
+    EXPECT_EQ(r.outcome, JobOutcome::kSucceeded) << i << ": " << r.error;
+  }
+  // 12 jobs, a backend of 256 and 8 per host would allow 8 at once; the
+  // body bytes allow 3.
+  EXPECT_EQ(server.peak_in_flight_all(), 3);
+  EXPECT_TRUE(server.WaitFor([&] {
+    return env.kind().body_bytes().used() == 0 && server_memory.used() == 0;
+  }));
+  // A job may not ask for more than the whole cap.
+  absl::Status s =
+      env.Validate({{"url", server.Url("/ok")},
+                    {"max_response_bytes", absl::StrCat((3 << 20) + 1)}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_CONTAINS(s.message(), "params.max_response_bytes: ");
+}
+
+TEST(HttpKindTest, AJobWaitingForBodyBytesIsCancelledAtOnce) {
+  TestHttpServer server;
+  HttpOptions o = LoopbackOptions();
+  o.max_body_bytes = 1 << 20;
+  MemoryBudget server_memory(uint64_t{1} << 30);
+  HttpTestEnv env(o, /*workers=*/2, &server_memory);
+  CollectingSink sink;
+  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  // The first holds the whole cap for 20 s; the second waits for it.
+  run->AddJobs(2, testing::Repeat(env.Job(
+                      {{"url", server.Url("/slow?ms=20000")},
+                       {"max_response_bytes", absl::StrCat(1 << 20)}})));
+  run->CloseInput();
+  ASSERT_TRUE(server.WaitFor([&] { return server.in_flight_all() == 1; }));
+  EXPECT_EQ(server_memory.used(), uint64_t{1} << 20);
+  run->Cancel(absl::CancelledError("client cancelled"));
+  ASSERT_TRUE(sink.Wait(absl::Seconds(5)));
+  EXPECT_EQ(sink.Count(JobOutcome::kCancelled), 2);
+  EXPECT_EQ(server.peak_in_flight_all(), 1);  // The waiter never sent one.
+  EXPECT_TRUE(server.WaitFor([&] {
+    return env.kind().body_bytes().used() == 0 && server_memory.used() == 0;
+  }));
+}
+
+TEST(HttpKindTest, NameLookupsAtOnceAreBounded) {
+  TestHttpServer server;
+  HttpOptions o;
+  o.max_lookups = 2;
+  for (int h = 0; h < 10; ++h) {
+    std::string host = absl::StrCat("h", h, ".test");
+    o.allow.push_back(absl::StrCat(host, ":*"));
+    o.allow_private.push_back(absl::StrCat(host, ":*"));
+    o.resolve.push_back(absl::StrCat(host, ":", server.port(), ":127.0.0.1"));
+  }
+  o.allow.push_back("*.invalid:*");  // Names that never resolve.
+  HttpTestEnv env(o);
+  std::vector<std::shared_ptr<JobSpec>> jobs;
+  for (int i = 0; i < 40; ++i) {
+    std::string host = i % 4 == 3 ? absl::StrCat("nx", i, ".invalid")
+                                  : absl::StrCat("h", i % 10, ".test");
+    jobs.push_back(env.Job({{"url", server.Url("/slow?ms=20", host)}}));
+  }
+  auto results = RunJobs(env, jobs);
+  ASSERT_EQ(results.size(), 40u);
+  for (auto& [i, r] : results) {
+    if (i % 4 == 3) {
+      EXPECT_EQ(r.outcome, JobOutcome::kFailed) << i;
+      EXPECT_EQ(r.error.code(), absl::StatusCode::kUnavailable) << r.error;
+    } else {
+      EXPECT_EQ(r.outcome, JobOutcome::kSucceeded) << i << ": " << r.error;
+    }
+  }
+  HttpClient& client = env.kind().client();
+  EXPECT_GE(client.peak_lookups(), 1);
+  EXPECT_LE(client.peak_lookups(), 2);
+  EXPECT_EQ(client.lookups(), 0);
+  EXPECT_EQ(client.waiting_for_lookup(), 0);
 }
 
 // ---- Cancellation and deadlines close the connection ----
@@ -492,7 +582,7 @@ TEST(HttpKindTest, ConnectionsAreKeptAliveAndReusedAcrossJobs) {
 TEST(HttpSsrfTest, LoopbackIsRefusedUnlessAllowedExplicitly) {
   TestHttpServer server;
   HttpOptions o;
-  o.allow = {"127.0.0.1", "localhost"};  // Allowed, but not private.
+  o.allow = {"127.0.0.1:*", "localhost:*"};  // Allowed, but not private.
   HttpTestEnv env(o);
   absl::Status s = env.Validate({{"url", server.Url("/ok")}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -524,8 +614,8 @@ TEST(HttpSsrfTest, NameResolvingToLoopbackIsRefusedAtConnect) {
   // as an address.
   TestHttpServer server;
   HttpOptions o;
-  o.allow = {"127.0.0.1", "rebind.test"};
-  o.allow_private = {"127.0.0.1"};
+  o.allow = {"127.0.0.1:*", "rebind.test:*"};
+  o.allow_private = {"127.0.0.1:*"};
   o.resolve = {absl::StrCat("rebind.test:", server.port(), ":127.0.0.1")};
   HttpTestEnv env(o);
   std::string url = server.Url("/ok", "rebind.test");
@@ -546,12 +636,14 @@ TEST(HttpSsrfTest, NameResolvingToLoopbackIsRefusedAtConnect) {
 TEST(HttpSsrfTest, HostsOffTheAllowListAndOtherSchemesAreInvalid) {
   HttpOptions o = LoopbackOptions();
   HttpTestEnv env(o);
-  EXPECT_EQ(env.Validate({{"url", "http://evil.test/"}}).message(),
-            "params.url: host \"evil.test\" is not allowed (not matched by "
-            "--http_allow)");
-  EXPECT_EQ(env.Validate({{"url", "http://10.0.0.1/"}}).message(),
-            "params.url: host \"10.0.0.1\" is not allowed (not matched by "
-            "--http_allow)");
+  EXPECT_EQ(
+      env.Validate({{"url", "http://evil.test/"}}).message(),
+      "params.url: host \"evil.test\" port 80 is not allowed (not matched "
+      "by --http_allow; a pattern without a port allows only 80 and 443)");
+  EXPECT_EQ(
+      env.Validate({{"url", "http://10.0.0.1/"}}).message(),
+      "params.url: host \"10.0.0.1\" port 80 is not allowed (not matched "
+      "by --http_allow; a pattern without a port allows only 80 and 443)");
   for (const char* url : {"file:///etc/passwd", "gopher://127.0.0.1:70/",
                           "ftp://127.0.0.1/", "dict://127.0.0.1:11211/"}) {
     absl::Status s = env.Validate({{"url", url}});
@@ -564,10 +656,36 @@ TEST(HttpSsrfTest, HostsOffTheAllowListAndOtherSchemesAreInvalid) {
             "is empty");
 }
 
+TEST(HttpSsrfTest, AnAllowedHostExposesOnlyTheWebPortsUnlessAPortIsNamed) {
+  TestHttpServer server;  // On a port of its own, neither 80 nor 443.
+  HttpOptions o = LoopbackOptions();
+  o.allow = o.allow_private = {"127.0.0.1"};
+  HttpTestEnv env(o);
+  std::string url = server.Url("/ok");
+  absl::Status s = env.Validate({{"url", url}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            absl::StrCat("params.url: host \"127.0.0.1\" port ", server.port(),
+                         " is not allowed (not matched by --http_allow; a "
+                         "pattern without a port allows only 80 and 443)"));
+  // The same message for a port nothing listens on: a refusal never tells
+  // open ports from closed ones, and no connection is tried.
+  EXPECT_EQ(env.Validate({{"url", "http://127.0.0.1:1/"}}).message(),
+            "params.url: host \"127.0.0.1\" port 1 is not allowed (not "
+            "matched by --http_allow; a pattern without a port allows only 80 "
+            "and 443)");
+  EXPECT_EQ(server.connections_accepted(), 0);
+  // Naming the port allows it.
+  o.allow = o.allow_private = {absl::StrCat("127.0.0.1:", server.port())};
+  HttpTestEnv named(o);
+  JobResult r = named.RunOne(named.Job({{"url", url}}));
+  EXPECT_EQ(r.outcome, JobOutcome::kSucceeded) << r.error;
+}
+
 TEST(HttpSsrfTest, RedirectsAreFollowedOnlyWhenAskedAndEachHopIsChecked) {
   TestHttpServer server;
   HttpOptions o = LoopbackOptions();
-  o.allow.push_back("localhost");  // Allowed name, but not at loopback.
+  o.allow.push_back("localhost:*");  // Allowed name, but not at loopback.
   HttpTestEnv env(o);
   std::string to_ok = server.Url("/redirect?to=/ok");
   JobResult r = env.RunOne(env.Job({{"url", to_ok}}));
@@ -585,8 +703,8 @@ TEST(HttpSsrfTest, RedirectsAreFollowedOnlyWhenAskedAndEachHopIsChecked) {
     std::string error;
   } cases[] = {
       {"http://evil.test/x",
-       "refused: host \"evil.test\" is not allowed (not matched by "
-       "--http_allow)"},
+       "refused: host \"evil.test\" port 80 is not allowed (not matched by "
+       "--http_allow; a pattern without a port allows only 80 and 443)"},
       {"gopher://127.0.0.1:70/x",
        "refused: scheme \"gopher\" is not allowed (only http and https)"},
       {"file:///etc/passwd",
@@ -619,8 +737,8 @@ TEST(HttpSsrfTest, RedirectLoopsStopAfterFiveHops) {
 TEST(HttpSsrfTest, RedirectsChangeMethodAsBrowsersDoAndKeepCredentialsHome) {
   TestHttpServer server;
   HttpOptions o = LoopbackOptions();
-  o.allow.push_back("other.test");
-  o.allow_private.push_back("other.test");
+  o.allow.push_back("other.test:*");
+  o.allow_private.push_back("other.test:*");
   o.resolve = {absl::StrCat("other.test:", server.port(), ":127.0.0.1")};
   HttpTestEnv env(o);
   // 303 after POST: GET without the body.
@@ -696,7 +814,7 @@ TEST(HttpKindTest, RegisterKeepsAConfiguredHttpBackend) {
 
 TEST(HttpClientTest, ShutdownEndsTransfersInFlight) {
   TestHttpServer server;
-  HostPolicy policy = *HostPolicy::Create({"127.0.0.1"}, {"127.0.0.1"});
+  HostPolicy policy = *HostPolicy::Create({"127.0.0.1:*"}, {"127.0.0.1:*"});
   HttpClient::Options o;
   o.policy = &policy;
   HttpClient client(o);
@@ -705,6 +823,7 @@ TEST(HttpClientTest, ShutdownEndsTransfersInFlight) {
   HttpRequest req;
   req.url = server.Url("/slow?ms=20000");
   req.host = "127.0.0.1";
+  req.port = server.port();
   ASSERT_TRUE(client
                   .Start(req,
                          [&](HttpResponse r) {

@@ -13,8 +13,8 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 class HttpParamsTest : public ::testing::Test {
  protected:
   HttpParamsTest()
-      : policy_(
-            *HostPolicy::Create({"example.com", "127.0.0.1"}, {"127.0.0.1"})) {}
+      : policy_(*HostPolicy::Create({"example.com:*", "127.0.0.1:*"},
+                                    {"127.0.0.1:*"})) {}
   absl::StatusOr<HttpJobParams> Parse(Params params) {
     JobSpec job;
     job.kind = "http";
@@ -124,9 +124,10 @@ TEST_F(HttpParamsTest, UrlsMustBeHttpWithAnAllowedHost) {
                 .find("params.url: \"not a url\" is "
                       "not a valid URL"),
             std::string::npos);
-  EXPECT_EQ(Error({{"url", "http://evil.test/"}}),
-            "params.url: host \"evil.test\" is not allowed (not matched by "
-            "--http_allow)");
+  EXPECT_EQ(
+      Error({{"url", "http://evil.test/"}}),
+      "params.url: host \"evil.test\" port 80 is not allowed (not matched "
+      "by --http_allow; a pattern without a port allows only 80 and 443)");
   EXPECT_EQ(Error({{"url", "http://user:pw@example.com/"}}),
             "params.url: credentials in the URL are not accepted (send an "
             "Authorization header instead)");
@@ -139,7 +140,7 @@ TEST_F(HttpParamsTest, UrlsMustBeHttpWithAnAllowedHost) {
 }
 
 TEST(HttpParamsSsrfTest, EverySpellingOfAnInternalAddressIsRefused) {
-  HostPolicy any = *HostPolicy::Create({"*"}, {});
+  HostPolicy any = *HostPolicy::Create({"*:*"}, {});
   HttpOptions options;
   for (const char* url :
        {"http://127.1/", "http://0x7f000001/", "http://2130706433/",

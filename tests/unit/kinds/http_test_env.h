@@ -25,10 +25,12 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 class HttpTestEnv {
  public:
-  explicit HttpTestEnv(HttpOptions options, size_t workers = 2)
+  // `server_memory` (may be null) must outlive the env.
+  explicit HttpTestEnv(HttpOptions options, size_t workers = 2,
+                       MemoryBudget* server_memory = nullptr)
       : pool_(workers, 1024), dispatcher_(&pool_, &timers_) {
     absl::StatusOr<std::shared_ptr<HttpKind>> kind =
-        HttpKind::Create(std::move(options));
+        HttpKind::Create(std::move(options), server_memory);
     EXPECT_TRUE(kind.ok()) << kind.status();
     kind_ = *kind;
     absl::Status s = kind_->Register(kinds_, backends_);
@@ -98,8 +100,8 @@ class HttpTestEnv {
 // Options letting jobs reach 127.0.0.1 (the test servers) and nothing else.
 inline HttpOptions LoopbackOptions() {
   HttpOptions o;
-  o.allow = {"127.0.0.1"};
-  o.allow_private = {"127.0.0.1"};
+  o.allow = {"127.0.0.1:*"};
+  o.allow_private = {"127.0.0.1:*"};
   return o;
 }
 

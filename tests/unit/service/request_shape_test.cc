@@ -8,7 +8,7 @@
 #include "google/protobuf/arena.h"
 #include "gtest/gtest.h"
 #include "jobgroup/v1/jobgroup.pb.h"
-#include "server/service/memory_budget.h"
+#include "server/core/memory_budget.h"
 #include "server/service/validation.h"
 
 namespace jobgroup {

@@ -13,8 +13,8 @@
 //
 // Thread-safe: every method may be called from any thread at once. Release()
 // costs one atomic operation unless a stream is waiting.
-#ifndef JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
-#define JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
+#ifndef JOBGROUP_SERVER_CORE_MEMORY_BUDGET_H_
+#define JOBGROUP_SERVER_CORE_MEMORY_BUDGET_H_
 
 #include <atomic>
 #include <cstdint>
@@ -97,4 +97,4 @@ uint64_t DefaultMemoryBudgetBytes();
 
 }  // namespace jobgroup
 
-#endif  // JOBGROUP_SERVER_SERVICE_MEMORY_BUDGET_H_
+#endif  // JOBGROUP_SERVER_CORE_MEMORY_BUDGET_H_

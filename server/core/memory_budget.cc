@@ -1,6 +1,6 @@
 // MemoryBudget's waiters, and DefaultMemoryBudgetBytes(): the default budget,
 // from the limits the process runs under.
-#include "server/service/memory_budget.h"
+#include "server/core/memory_budget.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
