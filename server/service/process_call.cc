@@ -173,8 +173,9 @@ class ProcessCall final
           spec->kind = ctx.kinds->Find(job.kind()) ? job.kind() : "";
           spec->rejected = s;
         }
-        held += HeldBytes(*spec);
-        live_.emplace(index, spec);
+        uint64_t bytes = HeldBytes(*spec);
+        held += bytes;
+        live_.emplace(index, LiveJob{std::move(spec), bytes});
         ++added;
       }
       // EndInput() waits for these jobs to be in the run before closing
@@ -191,7 +192,7 @@ class ProcessCall final
       gate_.AddJobs(added);
       bool taken = run_->AddJobs(added, [self](uint64_t index) {
         absl::MutexLock lock(&self->input_mu_);
-        return std::shared_ptr<const JobSpec>(self->live_.at(index));
+        return std::shared_ptr<const JobSpec>(self->live_.at(index).spec);
       });
       if (!taken) gate_.AddJobs(-static_cast<int64_t>(added));
     }
@@ -507,10 +508,11 @@ class ProcessCall final
       absl::MutexLock lock(&input_mu_);
       auto it = live_.find(r.index);
       if (it == live_.end()) return {"", ""};
-      out = {it->second->kind, it->second->id};
-      held = HeldBytes(*it->second);
+      const JobSpec& spec = *it->second.spec;
+      out = {spec.kind, spec.id};
+      held = it->second.held_bytes;
       // A rejected duplicate is not the owner of its id.
-      if (auto id = live_ids_.find(it->second->id);
+      if (auto id = live_ids_.find(spec.id);
           id != live_ids_.end() && id->second == r.index) {
         live_ids_.erase(id);
       }
@@ -552,9 +554,13 @@ class ProcessCall final
   bool adding_ ABSL_GUARDED_BY(input_mu_) = false;
   bool close_when_added_ ABSL_GUARDED_BY(input_mu_) = false;
   absl::Status unparseable_ ABSL_GUARDED_BY(input_mu_);  // kUnparseable.
-  // Jobs received whose result has not been sent: index -> spec.
-  absl::flat_hash_map<uint64_t, std::shared_ptr<JobSpec>> live_
-      ABSL_GUARDED_BY(input_mu_);
+  // A job received whose result has not been sent, and the bytes it holds
+  // of the budget (HeldBytes() of its spec, counted once).
+  struct LiveJob {
+    std::shared_ptr<JobSpec> spec;
+    uint64_t held_bytes;
+  };
+  absl::flat_hash_map<uint64_t, LiveJob> live_ ABSL_GUARDED_BY(input_mu_);
   // The ids of the jobs of live_ that were not rejected -> their index;
   // each key is the id held by its job's spec in live_.
   absl::flat_hash_map<absl::string_view, uint64_t> live_ids_

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -299,6 +300,102 @@ TEST_F(HostileInputTest, ProcessStreamThatDoesNotReadStaysUnderTheBudget) {
   grpc::Status s = stream->Finish();
   EXPECT_FALSE(s.ok());
   // Every byte comes back once the call is gone.
+  uint64_t used = 1;
+  for (int i = 0; i < 200 && used != 0; ++i) {
+    used = MemoryInUse(*server).second;
+    if (used != 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(used, 0u);
+  ASSERT_TRUE(Alive(*server)) << server->Log();
+  ExpectEchoCallSucceeds(*server);
+}
+
+// The value of a counter or gauge without labels in /metrics; -1 when
+// missing.
+double MetricValue(const ServerProcess& server, absl::string_view name) {
+  std::string text = server.Metrics();
+  std::string key = absl::StrCat("\n", name, " ");
+  size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+// A Process stream whose client reads its results slowly: the results the
+// server cannot send yet (and the jobs behind them) fill the memory budget,
+// the stream stops reading, and it resumes by itself as the client reads.
+// Every job still gets exactly one result, in one call that ends OK.
+//
+// The shape is chosen so that the budget fills before gRPC's own quota (the
+// budget's last quarter, 32 MiB here) would reset the stream: many small
+// jobs per message (what the stream holds per job, its spec and its output,
+// grows much faster than what gRPC buffers for it), a window larger than
+// the budget can hold, and a client that reads, slowly, from the start.
+TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
+  auto server =
+      Start({"--memory_budget_bytes=134217728"});  // 96 MiB for calls.
+  ASSERT_NE(server->port(), 0);
+  ASSERT_EQ(MetricValue(*server, "jobgroup_stream_memory_waits_total"), 0);
+  constexpr int kMessages = 1500;
+  constexpr int kJobsPerMessage = 64;
+  const std::string payload(2048, 'p');  // 188 MiB of payloads in all.
+  auto stub = server->NewStub();
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 240000);
+  auto stream = stub->Process(&ctx);
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      v1::ProcessRequest m;
+      if (i == 0) m.mutable_options()->set_max_concurrency(200000);
+      for (int j = 0; j < kJobsPerMessage; ++j) {
+        v1::Job* job = m.add_jobs();
+        *job = MakeJob("echo");
+        job->set_id(absl::StrCat("j", i * kJobsPerMessage + j));
+        job->set_payload(payload);
+      }
+      if (!stream->Write(m)) return;
+    }
+    stream->WritesDone();
+  });
+  // The client reads slowly until the stream has waited for bytes at least
+  // once, then at full speed.
+  std::atomic<bool> waited{false};
+  std::atomic<bool> reading{true};
+  std::thread monitor([&] {
+    for (int i = 0; i < 1200 && reading && !waited; ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+      if (MetricValue(*server, "jobgroup_stream_memory_waits_total") > 0) {
+        waited = true;
+      }
+    }
+  });
+  std::map<std::string, int> results;
+  int64_t summary_total = -1;
+  uint64_t most = 0;
+  v1::ProcessResponse r;
+  while (stream->Read(&r)) {
+    for (const v1::JobResult& jr : r.results()) {
+      ++results[jr.id()];
+      EXPECT_EQ(jr.outcome(), v1::JOB_OUTCOME_SUCCEEDED) << jr.id();
+      EXPECT_EQ(jr.output().size(), payload.size()) << jr.id();
+    }
+    if (r.has_summary()) summary_total = r.summary().total();
+    if (!waited) {
+      absl::SleepFor(absl::Milliseconds(5));
+      if (results.size() % 64 == 0) {
+        most = std::max(most, MemoryInUse(*server).second);
+      }
+    }
+  }
+  reading = false;
+  monitor.join();
+  EXPECT_TRUE(waited) << "the stream never stopped reading for the budget";
+  EXPECT_LE(most, MemoryInUse(*server).first + (4u << 20));
+  writer.join();
+  grpc::Status s = stream->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  EXPECT_EQ(results.size(), size_t{kMessages * kJobsPerMessage});
+  for (const auto& [id, n] : results) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(summary_total, kMessages * kJobsPerMessage);
   uint64_t used = 1;
   for (int i = 0; i < 200 && used != 0; ++i) {
     used = MemoryInUse(*server).second;
