@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "client/batch_report.h"
 #include "client/bench_command.h"
+#include "client/calls_command.h"
 #include "client/cli_flags.h"
 #include "client/human_duration.h"
 #include "client/job_client.h"
@@ -28,6 +29,7 @@
 #include "client/result_printer.h"
 #include "client/run_options.h"
 #include "client/spinner.h"
+#include "client/top_command.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/grpcpp.h"
 
@@ -68,6 +70,10 @@ Commands:
   health    check the server's health; exit 0 only when SERVING
   bench     load generator: calls/s, jobs/s and latency percentiles of
             RunBatch, StreamBatch or Process calls (closed or open loop)
+  calls     the calls in flight on the server (calls list) and stopping
+            one (calls cancel ID); admin API, needs an admin token
+  top       what the server is doing, refreshed live: calls, backends,
+            queue, workers, rates; keys to sort, select and cancel calls
   version   print the client's version
 
 Global flags (also accepted after the command):
@@ -83,10 +89,14 @@ Examples:
   jobgroup process --jobs-file jobs.jsonl > results.jsonl
   jobgroup health && echo ready
   jobgroup bench --jobs-per-call 10 --rate 5000 --duration 30s
+  jobgroup top --admin-token-file admin.token
+  jobgroup calls cancel 3f2a... --reason "runaway" --admin-token-file t
 
 Environment:
   JOBGROUP_TARGET   default for --target
   JOBGROUP_TOKEN    default for --token
+  JOBGROUP_ADMIN_TOKEN  the admin token of calls and top (else
+                    --admin-token-file)
   NO_COLOR          no colours in the output (also off when stdout is not a
                     terminal)
   GRPC_VERBOSITY    e.g. DEBUG: show gRPC's own log lines on stderr
@@ -780,7 +790,7 @@ int RunCli(const std::vector<std::string>& args, const Console& c) {
   }
   if (i >= args.size()) {
     *c.err << "jobgroup: no command given; one of run, process, info, health, "
-              "bench, version (see 'jobgroup --help')\n";
+              "bench, calls, top, version (see 'jobgroup --help')\n";
     return kExitUsageOrConnection;
   }
   const std::string& command = args[i];
@@ -791,12 +801,15 @@ int RunCli(const std::vector<std::string>& args, const Console& c) {
   if (command == "info") return InfoCommand(rest, c);
   if (command == "health") return HealthCommand(rest, c);
   if (command == "bench") return BenchCommand(rest, c);
+  if (command == "calls") return CallsCommand(rest, c);
+  if (command == "top") return TopCommand(rest, c);
   if (command == "version") {
     if (!global.empty()) rest.erase(rest.begin(), rest.begin() + global.size());
     return VersionCommand(rest, c);
   }
   *c.err << "jobgroup: unknown command \"" << command
-         << "\"; one of run, process, info, health, bench, version (see "
+         << "\"; one of run, process, info, health, bench, calls, top, version "
+            "(see "
             "'jobgroup --help')\n";
   return kExitUsageOrConnection;
 }

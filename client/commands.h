@@ -1,5 +1,7 @@
 // The jobgroup command line: `jobgroup [global flags] COMMAND [flags]` with
-// the commands run, process, info, health, bench and version. RunCli() takes
+// the commands run, process, info, health, bench, calls, top and version
+// (calls and top use the admin API; see calls_command.h, top_command.h).
+// RunCli() takes
 // the words after the program name and the process's streams, so tests can
 // drive it without a terminal, and returns the exit status:
 //   0  every job succeeded (info and health: the server answered, SERVING)
