@@ -18,7 +18,7 @@ esac
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev prometheus-cpp-dev libssl-dev libcurl4-openssl-dev
+  libabsl-dev prometheus-cpp-dev libcivetweb-dev libssl-dev libcurl4-openssl-dev
 )
 # What the test stages of scripts/test.sh use, each named for its stage:
 #   sanitizers and fuzzers: clang, its runtimes and llvm-symbolizer (llvm-14)
@@ -26,10 +26,12 @@ build_pkgs=(
 #   interop: nodejs, npm, python3-grpcio, python3-protobuf, jq
 #   container image: buildah, debootstrap; manifests: nodejs, npm, unzip
 #   loaded runs (scripts/test-loaded.sh): stress-ng
+#   status page (integration.status_page, headless): chromium
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev llvm-14
   clang-format procps curl openssl prometheus python3 nginx-light wrk
   python3-grpcio python3-protobuf jq buildah debootstrap unzip stress-ng
+  chromium
 )
 
 # kubectl (with its built-in kustomize) comes from a package of the npm

@@ -1,4 +1,4 @@
-// Implementation of StopExposer().
+// Implementation of StopListenerAtOnce().
 #include "server/service/exposer_stop.h"
 
 #include <arpa/inet.h>
@@ -39,9 +39,8 @@ void Knock(int family, int port) {
 
 }  // namespace
 
-void StopExposer(std::unique_ptr<prometheus::Exposer> exposer) {
-  if (!exposer) return;
-  std::vector<int> ports = exposer->GetListeningPorts();
+void StopListenerAtOnce(const std::vector<int>& ports,
+                        absl::FunctionRef<void()> stop) {
   std::atomic<bool> stopped{false};
   std::thread knocker([&stopped, &ports] {
     while (!stopped.load()) {
@@ -52,7 +51,7 @@ void StopExposer(std::unique_ptr<prometheus::Exposer> exposer) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   });
-  exposer.reset();
+  stop();
   stopped.store(true);
   knocker.join();
 }

@@ -13,9 +13,9 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "server/core/outcome_ledger.h"
-#include "server/service/exposer_stop.h"
 #include "server/service/listen_error.h"
 #include "server/service/sharded_family.h"
+#include "server/service/status_http_server.h"
 
 namespace jobgroup {
 namespace {
@@ -404,26 +404,39 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
                        .Add({});
 }
 
-ServerMetrics::~ServerMetrics() { StopExposer(std::move(exposer_)); }
+// The server stops at once (StopListenerAtOnce), before the source goes.
+ServerMetrics::~ServerMetrics() { http_.reset(); }
 
 absl::Status ServerMetrics::Serve(const std::string& address) {
-  try {
-    // Four threads, and a request that does not arrive whole within 2 s is
-    // dropped: a client that sends half a request holds one thread for
-    // 2 s, not every scrape for civetweb's default 30 s.
-    exposer_ = std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", address, "num_threads", "4",
-                                 "request_timeout_ms", "2000"});
-  } catch (const std::exception&) {
-    // civetweb's own words ("null context when constructing CivetServer")
-    // do not say what went wrong.
+  // In the order prometheus-cpp's Exposer served them (its own exposer_*
+  // families come first, from StatusHttpServer).
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables;
+  collectables.push_back(registry_);
+  for (const auto& family : sharded_) collectables.push_back(family);
+  collectables.push_back(live_);
+  http_ = StatusHttpServer::Start(
+      address, std::move(collectables),
+      [this]() -> std::optional<admin::v1::ServerSnapshot> {
+        std::function<admin::v1::ServerSnapshot()> source;
+        {
+          absl::MutexLock lock(&status_mu_);
+          source = status_source_;
+        }
+        if (!source) return std::nullopt;
+        return source();
+      });
+  if (!http_) {
+    // civetweb does not say what went wrong.
     return ListenError("--metrics_listen", address);
   }
-  exposer_->RegisterCollectable(registry_);
-  for (const auto& family : sharded_) exposer_->RegisterCollectable(family);
-  exposer_->RegisterCollectable(live_);
   enabled_ = true;
   return absl::OkStatus();
+}
+
+void ServerMetrics::SetStatusSource(
+    std::function<admin::v1::ServerSnapshot()> source) {
+  absl::MutexLock lock(&status_mu_);
+  status_source_ = std::move(source);
 }
 
 void ServerMetrics::WatchDispatcher(const Dispatcher* dispatcher) {
@@ -431,8 +444,8 @@ void ServerMetrics::WatchDispatcher(const Dispatcher* dispatcher) {
 }
 
 int ServerMetrics::port() const {
-  if (!exposer_) return 0;
-  std::vector<int> ports = exposer_->GetListeningPorts();
+  if (!http_) return 0;
+  std::vector<int> ports = http_->ports();
   return ports.empty() ? 0 : ports[0];
 }
 

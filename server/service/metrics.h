@@ -1,5 +1,6 @@
 // ServerMetrics: jobgroupd's Prometheus metrics (prometheus-cpp), and the
-// HTTP endpoint that serves them.
+// HTTP endpoint that serves them with the status page (StatusHttpServer:
+// /, /metrics, /statusz, /statusz.json).
 //
 // Label values come only from configuration and code (kinds, backends,
 // methods, gRPC codes, outcomes), never from client strings, so the number
@@ -17,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,10 +26,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "jobgroup/admin/v1/admin.pb.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -44,6 +47,8 @@
 #include "server/service/stream_limit.h"
 
 namespace jobgroup {
+
+class StatusHttpServer;
 
 // The RPCs, for per-method series.
 enum class Method { kRunBatch, kStreamBatch, kProcess, kGetServerInfo };
@@ -74,13 +79,21 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
 
   // ServerMetrics::Serve()
   //
-  // Serves /metrics on `address` (host:port). Errors when it cannot bind.
+  // Serves /metrics, the status page (/statusz, /statusz.json) and an
+  // index (/) on `address` (host:port). Errors when it cannot bind.
   // Until it is called nothing is recorded: with no endpoint (empty
   // --metrics_listen) the hot path pays nothing for metrics, which is also
   // how the benchmarks measure their cost.
   absl::Status Serve(const std::string& address);
   // The port /metrics is served on (after Serve()).
   int port() const;
+
+  // What /statusz and /statusz.json show: `source` is called on the HTTP
+  // server's threads, once per page request, so it must be safe from any
+  // thread and outlive the metrics (or be replaced first). Unset (or
+  // empty), the pages say "status not available". May be called before or
+  // after Serve(), from any thread.
+  void SetStatusSource(std::function<admin::v1::ServerSnapshot()> source);
 
   // gRPC call metrics, named as grpc-ecosystem's interceptors name them.
   void CallStarted(Method m);
@@ -143,7 +156,11 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   // The sharded families, exposed beside registry_.
   std::vector<std::shared_ptr<prometheus::Collectable>> sharded_;
   std::shared_ptr<LiveCollector> live_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  // The status source; read per page request.
+  absl::Mutex status_mu_;
+  std::function<admin::v1::ServerSnapshot()> status_source_
+      ABSL_GUARDED_BY(status_mu_);
+  std::unique_ptr<StatusHttpServer> http_;
   // By kind name; "" is kind="unknown". Filled by the constructor only.
   absl::flat_hash_map<std::string, KindSeries> kinds_;
   // The same series by the registry's JobKind, for the hot path. A server
