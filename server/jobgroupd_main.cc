@@ -142,6 +142,12 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
           "'authorization: Bearer TOKEN' with one of them, or it fails with "
           "UNAUTHENTICATED. Health, reflection and /metrics need no token. "
           "Keep the file readable by jobgroupd only; read once at start-up.");
+ABSL_FLAG(std::string, admin_tokens_file, "",
+          "File of admin tokens (format as --auth_tokens_file). When set, "
+          "the admin API (jobgroup.admin.v1.AdminService: ListCalls, "
+          "WatchServer, CancelCall; `jobgroup top`, `jobgroup calls`) is "
+          "served on --listen and needs one of these tokens; job tokens are "
+          "refused by it. Unset: the admin API is off.");
 ABSL_FLAG(std::string, health_listen, "",
           "Also serve grpc.health.v1.Health, alone, in plain text and without "
           "a token, on this host:port (for probes that cannot pass the gRPC "
@@ -273,7 +279,8 @@ const std::vector<FlagGroup>& JobgroupdFlagGroups() {
           {"Backends and workers",
            {"backend", "kind_backends", "workers", "queue_capacity"}},
           {"Security",
-           {"tls_cert", "tls_key", "tls_client_ca", "auth_tokens_file"}},
+           {"tls_cert", "tls_key", "tls_client_ca", "auth_tokens_file",
+            "admin_tokens_file"}},
           {"Metrics and logging",
            {"metrics_listen", "log_format", "log_level",
             "log_calls_per_second"}},
@@ -454,6 +461,17 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       return 2;
     }
     o.authenticator = *std::move(authenticator);
+  }
+  std::string admin_file = absl::GetFlag(FLAGS_admin_tokens_file);
+  if (!admin_file.empty()) {
+    absl::StatusOr<std::unique_ptr<jobgroup::Authenticator>> admin =
+        jobgroup::Authenticator::FromFile(admin_file);
+    if (!admin.ok()) {
+      fprintf(stderr, "jobgroupd: --admin_tokens_file: %s\n",
+              std::string(admin.status().message()).c_str());
+      return 2;
+    }
+    o.admin_authenticator = *std::move(admin);
   }
   // --backend repeats (in flag files too); Abseil would keep only the last.
   std::vector<std::string> backends = RepeatedFlagValues(raw, "backend");

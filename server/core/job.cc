@@ -47,6 +47,8 @@ absl::string_view CancelCauseName(CancelCause cause) {
       return "drain";
     case CancelCause::kShutdown:
       return "shutdown";
+    case CancelCause::kOperator:
+      return "operator";
   }
   return "unknown";
 }
@@ -71,6 +73,9 @@ Cancellation Cancellation::Of(CancelCause cause, absl::Status status) {
         break;
       case CancelCause::kDrain:
         status = absl::CancelledError("the server is draining");
+        break;
+      case CancelCause::kOperator:
+        status = absl::CancelledError("an operator cancelled the call");
         break;
       case CancelCause::kShutdown:
       case CancelCause::kNone:

@@ -115,6 +115,7 @@ enum class CancelCause {
   kDeadline,  // The call's deadline passed.
   kDrain,     // The server drained and ended the calls still running.
   kShutdown,  // The server is shutting down.
+  kOperator,  // An operator cancelled the call (AdminService.CancelCall).
 };
 absl::string_view CancelCauseName(CancelCause cause);  // "none", "client", ...
 

@@ -89,4 +89,10 @@ int64_t Semaphore::peak_in_use() const {
   return peak_in_use_;
 }
 
+absl::Duration Semaphore::oldest_wait(absl::Time now) const {
+  MutexLock lock(&mu_);
+  if (waiters_.empty()) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), now - waiters_.begin()->second.since);
+}
+
 }  // namespace jobgroup

@@ -68,6 +68,8 @@ class Semaphore {
   int64_t waiting() const;
   // Most permits ever held at once; tests use it to prove the cap.
   int64_t peak_in_use() const;
+  // How long the oldest waiter has waited by `now`; zero with none.
+  absl::Duration oldest_wait(absl::Time now) const;
 
  private:
   struct Waiter {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -92,6 +93,11 @@ Authenticator::Digest Authenticator::DigestOf(absl::string_view token) {
 }
 
 absl::Status Authenticator::Check(absl::string_view authorization) const {
+  return Identify(authorization).status();
+}
+
+absl::StatusOr<std::string> Authenticator::Identify(
+    absl::string_view authorization) const {
   // The scheme, then one or more spaces, then the token (RFC 7235).
   constexpr absl::string_view kScheme = "bearer ";
   absl::string_view token;
@@ -104,8 +110,11 @@ absl::Status Authenticator::Check(absl::string_view authorization) const {
   for (const Digest& d : digests_) {
     matches |= CRYPTO_memcmp(d.data(), presented.data(), d.size()) == 0;
   }
+  std::string name = absl::StrCat(
+      "sha256:", absl::BytesToHexString(absl::string_view(
+                     reinterpret_cast<const char*>(presented.data()), 6)));
   OPENSSL_cleanse(presented.data(), presented.size());
-  if (well_formed && matches != 0) return absl::OkStatus();
+  if (well_formed && matches != 0) return name;
   return absl::UnauthenticatedError(kRefusal);
 }
 

@@ -54,6 +54,13 @@ class Authenticator {
   // kRefusal. Never blocks.
   absl::Status Check(absl::string_view authorization) const;
 
+  // Authenticator::Identify()
+  //
+  // Check(), and on success the token's name: "sha256:" and the first 12
+  // hex digits of its SHA-256, which tells tokens apart without revealing
+  // one (`printf %s TOKEN | sha256sum`).
+  absl::StatusOr<std::string> Identify(absl::string_view authorization) const;
+
   // How many distinct tokens are accepted.
   size_t token_count() const { return digests_.size(); }
 

@@ -50,13 +50,19 @@ uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs) {
 }
 
 absl::Status Authenticate(const ServiceContext& ctx,
-                          const grpc::CallbackServerContext& context) {
+                          const grpc::CallbackServerContext& context,
+                          std::string* token) {
   const Authenticator* authenticator = ctx.options->authenticator.get();
   if (authenticator == nullptr) return absl::OkStatus();
   // Exactly one authorization entry; none or several is a refusal.
-  absl::Status s = authenticator->Check(OneValue(context, "authorization"));
-  if (!s.ok()) ctx.metrics->Rejected("unauthenticated");
-  return s;
+  absl::StatusOr<std::string> name =
+      authenticator->Identify(OneValue(context, "authorization"));
+  if (!name.ok()) {
+    ctx.metrics->Rejected("unauthenticated");
+    return name.status();
+  }
+  if (token != nullptr) *token = *std::move(name);
+  return absl::OkStatus();
 }
 
 void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
@@ -81,7 +87,9 @@ CallGate::CallGate(const ServiceContext& ctx,
       method_(method),
       started_(absl::Now()),
       peer_(context->peer()),
-      call_id_(CallIdFor(OneValue(*context, kRequestIdKey))) {
+      call_id_(CallIdFor(OneValue(*context, kRequestIdKey))),
+      live_(std::make_shared<LiveCall>(
+          LiveCall::Identity{call_id_, method_, peer_, "", started_})) {
   if (absl::string_view tp = OneValue(*context, kTraceparentKey);
       IsValidTraceparent(tp)) {
     traceparent_ = std::make_shared<const std::string>(tp);
@@ -124,6 +132,7 @@ absl::Time CallGate::Deadline(uint64_t jobs) {
     deadline_capped_ = at - margin > cap;
   }
   deadline_ = deadline - started_;
+  live_->set_deadline(deadline);
   return deadline;
 }
 
@@ -161,8 +170,11 @@ absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
   return options;
 }
 
-absl::Status CallGate::Authenticate() const {
-  return jobgroup::Authenticate(ctx_, *context_);
+absl::Status CallGate::Authenticate() {
+  std::string token;
+  absl::Status s = jobgroup::Authenticate(ctx_, *context_, &token);
+  if (s.ok()) live_->set_token(std::move(token));
+  return s;
 }
 
 absl::Status CallGate::OpenStream() {
@@ -290,7 +302,10 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
   return absl::OkStatus();
 }
 
-void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
+void CallGate::AddJobs(int64_t n) {
+  ctx_.jobs_in_flight->fetch_add(n);
+  live_->AddJobs(n);
+}
 
 bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
   bool over = r.outcome == JobOutcome::kSucceeded &&
@@ -305,6 +320,7 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!r.output.empty()) HoldBytes(r.output.size());
+  live_->JobDone(r.outcome);
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
   return over;
@@ -322,7 +338,7 @@ BatchSummary CallGate::Summary(const BatchSummary& run) const {
 void CallGate::Cancelled() { cancelled_.store(true); }
 
 void CallGate::Register(std::shared_ptr<BatchRun> run) {
-  registry_id_ = ctx_.calls->Add(std::move(run));
+  registry_id_ = ctx_.calls->Add(live_, std::move(run));
 }
 
 absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
@@ -372,6 +388,13 @@ void CallGate::LogEnd(const absl::Status& status, const BatchSummary* summary,
     f.push_back(
         {"rejected", absl::StrCat(summary->count(JobOutcome::kRejected))});
     f.push_back({"deadline_hit", summary->deadline_hit ? "true" : "false"});
+    if (summary->cancel_cause != CancelCause::kNone) {
+      f.push_back({"cancel_cause",
+                   std::string(CancelCauseName(summary->cancel_cause))});
+      f.push_back(
+          {"cancel_reason", std::string(summary->cancel_reason.message().substr(
+                                0, kMaxCancelReasonBytes))});
+    }
   }
   if (deadline_ > absl::ZeroDuration()) {
     f.push_back(

@@ -28,6 +28,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/batch_run.h"
+#include "server/service/live_call.h"
 #include "server/service/service_context.h"
 
 namespace jobgroup {
@@ -37,9 +38,11 @@ uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs);
 
 // Refuses the call unless it carries a valid bearer token, when tokens are
 // configured (--auth_tokens_file). The one check every JobService call
-// makes before anything else; counted as a rejection when it fails.
+// makes before anything else; counted as a rejection when it fails. Sets
+// `token` (may be null) to the token's name (Authenticator::Identify()).
 absl::Status Authenticate(const ServiceContext& ctx,
-                          const grpc::CallbackServerContext& context);
+                          const grpc::CallbackServerContext& context,
+                          std::string* token = nullptr);
 
 // Counts a refused request in metrics.
 void CountInvalid(const ServiceContext& ctx, const absl::Status& s);
@@ -133,7 +136,7 @@ class CallGate {
       const v1::BatchOptions& proto_options);
 
   // This call's Authenticate(): first thing in every job-running call.
-  absl::Status Authenticate() const;
+  absl::Status Authenticate();
 
   // CallGate::OpenStream()
   //
@@ -194,6 +197,8 @@ class CallGate {
 
   const ServiceContext& ctx() const { return ctx_; }
   Method method() const { return method_; }
+  // What the admin API shows of the call.
+  const std::shared_ptr<LiveCall>& live() const { return live_; }
 
  private:
   // Adds the retry hint of a refusal that may succeed later to the
@@ -218,6 +223,7 @@ class CallGate {
   bool deadline_capped_ = false;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
+  const std::shared_ptr<LiveCall> live_;
   // Reserved from ctx_.memory; atomic as a stream's read may reserve while
   // End() gives back.
   std::atomic<uint64_t> request_bytes_{0};

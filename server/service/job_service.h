@@ -21,6 +21,9 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
  public:
   explicit JobServiceImpl(ServiceContext ctx);
 
+  // What every call of the service reads; lives as long as the service.
+  const ServiceContext& context() const { return ctx_; }
+
   grpc::ServerUnaryReactor* GetServerInfo(
       grpc::CallbackServerContext* context,
       const v1::GetServerInfoRequest* request,

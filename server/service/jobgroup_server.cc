@@ -222,6 +222,11 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.version = JobgroupVersion();
   ctx.server_name = options_.server_name;
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
+  status_ = std::make_unique<ServerStatus>(&service_->context(), absl::Now());
+  if (o.admin_authenticator != nullptr) {
+    admin_service_ = std::make_unique<AdminServiceImpl>(
+        &service_->context(), status_.get(), o.admin_authenticator);
+  }
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(o);
@@ -247,6 +252,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.RegisterService(health_service_.get());
+  if (admin_service_ != nullptr) builder.RegisterService(admin_service_.get());
   // gRPC's own buffers (messages being received, before any call sees
   // them, and sent) get the quarter of the budget that requests do not;
   // under pressure gRPC reads less and refuses new streams. Threads:

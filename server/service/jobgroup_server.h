@@ -23,6 +23,7 @@
 #include "server/core/job_kind.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
+#include "server/service/admin_service.h"
 #include "server/service/call_registry.h"
 #include "server/service/health_server.h"
 #include "server/service/health_service.h"
@@ -32,6 +33,7 @@
 #include "server/service/logger.h"
 #include "server/service/metrics.h"
 #include "server/service/server_options.h"
+#include "server/service/server_status.h"
 #include "server/service/validation.h"
 
 namespace jobgroup {
@@ -89,7 +91,9 @@ class JobgroupServer {
   std::atomic<int64_t> jobs_in_flight_{0};
   std::atomic<int64_t> open_calls_{0};    // ServiceContext::open_calls.
   std::unique_ptr<StreamLimit> streams_;  // ServiceContext::streams.
-  std::unique_ptr<HealthService> health_service_;  // Outlives server_.
+  std::unique_ptr<HealthService> health_service_;    // Outlives server_.
+  std::unique_ptr<ServerStatus> status_;             // Outlives server_.
+  std::unique_ptr<AdminServiceImpl> admin_service_;  // Outlives server_.
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -447,6 +447,9 @@ class ProcessCall final
         return absl::UnavailableError(
             absl::StrCat("the server is shutting down: ", read,
                          "; send them to another replica"));
+      case CancelCause::kOperator:
+        return absl::CancelledError(
+            absl::StrCat(summary.cancel_reason.message(), ": ", read));
       case CancelCause::kClient:
       case CancelCause::kNone:
         break;

@@ -87,5 +87,30 @@ void FillSummary(const BatchSummary& s, uint64_t jobs_read,
   out->set_rejected(s.count(JobOutcome::kRejected));
   SetDuration(s.elapsed, out->mutable_elapsed());
   out->set_deadline_hit(s.deadline_hit);
+  out->set_cancel_cause(ToProto(s.cancel_cause));
+  if (s.cancel_cause != CancelCause::kNone) {
+    out->set_cancel_reason(std::string(
+        s.cancel_reason.message().substr(0, kMaxCancelReasonBytes)));
+  }
+}
+
+v1::CancelCause ToProto(CancelCause cause) {
+  switch (cause) {
+    case CancelCause::kNone:
+      return v1::CANCEL_CAUSE_UNSPECIFIED;
+    case CancelCause::kClient:
+      return v1::CANCEL_CAUSE_CLIENT;
+    case CancelCause::kFailFast:
+      return v1::CANCEL_CAUSE_FAIL_FAST;
+    case CancelCause::kDeadline:
+      return v1::CANCEL_CAUSE_DEADLINE;
+    case CancelCause::kDrain:
+      return v1::CANCEL_CAUSE_DRAIN;
+    case CancelCause::kShutdown:
+      return v1::CANCEL_CAUSE_SHUTDOWN;
+    case CancelCause::kOperator:
+      return v1::CANCEL_CAUSE_OPERATOR;
+  }
+  return v1::CANCEL_CAUSE_UNSPECIFIED;
 }
 }  // namespace jobgroup

@@ -34,11 +34,16 @@ void FillResult(JobResult& r, absl::string_view id, v1::JobResult* out);
 void FillSummary(const BatchSummary& s, uint64_t jobs_read,
                  v1::BatchSummary* out);
 
+// The wire form of a cancel cause.
+v1::CancelCause ToProto(CancelCause cause);
+
 // Bytes a BatchSummary takes in a reply message at most (its field tag and
 // length included): nine counters of 11 bytes, two Durations of 24, two
 // bools, a call id of up to 128 bytes (call_id.h) with its tag and length,
-// and the summary's own tag and length, rounded up.
-inline constexpr uint64_t kSummaryBytesAtMost = 320;
+// the cancel cause, a cancel reason of up to kMaxCancelReasonBytes with its
+// tag and length, and the summary's own tag and length, rounded up.
+inline constexpr size_t kMaxCancelReasonBytes = 256;
+inline constexpr uint64_t kSummaryBytesAtMost = 600;
 
 // ResultBytesAtMost()
 //

@@ -86,6 +86,9 @@ struct ServerOptions {
   std::string tls_client_ca_file;  // PEM; set: clients need a cert it signed.
   // Null: JobService calls need no token.
   std::shared_ptr<const Authenticator> authenticator;
+  // Null: the admin API (AdminService) is off. Its own tokens; a job token
+  // cannot use it (--admin_tokens_file).
+  std::shared_ptr<const Authenticator> admin_authenticator;
   std::string health_listen;  // Plain-text health-only address; may be empty.
 };
 

@@ -1,0 +1,203 @@
+// Implementation of AdminServiceImpl.
+#include "server/service/admin_service.h"
+
+#include <grpcpp/alarm.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/service/logger.h"
+#include "server/service/proto_mapping.h"
+#include "server/service/stream_limit.h"
+
+namespace jobgroup {
+namespace {
+
+constexpr absl::Duration kMinInterval = absl::Milliseconds(100);
+constexpr absl::Duration kDefaultInterval = absl::Seconds(1);
+constexpr uint32_t kDefaultMaxCalls = 20;
+constexpr uint32_t kMaxMaxCalls = 1000;
+
+absl::string_view Authorization(const grpc::CallbackServerContext& context) {
+  auto [first, last] = context.client_metadata().equal_range("authorization");
+  if (first == last || std::next(first) != last) return {};
+  return absl::string_view(first->second.data(), first->second.size());
+}
+
+// At most 64 bytes of a client's text, for an error message.
+std::string QuoteId(absl::string_view s) {
+  if (s.size() <= 64) return absl::StrCat("\"", s, "\"");
+  return absl::StrCat("\"", s.substr(0, 64), "...\" (", s.size(), " bytes)");
+}
+
+}  // namespace
+
+// One WatchServer stream: a snapshot now, then one per interval (a gRPC
+// alarm between writes, so no thread waits), until the client cancels or
+// the server shuts down. Deletes itself in OnDone().
+class AdminServiceImpl::WatchCall final
+    : public grpc::ServerWriteReactor<admin::v1::ServerSnapshot> {
+ public:
+  WatchCall(AdminServiceImpl* service, absl::Duration interval,
+            size_t max_calls, bool has_slot)
+      : service_(service),
+        interval_(interval),
+        max_calls_(max_calls),
+        has_slot_(has_slot) {}
+
+  void Begin() { WriteNext(); }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (!ok || finished_) return;  // OnCancel() finishes the call.
+    alarm_.Set(absl::ToChronoTime(absl::Now() + interval_), [this](bool fired) {
+      if (fired) WriteNext();
+    });
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+      alarm_.Cancel();
+    }
+    Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    // The alarm's callback may still be on its way: cancel and wait for it
+    // by destroying the alarm first (grpc::Alarm's destructor cancels).
+    if (has_slot_) service_->ctx_->streams->Close();
+    delete this;
+  }
+
+ private:
+  void WriteNext() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    snapshot_ = service_->status_->Snapshot(absl::Now(), max_calls_);
+    StartWrite(&snapshot_);
+  }
+
+  AdminServiceImpl* const service_;
+  const absl::Duration interval_;
+  const size_t max_calls_;
+  const bool has_slot_;
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Alarm alarm_;
+  // Written by one StartWrite() at a time.
+  admin::v1::ServerSnapshot snapshot_;
+};
+
+AdminServiceImpl::AdminServiceImpl(
+    const ServiceContext* ctx, ServerStatus* status,
+    std::shared_ptr<const Authenticator> admin_tokens)
+    : ctx_(ctx), status_(status), admin_tokens_(std::move(admin_tokens)) {}
+
+absl::Status AdminServiceImpl::Authorize(
+    const grpc::CallbackServerContext& context, std::string* who) const {
+  absl::string_view authorization = Authorization(context);
+  absl::StatusOr<std::string> admin = admin_tokens_->Identify(authorization);
+  if (admin.ok()) {
+    *who = *std::move(admin);
+    return absl::OkStatus();
+  }
+  const Authenticator* jobs = ctx_->options->authenticator.get();
+  if (jobs != nullptr && jobs->Check(authorization).ok()) {
+    ctx_->metrics->Rejected("unauthenticated");
+    return absl::PermissionDeniedError(
+        "a job token cannot use the admin API: send one of "
+        "--admin_tokens_file");
+  }
+  ctx_->metrics->Rejected("unauthenticated");
+  return absl::UnauthenticatedError(Authenticator::kRefusal);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListCalls(
+    grpc::CallbackServerContext* context, const admin::v1::ListCallsRequest*,
+    admin::v1::ListCallsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  std::string who;
+  absl::Status s = Authorize(*context, &who);
+  if (s.ok()) *response = status_->ListCalls(absl::Now());
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<admin::v1::ServerSnapshot>*
+AdminServiceImpl::WatchServer(grpc::CallbackServerContext* context,
+                              const admin::v1::WatchServerRequest* request) {
+  std::string who;
+  absl::Status s = Authorize(*context, &who);
+  absl::Duration interval = kDefaultInterval;
+  if (request->has_interval()) {
+    interval = std::max(kMinInterval,
+                        absl::Seconds(request->interval().seconds()) +
+                            absl::Nanoseconds(request->interval().nanos()));
+  }
+  size_t max_calls = request->max_calls() == 0
+                         ? kDefaultMaxCalls
+                         : std::min(request->max_calls(), kMaxMaxCalls);
+  bool slot = s.ok() && ctx_->streams->TryOpen();
+  if (s.ok() && !slot) {
+    ctx_->metrics->Rejected("open_streams");
+    s = absl::ResourceExhaustedError(
+        absl::StrCat("the server has its limit of ", ctx_->streams->limit(),
+                     " streams open (--max_open_streams); retry later"));
+  }
+  auto* call = new WatchCall(this, interval, max_calls, slot);
+  if (!s.ok()) {
+    call->Finish(ToGrpc(s));
+    return call;
+  }
+  call->Begin();
+  return call;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CancelCall(
+    grpc::CallbackServerContext* context,
+    const admin::v1::CancelCallRequest* request,
+    admin::v1::CancelCallResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  std::string who;
+  absl::Status s = Authorize(*context, &who);
+  if (s.ok() && request->call_id().empty()) {
+    s = absl::InvalidArgumentError("call_id: is required");
+  }
+  if (s.ok() && request->reason().size() > kMaxOperatorReasonBytes) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("reason: ", request->reason().size(),
+                     " bytes is over the limit of ", kMaxOperatorReasonBytes));
+  }
+  if (!s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  absl::Status why = absl::CancelledError(
+      request->reason().empty()
+          ? std::string("cancelled by an operator")
+          : absl::StrCat("cancelled by an operator: ", request->reason()));
+  std::vector<CallRegistry::Entry> hit =
+      ctx_->calls->CancelCall(request->call_id(), why);
+  if (hit.empty()) {
+    reactor->Finish(ToGrpc(absl::NotFoundError(absl::StrCat(
+        "no call in flight has call_id ", QuoteId(request->call_id())))));
+    return reactor;
+  }
+  status_->FillCall(hit.front(), absl::Now(), response->mutable_call());
+  ctx_->logger->Log(LogLevel::kWarn, "call_cancelled_by_operator", "",
+                    {{"call_id", request->call_id()},
+                     {"calls", absl::StrCat(hit.size())},
+                     {"operator", who},
+                     {"reason", request->reason()}});
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace jobgroup

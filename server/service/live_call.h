@@ -1,0 +1,92 @@
+// LiveCall: what the server knows of one job-running call (RunBatch,
+// StreamBatch, Process) while it runs: who made it, when, its deadline, its
+// jobs so far and their outcomes, and its run, which an operator may cancel.
+// The admin API (admin_service.h) and the status page read it through the
+// CallRegistry; the call's CallGate fills it.
+//
+// Thread-safe. The identity is set before the call is registered and never
+// changes; the counters are relaxed atomics on the call's own cache lines
+// (one add per job, never contended by other calls); the run is set once,
+// under the registry's lock.
+#ifndef JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
+#define JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/core/batch_run.h"
+#include "server/core/job.h"
+#include "server/service/metrics.h"
+
+namespace jobgroup {
+
+class LiveCall {
+ public:
+  struct Identity {
+    std::string call_id;
+    Method method = Method::kRunBatch;
+    std::string peer;
+    std::string token;  // Authenticator::Identify(); empty without tokens.
+    absl::Time started;
+  };
+
+  explicit LiveCall(Identity id) : id_(std::move(id)) {}
+  LiveCall(const LiveCall&) = delete;
+  LiveCall& operator=(const LiveCall&) = delete;
+
+  const Identity& id() const { return id_; }
+
+  // Before the call is registered.
+  void set_token(std::string token) { id_.token = std::move(token); }
+  // The call's deadline, once known (Process learns it from its first
+  // message); InfiniteFuture until then.
+  void set_deadline(absl::Time t) {
+    deadline_ns_.store(absl::ToUnixNanos(t), std::memory_order_relaxed);
+  }
+  absl::Time deadline() const {
+    int64_t ns = deadline_ns_.load(std::memory_order_relaxed);
+    return ns == kNoDeadline ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+  }
+
+  // Jobs the call brought (may be negative: jobs a run did not take).
+  void AddJobs(int64_t n) {
+    jobs_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+  }
+  uint64_t jobs() const { return jobs_.load(std::memory_order_relaxed); }
+  // One job of the call has its outcome.
+  void JobDone(JobOutcome o) {
+    done_[static_cast<int>(o)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t done(JobOutcome o) const {
+    return done_[static_cast<int>(o)].load(std::memory_order_relaxed);
+  }
+  uint64_t done_total() const {
+    uint64_t n = 0;
+    for (const auto& d : done_) n += d.load(std::memory_order_relaxed);
+    return n;
+  }
+
+  // An operator cancelled the call (AdminService.CancelCall). True for the
+  // first one.
+  bool MarkOperatorCancel() {
+    return !operator_cancel_.exchange(true, std::memory_order_relaxed);
+  }
+  bool operator_cancelled() const {
+    return operator_cancel_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr int64_t kNoDeadline = INT64_MAX;
+  Identity id_;
+  std::atomic<int64_t> deadline_ns_{kNoDeadline};
+  alignas(64) std::atomic<uint64_t> jobs_{0};
+  std::atomic<uint64_t> done_[kJobOutcomeCount] = {};
+  std::atomic<bool> operator_cancel_{false};
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
