@@ -206,7 +206,12 @@ rule_files:
 scrape_configs:
   - job_name: jobgroup
     static_configs:
+      # The labels Kubernetes service discovery gives a pod's series, which
+      # the dashboard's namespace and pod variables select on.
       - targets: ["127.0.0.1:$metrics_port"]
+        labels:
+          namespace: jobgroup-e2e
+          pod: jobgroupd-e2e
 EOF
 if promtool check config "$work/prometheus.yml" >"$work/promtool-config.log" 2>&1; then
   pass "promtool check config (test config with the rule files)"
