@@ -222,7 +222,10 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.version = JobgroupVersion();
   ctx.server_name = options_.server_name;
   service_ = std::make_unique<JobServiceImpl>(std::move(ctx));
-  status_ = std::make_unique<ServerStatus>(&service_->context(), absl::Now());
+  status_ = std::make_unique<ServerStatus>(service_->context(), absl::Now());
+  // /statusz and /statusz.json on the metrics port show the top 50 calls.
+  metrics_->SetStatusSource(
+      [status = status_.get()] { return status->Snapshot(absl::Now(), 50); });
   if (o.admin_authenticator != nullptr) {
     admin_service_ = std::make_unique<AdminServiceImpl>(
         &service_->context(), status_.get(), o.admin_authenticator);

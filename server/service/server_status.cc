@@ -53,13 +53,13 @@ void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
   out->set_jobs_total(total);
   out->set_jobs_pending(pending);
   out->set_jobs_running(total - done - pending);
-  out->set_draining(ctx_->draining != nullptr && ctx_->draining->load());
+  out->set_draining(ctx_.draining != nullptr && ctx_.draining->load());
   out->set_cancelled_by_operator(c.operator_cancelled());
 }
 
 admin::v1::ListCallsResponse ServerStatus::ListCalls(absl::Time now) const {
   admin::v1::ListCallsResponse out;
-  for (const CallRegistry::Entry& e : ctx_->calls->List()) {
+  for (const CallRegistry::Entry& e : ctx_.calls->List()) {
     FillCall(e, now, out.add_calls());
   }
   return out;
@@ -69,12 +69,12 @@ admin::v1::ServerSnapshot ServerStatus::Snapshot(absl::Time now,
                                                  size_t max_calls) {
   admin::v1::ServerSnapshot s;
   SetTime(now, s.mutable_time());
-  s.set_version(ctx_->version);
+  s.set_version(ctx_.version);
   SetDuration(now - started_, s.mutable_uptime());
-  s.set_draining(ctx_->draining != nullptr && ctx_->draining->load());
+  s.set_draining(ctx_.draining != nullptr && ctx_.draining->load());
 
   std::vector<admin::v1::CallInfo> calls;
-  for (const CallRegistry::Entry& e : ctx_->calls->List()) {
+  for (const CallRegistry::Entry& e : ctx_.calls->List()) {
     FillCall(e, now, &calls.emplace_back());
   }
   // The heaviest first; the oldest first among equals (List() is by age).
@@ -87,13 +87,13 @@ admin::v1::ServerSnapshot ServerStatus::Snapshot(absl::Time now,
   size_t shown = std::min(calls.size(), max_calls);
   s.set_calls_omitted(calls.size() - shown);
   for (size_t i = 0; i < shown; ++i) *s.add_calls() = std::move(calls[i]);
-  if (ctx_->jobs_in_flight != nullptr) {
+  if (ctx_.jobs_in_flight != nullptr) {
     s.set_jobs_in_flight(static_cast<uint64_t>(
-        std::max<int64_t>(0, ctx_->jobs_in_flight->load())));
+        std::max<int64_t>(0, ctx_.jobs_in_flight->load())));
   }
 
-  if (ctx_->backends != nullptr) {
-    for (const Semaphore* b : ctx_->backends->List()) {
+  if (ctx_.backends != nullptr) {
+    for (const Semaphore* b : ctx_.backends->List()) {
       admin::v1::BackendInfo* out = s.add_backends();
       out->set_name(b->name());
       out->set_capacity(b->capacity());
@@ -102,17 +102,17 @@ admin::v1::ServerSnapshot ServerStatus::Snapshot(absl::Time now,
       SetDuration(b->oldest_wait(now), out->mutable_oldest_wait());
     }
   }
-  if (ctx_->workers != nullptr) {
-    const WorkerPool& w = *ctx_->workers;
+  if (ctx_.workers != nullptr) {
+    const WorkerPool& w = *ctx_.workers;
     s.mutable_queue()->set_capacity(w.queue_capacity());
     s.mutable_queue()->set_depth(w.queue_depth());
     s.mutable_queue()->set_parked(w.queue_parked());
     s.mutable_workers()->set_workers(w.workers());
     s.mutable_workers()->set_busy(w.busy());
   }
-  if (ctx_->memory != nullptr) {
-    s.set_memory_budget_bytes(ctx_->memory->limit());
-    s.set_memory_in_use_bytes(ctx_->memory->used());
+  if (ctx_.memory != nullptr) {
+    s.set_memory_budget_bytes(ctx_.memory->limit());
+    s.set_memory_in_use_bytes(ctx_.memory->used());
   }
   FillRates(now, s.mutable_rates());
   return s;
@@ -120,7 +120,7 @@ admin::v1::ServerSnapshot ServerStatus::Snapshot(absl::Time now,
 
 void ServerStatus::FillRates(absl::Time now, admin::v1::Rates* out) {
   Sample cur{now, {}, 0};
-  ctx_->calls->Totals(cur.done, &cur.calls);
+  ctx_.calls->Totals(cur.done, &cur.calls);
   absl::MutexLock lock(&mu_);
   while (!samples_.empty() && now - samples_.front().at > absl::Minutes(1)) {
     samples_.pop_front();

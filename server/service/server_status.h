@@ -30,9 +30,9 @@ class ServerStatus {
   // long (less just after the first snapshot).
   static constexpr absl::Duration kRateWindow = absl::Seconds(5);
 
-  // `ctx` (its registry, backends, workers, gauges and budget) must outlive
-  // the status.
-  ServerStatus(const ServiceContext* ctx, absl::Time started)
+  // What `ctx` points to (its registry, backends, workers, gauges and
+  // budget) must outlive the status; `ctx` itself is copied.
+  ServerStatus(const ServiceContext& ctx, absl::Time started)
       : ctx_(ctx), started_(started) {}
   ServerStatus(const ServerStatus&) = delete;
   ServerStatus& operator=(const ServerStatus&) = delete;
@@ -57,7 +57,7 @@ class ServerStatus {
   };
   void FillRates(absl::Time now, admin::v1::Rates* out);
 
-  const ServiceContext* const ctx_;
+  const ServiceContext ctx_;
   const absl::Time started_;
   absl::Mutex mu_;
   // Totals at past snapshots, oldest first, a minute at most.
