@@ -417,13 +417,10 @@ absl::Status ServerMetrics::Serve(const std::string& address) {
   http_ = StatusHttpServer::Start(
       address, std::move(collectables),
       [this]() -> std::optional<admin::v1::ServerSnapshot> {
-        std::function<admin::v1::ServerSnapshot()> source;
-        {
-          absl::MutexLock lock(&status_mu_);
-          source = status_source_;
-        }
-        if (!source) return std::nullopt;
-        return source();
+        // Held while the source runs: SetStatusSource() waits for it.
+        absl::ReaderMutexLock lock(&status_mu_);
+        if (!status_source_) return std::nullopt;
+        return status_source_();
       });
   if (!http_) {
     // civetweb does not say what went wrong.

@@ -89,10 +89,12 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   int port() const;
 
   // What /statusz and /statusz.json show: `source` is called on the HTTP
-  // server's threads, once per page request, so it must be safe from any
-  // thread and outlive the metrics (or be replaced first). Unset (or
-  // empty), the pages say "status not available". May be called before or
-  // after Serve(), from any thread.
+  // server's threads, once per page request (several at once), so it must
+  // be safe from any thread. Unset (or empty), the pages say "status not
+  // available". May be called before or after Serve(), from any thread;
+  // it waits for calls of the previous source in progress, so whatever a
+  // source reads may go once SetStatusSource(nullptr) has returned (or the
+  // metrics are destroyed). `source` must not call SetStatusSource().
   void SetStatusSource(std::function<admin::v1::ServerSnapshot()> source);
 
   // gRPC call metrics, named as grpc-ecosystem's interceptors name them.

@@ -52,6 +52,8 @@ th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid var(--line);
 vertical-align:middle}
 th{font-size:.8rem;color:var(--muted);font-weight:600}
 td.n{font-variant-numeric:tabular-nums}
+.rates{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;
+gap:.3rem 1.1rem}
 a{color:inherit}footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}
 )css";
 
@@ -158,15 +160,19 @@ std::string RenderCall(const CallInfo& c, absl::Time now) {
       c.has_start_time()
           ? FormatSeconds(absl::ToDoubleSeconds(now - ToTime(c.start_time())))
           : "?";
-  absl::StrAppend(
-      &out, "<p><small>peer <code>", HtmlEscape(c.peer()), "</code>",
-      c.identity().empty() ? ""
-                           : absl::StrCat(" · identity <code>",
-                                          HtmlEscape(c.identity()), "</code>"),
-      " · age ", age, " · deadline left ",
-      c.has_deadline_left() ? FormatSeconds(Seconds(c.deadline_left()))
-                            : "none",
-      "</small></p>\n</div>\n");
+  std::string who;
+  if (!c.peer().empty()) {
+    absl::StrAppend(&who, "peer <code>", HtmlEscape(c.peer()), "</code> · ");
+  }
+  if (!c.identity().empty()) {
+    absl::StrAppend(&who, "identity <code>", HtmlEscape(c.identity()),
+                    "</code> · ");
+  }
+  absl::StrAppend(&out, "<p><small>", who, "age ", age, " · deadline left ",
+                  c.has_deadline_left()
+                      ? FormatSeconds(Seconds(c.deadline_left()))
+                      : "none",
+                  "</small></p>\n</div>\n");
   return out;
 }
 
@@ -191,21 +197,20 @@ std::string RenderBackends(const ServerSnapshot& s) {
 
 std::string RenderRates(const ServerSnapshot& s) {
   const auto& r = s.rates();
-  auto rate = [](double v) { return absl::StrFormat("%.1f", v); };
   std::string window =
       r.has_window()
           ? absl::StrCat(" <small>per second, last ",
                          FormatSeconds(Seconds(r.window())), "</small>")
           : " <small>per second</small>";
+  auto item = [](absl::string_view name, double v) {
+    return absl::StrFormat("<li><small>%s</small> <b>%.1f</b></li>", name, v);
+  };
   return absl::StrCat(
-      "<h2>Rates", window,
-      "</h2>\n<table class=\"rates\"><tr><th>succeeded</th><th>failed</th>"
-      "<th>cancelled</th><th>deadline</th><th>rejected</th><th>calls</th>"
-      "</tr>\n<tr><td class=\"n\">",
-      rate(r.succeeded()), "</td><td class=\"n\">", rate(r.failed()),
-      "</td><td class=\"n\">", rate(r.cancelled()), "</td><td class=\"n\">",
-      rate(r.deadline_exceeded()), "</td><td class=\"n\">", rate(r.rejected()),
-      "</td><td class=\"n\">", rate(r.calls()), "</td></tr>\n</table>\n");
+      "<h2>Rates", window, "</h2>\n<ul class=\"rates\">",
+      item("succeeded", r.succeeded()), item("failed", r.failed()),
+      item("cancelled", r.cancelled()),
+      item("deadline exceeded", r.deadline_exceeded()),
+      item("rejected", r.rejected()), item("calls", r.calls()), "</ul>\n");
 }
 
 }  // namespace
@@ -272,7 +277,9 @@ std::string RenderStatusHtml(const ServerSnapshot& s) {
                "<b>", queue, "</b> <small>parked ", q.parked(), "</small>",
                Bar(q.depth(), q.capacity(), queue + " queue slots used"))),
       Tile("Memory",
-           absl::StrCat("<b>", memory, "</b>",
+           absl::StrCat("<b>", FormatBytes(s.memory_in_use_bytes()),
+                        "</b> <small>of ", FormatBytes(s.memory_budget_bytes()),
+                        "</small>",
                         Bar(s.memory_in_use_bytes(), s.memory_budget_bytes(),
                             memory + " memory in use"))),
       "</section>\n");

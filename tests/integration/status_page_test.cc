@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -115,6 +116,8 @@ std::string ReadFile(const std::string& path) {
 // code, or -1 on timeout.
 int RunBounded(std::vector<std::string> args, const std::string& out_path,
                const std::string& err_path, std::chrono::seconds timeout) {
+  std::fflush(stdout);  // Or the child writes our buffered lines again.
+  std::fflush(stderr);
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
@@ -304,10 +307,10 @@ TEST(StatusPageTest, ChromiumShowsALongCallWithItsProgressAndBackend) {
 
   const std::string url =
       "http://127.0.0.1:" + std::to_string(port) + "/statusz";
-  std::string dom = Chromium(url, {"--dump-dom"});
-  ASSERT_FALSE(dom.empty());
   const std::string out_dir = OutputDir();
   std::printf("test output dir: %s\n", out_dir.c_str());
+  std::string dom = Chromium(url, {"--dump-dom"});
+  ASSERT_FALSE(dom.empty());
   { std::ofstream(out_dir + "/statusz.dom.html") << dom; }
   // The id, escaped: its markup is text, not elements.
   EXPECT_NE(dom.find(kHostileIdInDom), std::string::npos) << dom;

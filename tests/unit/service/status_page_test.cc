@@ -102,7 +102,8 @@ TEST(StatusPageTest, ShowsTheCallItsProgressAndTheBackend) {
   EXPECT_NE(html.find("up 3m05s"), std::string::npos);
   EXPECT_NE(html.find("3/4"), std::string::npos);     // Workers.
   EXPECT_NE(html.find("7/1024"), std::string::npos);  // Queue.
-  EXPECT_NE(html.find("3.0 MiB / 768.0 MiB"), std::string::npos);
+  EXPECT_NE(html.find("<b>3.0 MiB</b> <small>of 768.0 MiB</small>"),
+            std::string::npos);
   EXPECT_NE(html.find("12.5"), std::string::npos);
   EXPECT_NE(html.find("0.1.0"), std::string::npos);
   EXPECT_NE(html.find("serving"), std::string::npos);
