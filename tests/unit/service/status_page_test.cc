@@ -1,15 +1,30 @@
 // Tests of the status page's rendering (server/service/status_page.h): a
 // hand-built snapshot as HTML (escaped, with its call, progress and
-// backend) and as JSON that parses back to the same message.
+// backend) and as JSON that parses back to the same message; and the
+// StatusHttpServer that serves them (with and without a source).
 #include "server/service/status_page.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "server/core/backends.h"
+#include "server/core/job_kind.h"
+#include "server/service/metrics.h"
+#include "server/service/status_http_server.h"
 
 namespace jobgroup {
 namespace {
@@ -170,6 +185,151 @@ TEST(StatusJsonTest, ParsesBackToAnEqualMessage) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(s, back))
       << back.DebugString();
   EXPECT_EQ(back.calls(1).call_id(), kHostileId);
+}
+
+// GET (or `method`) `path` on 127.0.0.1:`port`: the whole response.
+std::string Get(int port, const std::string& path,
+                const std::string& method = "GET") {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval wait{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string request = method + " " + path +
+                          " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                          "Connection: close\r\n\r\n";
+    if (write(fd, request.data(), request.size()) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, n);
+    }
+  }
+  close(fd);
+  return response;
+}
+
+std::string Body(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+TEST(StatusHttpServerTest, WithoutASourceThePagesSaySo) {
+  auto server = StatusHttpServer::Start("127.0.0.1:0", {}, nullptr);
+  ASSERT_NE(server, nullptr);
+  ASSERT_FALSE(server->ports().empty());
+  const int port = server->ports()[0];
+  std::string page = Get(port, "/statusz");
+  EXPECT_EQ(page.rfind("HTTP/1.1 200", 0), 0u) << page;
+  EXPECT_NE(page.find("status not available"), std::string::npos);
+  std::string json = Get(port, "/statusz.json");
+  EXPECT_EQ(json.rfind("HTTP/1.1 503", 0), 0u) << json;
+  EXPECT_EQ(Body(json), "{\"error\":\"status not available\"}\n");
+  // A source that has nothing (ServerMetrics' when none is set) is the same.
+  auto empty = StatusHttpServer::Start("127.0.0.1:0", {}, [] {
+    return std::optional<admin::v1::ServerSnapshot>();
+  });
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(Get(empty->ports()[0], "/statusz.json").rfind("HTTP/1.1 503", 0),
+            0u);
+}
+
+TEST(StatusHttpServerTest, ServesTheSnapshotMetricsAndTheIndex) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter()
+      .Name("jobgroup_test_total")
+      .Help("A test counter.")
+      .Register(*registry)
+      .Add({})
+      .Increment(3);
+  std::atomic<int> calls{0};
+  auto server = StatusHttpServer::Start(
+      "127.0.0.1:0", {registry},
+      [&calls]() -> std::optional<admin::v1::ServerSnapshot> {
+        ++calls;
+        return Snapshot();
+      });
+  ASSERT_NE(server, nullptr);
+  const int port = server->ports()[0];
+
+  std::string json = Body(Get(port, "/statusz.json"));
+  ServerSnapshot back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &back).ok())
+      << json;
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(back, Snapshot()));
+  std::string page = Get(port, "/statusz");
+  EXPECT_NE(page.find("Content-Type: text/html; charset=utf-8"),
+            std::string::npos);
+  EXPECT_NE(page.find("Content-Security-Policy: default-src 'none'"),
+            std::string::npos);
+  EXPECT_NE(Body(page).find("call-42"), std::string::npos);
+  EXPECT_EQ(calls.load(), 2);  // Once per page request.
+
+  std::string metrics = Get(port, "/metrics");
+  EXPECT_NE(metrics.find("Content-Type: text/plain; charset=utf-8"),
+            std::string::npos);
+  EXPECT_NE(Body(metrics).find("jobgroup_test_total 3"), std::string::npos)
+      << metrics;
+  // prometheus-cpp's Exposer families come first, as they did.
+  EXPECT_EQ(Body(metrics).rfind("# HELP exposer_transferred_bytes_total", 0),
+            0u)
+      << metrics;
+  EXPECT_NE(Body(Get(port, "/")).find("href=\"/statusz\""), std::string::npos);
+  EXPECT_EQ(Get(port, "/statusz/x").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(Get(port, "/", "DELETE").rfind("HTTP/1.1 405", 0), 0u);
+  std::string head = Get(port, "/statusz", "HEAD");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(Body(head), "");
+}
+
+TEST(StatusHttpServerTest, AnUnusableAddressGivesNull) {
+  auto first = StatusHttpServer::Start("127.0.0.1:0", {}, nullptr);
+  ASSERT_NE(first, nullptr);
+  const std::string taken = "127.0.0.1:" + std::to_string(first->ports()[0]);
+  EXPECT_EQ(StatusHttpServer::Start(taken, {}, nullptr), nullptr);
+  EXPECT_EQ(StatusHttpServer::Start("not an address", {}, nullptr), nullptr);
+}
+
+// ServerMetrics serves the source set last; SetStatusSource(nullptr) waits
+// for a page request in progress, so the source's state may go after it.
+TEST(StatusHttpServerTest, ServerMetricsServesItsStatusSource) {
+  KindRegistry kinds;
+  BackendSet backends;
+  ASSERT_TRUE(backends.Add({"local", 2}).ok());
+  ServerMetrics metrics(kinds, LiveSources{nullptr, &backends}, "test");
+  ASSERT_TRUE(metrics.Serve("127.0.0.1:0").ok());
+  const int port = metrics.port();
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(Get(port, "/statusz.json").rfind("HTTP/1.1 503", 0), 0u);
+
+  std::atomic<bool> in_source{false};
+  std::atomic<bool> source_done{false};
+  metrics.SetStatusSource([&] {
+    in_source = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    source_done = true;
+    return Snapshot();
+  });
+  std::string json;
+  std::thread request([&] { json = Body(Get(port, "/statusz.json")); });
+  while (!in_source) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  metrics.SetStatusSource(nullptr);
+  EXPECT_TRUE(source_done.load()) << "SetStatusSource did not wait";
+  request.join();
+  ServerSnapshot back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &back).ok())
+      << json;
+  EXPECT_EQ(back.calls(0).call_id(), "call-42");
+  EXPECT_NE(Get(port, "/statusz").find("status not available"),
+            std::string::npos);
+  EXPECT_NE(Body(Get(port, "/metrics")).find("jobgroup_build_info"),
+            std::string::npos);
 }
 
 }  // namespace
