@@ -117,6 +117,15 @@ uint64_t BatchRun::pending() const {
   return added_ - next_;
 }
 
+BatchRun::Progress BatchRun::progress() const {
+  MutexLock lock(&mu_);
+  Progress p;
+  p.added = added_;
+  p.pending = added_ - next_;
+  p.done = ledger_.summary();
+  return p;
+}
+
 uint64_t BatchRun::in_window() const {
   MutexLock lock(&mu_);
   return running_ + unacked_;

@@ -126,6 +126,15 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
 
   // Jobs added but not yet started.
   uint64_t pending() const;
+  // What a live view shows of the run: the jobs added, those not yet
+  // started, and the outcomes so far (the ledger's tally). Costs the jobs
+  // nothing: it reads what the run keeps anyway, under its lock.
+  struct Progress {
+    uint64_t added = 0;
+    uint64_t pending = 0;
+    BatchSummary done;
+  };
+  Progress progress() const;
   // Jobs running plus results not yet consumed.
   uint64_t in_window() const;
   // The window size: jobs running plus unconsumed results at most.

@@ -302,10 +302,7 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
   return absl::OkStatus();
 }
 
-void CallGate::AddJobs(int64_t n) {
-  ctx_.jobs_in_flight->fetch_add(n);
-  live_->AddJobs(n);
-}
+void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
 
 bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
   bool over = r.outcome == JobOutcome::kSucceeded &&
@@ -320,7 +317,6 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!r.output.empty()) HoldBytes(r.output.size());
-  live_->JobDone(r.outcome);
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
   return over;

@@ -40,9 +40,8 @@ class CallRegistry {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
-    for (int o = 0; o < kJobOutcomeCount; ++o) {
-      ended_done_[o] += it->second.call->done(static_cast<JobOutcome>(o));
-    }
+    BatchSummary done = it->second.run->progress().done;
+    for (int o = 0; o < kJobOutcomeCount; ++o) ended_done_[o] += done.counts[o];
     ++ended_calls_;
     entries_.erase(it);
   }
@@ -51,11 +50,10 @@ class CallRegistry {
   // JobOutcome, in `done`; and the calls that have ended.
   void Totals(uint64_t (&done)[kJobOutcomeCount], uint64_t* ended) const {
     absl::MutexLock lock(&mu_);
-    for (int o = 0; o < kJobOutcomeCount; ++o) {
-      done[o] = ended_done_[o];
-      for (const auto& [id, e] : entries_) {
-        done[o] += e.call->done(static_cast<JobOutcome>(o));
-      }
+    for (int o = 0; o < kJobOutcomeCount; ++o) done[o] = ended_done_[o];
+    for (const auto& [id, e] : entries_) {
+      BatchSummary d = e.run->progress().done;
+      for (int o = 0; o < kJobOutcomeCount; ++o) done[o] += d.counts[o];
     }
     *ended = ended_calls_;
   }

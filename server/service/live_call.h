@@ -1,13 +1,13 @@
 // LiveCall: what the server knows of one job-running call (RunBatch,
-// StreamBatch, Process) while it runs: who made it, when, its deadline, its
-// jobs so far and their outcomes, and its run, which an operator may cancel.
+// StreamBatch, Process) besides its run: who made it, when, its deadline,
+// and whether an operator cancelled it. The jobs and their outcomes so far
+// are the run's (BatchRun::progress()).
 // The admin API (admin_service.h) and the status page read it through the
 // CallRegistry; the call's CallGate fills it.
 //
 // Thread-safe. The identity is set before the call is registered and never
-// changes; the counters are relaxed atomics on the call's own cache lines
-// (one add per job, never contended by other calls); the run is set once,
-// under the registry's lock.
+// changes; the deadline and the operator's mark are atomics. Nothing here
+// is touched per job.
 #ifndef JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
 #define JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
 
@@ -17,7 +17,6 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "server/core/batch_run.h"
 #include "server/core/job.h"
 #include "server/service/metrics.h"
 
@@ -51,24 +50,6 @@ class LiveCall {
     return ns == kNoDeadline ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
   }
 
-  // Jobs the call brought (may be negative: jobs a run did not take).
-  void AddJobs(int64_t n) {
-    jobs_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-  }
-  uint64_t jobs() const { return jobs_.load(std::memory_order_relaxed); }
-  // One job of the call has its outcome.
-  void JobDone(JobOutcome o) {
-    done_[static_cast<int>(o)].fetch_add(1, std::memory_order_relaxed);
-  }
-  uint64_t done(JobOutcome o) const {
-    return done_[static_cast<int>(o)].load(std::memory_order_relaxed);
-  }
-  uint64_t done_total() const {
-    uint64_t n = 0;
-    for (const auto& d : done_) n += d.load(std::memory_order_relaxed);
-    return n;
-  }
-
   // An operator cancelled the call (AdminService.CancelCall). True for the
   // first one.
   bool MarkOperatorCancel() {
@@ -82,8 +63,6 @@ class LiveCall {
   static constexpr int64_t kNoDeadline = INT64_MAX;
   Identity id_;
   std::atomic<int64_t> deadline_ns_{kNoDeadline};
-  alignas(64) std::atomic<uint64_t> jobs_{0};
-  std::atomic<uint64_t> done_[kJobOutcomeCount] = {};
   std::atomic<bool> operator_cancel_{false};
 };
 

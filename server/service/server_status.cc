@@ -28,6 +28,7 @@ uint64_t InFlight(const admin::v1::CallInfo& c) {
 void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
                             admin::v1::CallInfo* out) const {
   const LiveCall& c = *e.call;
+  const BatchRun::Progress p = e.run->progress();
   out->set_call_id(c.id().call_id);
   out->set_method(MethodName(c.id().method));
   out->set_peer(c.id().peer);
@@ -38,21 +39,17 @@ void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
     SetDuration(std::max(absl::ZeroDuration(), deadline - now),
                 out->mutable_deadline_left());
   }
-  // Read the outcomes before the total: a job counted done is then always
-  // among the jobs counted, and running never goes below zero.
-  uint64_t done = 0;
-  out->set_succeeded(c.done(JobOutcome::kSucceeded));
-  out->set_failed(c.done(JobOutcome::kFailed));
-  out->set_cancelled(c.done(JobOutcome::kCancelled));
-  out->set_deadline_exceeded(c.done(JobOutcome::kDeadlineExceeded));
-  out->set_rejected(c.done(JobOutcome::kRejected));
-  done = out->succeeded() + out->failed() + out->cancelled() +
-         out->deadline_exceeded() + out->rejected();
-  uint64_t total = std::max(c.jobs(), done);
-  uint64_t pending = std::min(e.run->pending(), total - done);
-  out->set_jobs_total(total);
+  // One consistent reading of the run: done + running + pending = added.
+  out->set_succeeded(p.done.count(JobOutcome::kSucceeded));
+  out->set_failed(p.done.count(JobOutcome::kFailed));
+  out->set_cancelled(p.done.count(JobOutcome::kCancelled));
+  out->set_deadline_exceeded(p.done.count(JobOutcome::kDeadlineExceeded));
+  out->set_rejected(p.done.count(JobOutcome::kRejected));
+  uint64_t done = p.done.total;
+  uint64_t pending = std::min(p.pending, p.added - std::min(p.added, done));
+  out->set_jobs_total(p.added);
   out->set_jobs_pending(pending);
-  out->set_jobs_running(total - done - pending);
+  out->set_jobs_running(p.added - std::min(p.added, done) - pending);
   out->set_draining(ctx_.draining != nullptr && ctx_.draining->load());
   out->set_cancelled_by_operator(c.operator_cancelled());
 }
