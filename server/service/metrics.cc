@@ -525,6 +525,7 @@ void ServerMetrics::BatchFinished(Method m, const BatchSummary& summary) {
     case CancelCause::kClient:
     case CancelCause::kDrain:
     case CancelCause::kShutdown:
+    case CancelCause::kOperator:
       result = 3;
       break;
   }
