@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
       .stdin_is_terminal = isatty(STDIN_FILENO) == 1,
       .stdout_is_terminal = isatty(STDOUT_FILENO) == 1,
       .stderr_is_terminal = isatty(STDERR_FILENO) == 1,
-      .no_color = std::getenv("NO_COLOR") != nullptr,
+      // https://no-color.org: set and not empty.
+      .no_color = std::getenv("NO_COLOR") != nullptr &&
+                  *std::getenv("NO_COLOR") != '\0',
       .interrupt = &interrupt,
   };
   const std::vector<std::string> args(argv + 1, argv + argc);

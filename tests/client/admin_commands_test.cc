@@ -132,11 +132,14 @@ struct CliRun {
   std::string err;
 };
 
-CliRun Cli(std::vector<std::string> args) {
+CliRun Cli(std::vector<std::string> args, bool stdout_is_terminal = false,
+           bool no_color = false) {
   std::istringstream in;
   std::ostringstream out;
   std::ostringstream err;
   Console console;
+  console.stdout_is_terminal = stdout_is_terminal;
+  console.no_color = no_color;
   console.in = &in;
   console.out = &out;
   console.err = &err;
@@ -278,6 +281,31 @@ TEST_F(AdminCommandsTest, TopPlainPrintsABlockPerSnapshot) {
   EXPECT_EQ(run.status, kExitOk) << run.err;
   EXPECT_THAT(run.out, HasSubstr("jobgroupd fake-0"));
   EXPECT_THAT(run.out, HasSubstr("jobgroupd fake-1"));
+  EXPECT_THAT(run.out, HasSubstr("jobgroupd fake-2"));
+  EXPECT_THAT(run.out, Not(HasSubstr("\x1b")));
+}
+
+TEST_F(AdminCommandsTest, TopOnceOnATerminalHasColourUnlessNoColor) {
+  setenv("TERM", "xterm", 1);
+  const CliRun colour =
+      Cli(Args({"top", "--once"}), /*stdout_is_terminal=*/true);
+  EXPECT_EQ(colour.status, kExitOk) << colour.err;
+  EXPECT_THAT(colour.out, HasSubstr("\x1b[1m"));
+  // --once draws no full screen: no alternate screen, no hidden cursor.
+  EXPECT_THAT(colour.out, Not(HasSubstr("\x1b[?1049h")));
+  const CliRun plain = Cli(Args({"top", "--once"}), /*stdout_is_terminal=*/true,
+                           /*no_color=*/true);
+  EXPECT_EQ(plain.status, kExitOk) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr("jobgroupd fake-0"));
+  EXPECT_THAT(plain.out, Not(HasSubstr("\x1b")));
+}
+
+TEST_F(AdminCommandsTest, TopOnADumbTerminalPrintsPlainSnapshots) {
+  setenv("TERM", "dumb", 1);
+  const CliRun run =
+      Cli(Args({"top", "--interval", "100ms"}), /*stdout_is_terminal=*/true);
+  setenv("TERM", "xterm", 1);
+  EXPECT_EQ(run.status, kExitOk) << run.err;
   EXPECT_THAT(run.out, HasSubstr("jobgroupd fake-2"));
   EXPECT_THAT(run.out, Not(HasSubstr("\x1b")));
 }
