@@ -27,11 +27,12 @@ build_pkgs=(
 #   container image: buildah, debootstrap; manifests: nodejs, npm, unzip
 #   loaded runs (scripts/test-loaded.sh): stress-ng
 #   status page (integration.status_page, headless): chromium
+#   jobgroup top (integration.cli_admin, in a real terminal): tmux
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev llvm-14
   clang-format procps curl openssl prometheus python3 nginx-light wrk
   python3-grpcio python3-protobuf jq buildah debootstrap unzip stress-ng
-  chromium
+  chromium tmux
 )
 
 # kubectl (with its built-in kustomize) comes from a package of the npm

@@ -38,7 +38,13 @@ std::string QuoteId(absl::string_view s) {
 
 // One WatchServer stream: a snapshot now, then one per interval (a gRPC
 // alarm between writes, so no thread waits), until the client cancels or
-// the server shuts down. Deletes itself in OnDone().
+// the server shuts down.
+//
+// Under mu_, a small state machine keeps the reactor's rules: at most one
+// write at a time, no write after Finish(), Finish() only once the write in
+// flight is done, and the object deleted only when both gRPC (OnDone()) and
+// the alarm (whose callback runs even when cancelled, with false) are done
+// with it.
 class AdminServiceImpl::WatchCall final
     : public grpc::ServerWriteReactor<admin::v1::ServerSnapshot> {
  public:
@@ -49,37 +55,75 @@ class AdminServiceImpl::WatchCall final
         max_calls_(max_calls),
         has_slot_(has_slot) {}
 
-  void Begin() { WriteNext(); }
+  void Begin() {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    Write();
+  }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (!ok || finished_) return;  // OnCancel() finishes the call.
-    alarm_.Set(absl::ToChronoTime(absl::Now() + interval_), [this](bool fired) {
-      if (fired) WriteNext();
-    });
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (finished_) {
+        finish = true;  // OnCancel() left Finish() to this write's end.
+      } else if (ok) {
+        alarm_pending_ = true;
+        alarm_.Set(absl::ToChronoTime(absl::Now() + interval_),
+                   [this](bool fired) { OnAlarm(fired); });
+      }
+    }
+    if (finish) Finish(grpc::Status::CANCELLED);
   }
 
   void OnCancel() override {
+    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
-      alarm_.Cancel();
+      if (alarm_pending_) alarm_.Cancel();
+      finish = !writing_;
     }
-    Finish(grpc::Status::CANCELLED);
+    if (finish) Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
-    // The alarm's callback may still be on its way: cancel and wait for it
-    // by destroying the alarm first (grpc::Alarm's destructor cancels).
     if (has_slot_) service_->ctx_->streams->Close();
-    delete this;
+    bool gone;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      gone = !alarm_pending_;
+    }
+    if (gone) delete this;  // Otherwise OnAlarm() deletes it.
   }
 
  private:
-  void WriteNext() {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
+  void OnAlarm(bool fired) {
+    bool write = false;
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      alarm_pending_ = false;
+      if (done_) {
+        gone = true;
+      } else if (fired && !finished_) {
+        write = writing_ = true;
+      }
+    }
+    if (gone) {
+      delete this;
+    } else if (write) {
+      Write();
+    }
+  }
+
+  // With writing_ set: one snapshot out. No lock held.
+  void Write() {
     snapshot_ = service_->status_->Snapshot(absl::Now(), max_calls_);
     StartWrite(&snapshot_);
   }
@@ -89,9 +133,12 @@ class AdminServiceImpl::WatchCall final
   const size_t max_calls_;
   const bool has_slot_;
   absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;        // A write in flight.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;       // Cancelled.
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;  // Its callback to come.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;           // OnDone() has run.
   grpc::Alarm alarm_;
-  // Written by one StartWrite() at a time.
+  // Written by one write at a time (writing_).
   admin::v1::ServerSnapshot snapshot_;
 };
 

@@ -391,6 +391,9 @@ void JobgroupServer::Drain() {
 }
 
 JobgroupServer::~JobgroupServer() {
+  // Page requests in progress finish before anything the snapshot reads
+  // goes; later ones say the status is not available.
+  if (metrics_) metrics_->SetStatusSource(nullptr);
   if (server_ && !drained_.HasBeenNotified()) {
     server_->Shutdown(std::chrono::system_clock::now());
   }

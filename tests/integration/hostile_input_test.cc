@@ -245,6 +245,19 @@ std::pair<uint64_t, uint64_t> MemoryInUse(const ServerProcess& server) {
           info.limits().memory_in_use_bytes()};
 }
 
+// Once a call is gone: every byte it held comes back (within 10 s), and
+// the server is alive and runs a normal call.
+void ExpectWholeAfterTheCall(const ServerProcess& server) {
+  uint64_t used = 1;
+  for (int i = 0; i < 200 && used != 0; ++i) {
+    used = MemoryInUse(server).second;
+    if (used != 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(used, 0u);
+  ASSERT_TRUE(Alive(server)) << server.Log();
+  ExpectEchoCallSucceeds(server);
+}
+
 // A Process stream whose client writes and does not read: without a byte
 // bound the server read on (a window of 4,000 jobs), holding every payload
 // and output (2.9 GiB for 1 MiB payloads). Now what calls hold is counted
@@ -299,15 +312,7 @@ TEST_F(HostileInputTest, ProcessStreamThatDoesNotReadStaysUnderTheBudget) {
   }
   grpc::Status s = stream->Finish();
   EXPECT_FALSE(s.ok());
-  // Every byte comes back once the call is gone.
-  uint64_t used = 1;
-  for (int i = 0; i < 200 && used != 0; ++i) {
-    used = MemoryInUse(*server).second;
-    if (used != 0) absl::SleepFor(absl::Milliseconds(50));
-  }
-  EXPECT_EQ(used, 0u);
-  ASSERT_TRUE(Alive(*server)) << server->Log();
-  ExpectEchoCallSucceeds(*server);
+  ExpectWholeAfterTheCall(*server);
 }
 
 // The value of a counter or gauge without labels in /metrics; -1 when
@@ -396,14 +401,7 @@ TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
   EXPECT_EQ(results.size(), size_t{kMessages * kJobsPerMessage});
   for (const auto& [id, n] : results) EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(summary_total, kMessages * kJobsPerMessage);
-  uint64_t used = 1;
-  for (int i = 0; i < 200 && used != 0; ++i) {
-    used = MemoryInUse(*server).second;
-    if (used != 0) absl::SleepFor(absl::Milliseconds(50));
-  }
-  EXPECT_EQ(used, 0u);
-  ASSERT_TRUE(Alive(*server)) << server->Log();
-  ExpectEchoCallSucceeds(*server);
+  ExpectWholeAfterTheCall(*server);
 }
 
 }  // namespace
