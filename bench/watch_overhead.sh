@@ -45,6 +45,19 @@ js() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
 kv() { grep -oP "$1=\K[0-9.]+" <<<"$2"; }
 small() { js calls_per_s "$("$client" bench --target "127.0.0.1:$port" \
   --jobs-per-call 10 --concurrency 32 --duration "$duration" --warmup 1s --json)"; }
+# Server CPU (user + system, from /proc) per call of a 10-job load without
+# warm-up: what the views cost the server itself, whatever the watchers
+# cost the machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+small_cpu() {
+  local t0 t1 out
+  t0=$(cpu_ticks)
+  out=$("$client" bench --target "127.0.0.1:$port" --jobs-per-call 10 \
+    --concurrency 32 --duration "$duration" --warmup 0 --json)
+  t1=$(cpu_ticks)
+  awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$(js calls_ended "$out")" \
+    'BEGIN { printf "%.2f", d / hz * 1e6 / n }'
+}
 big() { kv jobs_per_second "$("$e2e" echo --target="127.0.0.1:$port" \
   --jobs=10000 --calls=200 --concurrency=2)"; }
 
@@ -76,6 +89,7 @@ measure() {  # measure LABEL LOAD
 }
 measure "RunBatch echo, 10-job calls, 32 in flight: calls/s" small
 measure "RunBatch echo, 10,000-job calls, 2 in flight: jobs/s" big
+measure "same 10-job load: server CPU µs per call" small_cpu
 
 cat <<EOF
 | load (median of $runs, alternating) | nobody watching | top at 100 ms + /statusz every 2 s | watched / none |
