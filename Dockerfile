@@ -34,7 +34,7 @@ ARG CREATED=unknown
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
-        libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+        libprometheus-cpp-core1.0 libcivetweb1 \
         libssl3 libcurl4 tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 jobgroup \
