@@ -304,7 +304,7 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
 
 void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
 
-bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
+bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed) {
   bool over = r.outcome == JobOutcome::kSucceeded &&
               r.output.size() > ctx_.options->max_output_bytes;
   if (over) {
@@ -316,7 +316,14 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r) {
     std::string().swap(r.output);
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!r.output.empty()) HoldBytes(r.output.size());
+  // The output's bytes in, the job's freed bytes out: one update, and a
+  // release (which may wake waiting streams) only when it frees more.
+  uint64_t out = r.output.size();
+  if (out > freed) {
+    HoldBytes(out - freed);
+  } else if (freed > out) {
+    ReleaseBytes(freed - out);
+  }
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
   return over;

@@ -163,7 +163,9 @@ class CallGate {
   // --max_output_bytes becomes FAILED (RESOURCE_EXHAUSTED naming the size
   // and the limit, the output dropped); JobDone() then returns true, and
   // Summary() counts it as failed. Any thread.
-  bool JobDone(absl::string_view kind, JobResult& r);
+  // `freed`: bytes the call held for the job until now (a stream's read
+  // spec), given back in the same step (one budget update per job).
+  bool JobDone(absl::string_view kind, JobResult& r, uint64_t freed = 0);
 
   // CallGate::Summary()
   //

@@ -183,7 +183,7 @@ class ProcessCall final
       adding_ = added > 0;
     }
     // Held before the parse's reservation goes, and before any of these
-    // jobs can finish and give its share back (KindAndId()).
+    // jobs can finish and give its share back (CallGate::JobDone()).
     if (held > 0) gate_.HoldBytes(held);
     if (added > 0) {
       ProcessCall* self = this;
@@ -504,16 +504,16 @@ class ProcessCall final
 
   void OnWindowFreed() override { ReadMoreIfRoom(); }
 
-  std::pair<std::string, std::string> KindAndId(const JobResult& r) override {
+  std::pair<std::string, std::string> KindAndId(const JobResult& r,
+                                                uint64_t* freed) override {
     std::pair<std::string, std::string> out;
-    uint64_t held;
     {
       absl::MutexLock lock(&input_mu_);
       auto it = live_.find(r.index);
       if (it == live_.end()) return {"", ""};
       const JobSpec& spec = *it->second.spec;
       out = {spec.kind, spec.id};
-      held = it->second.held_bytes;
+      *freed = it->second.held_bytes;
       // A rejected duplicate is not the owner of its id.
       if (auto id = live_ids_.find(spec.id);
           id != live_ids_.end() && id->second == r.index) {
@@ -521,8 +521,6 @@ class ProcessCall final
       }
       live_.erase(it);
     }
-    // With no lock held: a release may wake other calls' waits.
-    gate_.ReleaseBytes(held);
     return out;
   }
 

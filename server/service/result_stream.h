@@ -57,8 +57,11 @@ class StreamingCall : public ReactorBase {
             std::min(kMessageBytes, ctx.options->max_message_bytes / 2)),
         sink_(this) {}
 
-  // Kind and id of the job at `index`, for the result message and metrics.
-  virtual std::pair<std::string, std::string> KindAndId(const JobResult& r) = 0;
+  // Kind and id of the job at `index`, for the result message and metrics;
+  // sets `freed` to the bytes the call held for the job until its result
+  // (given back by JobDone(), netted against the output it holds).
+  virtual std::pair<std::string, std::string> KindAndId(const JobResult& r,
+                                                        uint64_t* freed) = 0;
   // A written batch of results freed window slots.
   virtual void OnWindowFreed() {}
   // The run was cancelled (ResultSink::OnCancelled()). Any thread, no lock
@@ -132,8 +135,9 @@ class StreamingCall : public ReactorBase {
    public:
     explicit Sink(StreamingCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
-      auto [kind, id] = call_->KindAndId(r);
-      if (call_->gate_.JobDone(kind, r) &&
+      uint64_t freed = 0;
+      auto [kind, id] = call_->KindAndId(r, &freed);
+      if (call_->gate_.JobDone(kind, r, freed) &&
           call_->policy_ == FailurePolicy::kFailFast) {
         // The run counted it as a success: its failure cancels the others
         // here, as any failure does under FAIL_FAST.

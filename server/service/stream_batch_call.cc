@@ -44,7 +44,8 @@ class StreamBatchCall final
   void OnDone() override { delete this; }
 
  private:
-  std::pair<std::string, std::string> KindAndId(const JobResult& r) override {
+  std::pair<std::string, std::string> KindAndId(const JobResult& r,
+                                                uint64_t*) override {
     const v1::Job& job = request_->jobs(static_cast<int>(r.index));
     return {job.kind(), job.id()};
   }
