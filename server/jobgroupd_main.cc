@@ -254,6 +254,22 @@ std::optional<std::string> HelpRequested(const std::vector<std::string>& args) {
   return std::nullopt;
 }
 
+// Reads the tokens file named by --`flag` (`path`; none when empty) into
+// `out`; false, with the reason on stderr naming the flag, when it cannot.
+bool ReadTokensFlag(const char* flag, const std::string& path,
+                    std::shared_ptr<const jobgroup::Authenticator>* out) {
+  if (path.empty()) return true;
+  absl::StatusOr<std::unique_ptr<jobgroup::Authenticator>> tokens =
+      jobgroup::Authenticator::FromFile(path);
+  if (!tokens.ok()) {
+    fprintf(stderr, "jobgroupd: --%s: %s\n", flag,
+            std::string(tokens.status().message()).c_str());
+    return false;
+  }
+  *out = *std::move(tokens);
+  return true;
+}
+
 std::string ProgramName(const char* argv0) {
   absl::string_view name = argv0 == nullptr ? "" : argv0;
   const size_t slash = name.rfind('/');
@@ -451,27 +467,12 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.health_listen = absl::GetFlag(FLAGS_health_listen);
-  std::string tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
-  if (!tokens_file.empty()) {
-    absl::StatusOr<std::unique_ptr<jobgroup::Authenticator>> authenticator =
-        jobgroup::Authenticator::FromFile(tokens_file);
-    if (!authenticator.ok()) {
-      fprintf(stderr, "jobgroupd: --auth_tokens_file: %s\n",
-              std::string(authenticator.status().message()).c_str());
-      return 2;
-    }
-    o.authenticator = *std::move(authenticator);
-  }
-  std::string admin_file = absl::GetFlag(FLAGS_admin_tokens_file);
-  if (!admin_file.empty()) {
-    absl::StatusOr<std::unique_ptr<jobgroup::Authenticator>> admin =
-        jobgroup::Authenticator::FromFile(admin_file);
-    if (!admin.ok()) {
-      fprintf(stderr, "jobgroupd: --admin_tokens_file: %s\n",
-              std::string(admin.status().message()).c_str());
-      return 2;
-    }
-    o.admin_authenticator = *std::move(admin);
+  if (!ReadTokensFlag("auth_tokens_file", absl::GetFlag(FLAGS_auth_tokens_file),
+                      &o.authenticator) ||
+      !ReadTokensFlag("admin_tokens_file",
+                      absl::GetFlag(FLAGS_admin_tokens_file),
+                      &o.admin_authenticator)) {
+    return 2;
   }
   // --backend repeats (in flag files too); Abseil would keep only the last.
   std::vector<std::string> backends = RepeatedFlagValues(raw, "backend");

@@ -123,6 +123,7 @@ BatchRun::Progress BatchRun::progress() const {
   p.added = added_;
   p.pending = added_ - next_;
   p.done = ledger_.summary();
+  p.cancel_cause = cancelled_.cause;
   return p;
 }
 

@@ -127,12 +127,14 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // Jobs added but not yet started.
   uint64_t pending() const;
   // What a live view shows of the run: the jobs added, those not yet
-  // started, and the outcomes so far (the ledger's tally). Costs the jobs
-  // nothing: it reads what the run keeps anyway, under its lock.
+  // started, the outcomes so far (the ledger's tally) and why the run was
+  // cancelled (kNone: it was not). Costs the jobs nothing: it reads what
+  // the run keeps anyway, under its lock.
   struct Progress {
     uint64_t added = 0;
     uint64_t pending = 0;
     BatchSummary done;
+    CancelCause cancel_cause = CancelCause::kNone;
   };
   Progress progress() const;
   // Jobs running plus results not yet consumed.

@@ -10,9 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/service/call_gate.h"
 #include "server/service/logger.h"
 #include "server/service/proto_mapping.h"
 #include "server/service/stream_limit.h"
+#include "server/service/validation.h"
 
 namespace jobgroup {
 namespace {
@@ -21,18 +23,6 @@ constexpr absl::Duration kMinInterval = absl::Milliseconds(100);
 constexpr absl::Duration kDefaultInterval = absl::Seconds(1);
 constexpr uint32_t kDefaultMaxCalls = 20;
 constexpr uint32_t kMaxMaxCalls = 1000;
-
-absl::string_view Authorization(const grpc::CallbackServerContext& context) {
-  auto [first, last] = context.client_metadata().equal_range("authorization");
-  if (first == last || std::next(first) != last) return {};
-  return absl::string_view(first->second.data(), first->second.size());
-}
-
-// At most 64 bytes of a client's text, for an error message.
-std::string QuoteId(absl::string_view s) {
-  if (s.size() <= 64) return absl::StrCat("\"", s, "\"");
-  return absl::StrCat("\"", s.substr(0, 64), "...\" (", s.size(), " bytes)");
-}
 
 }  // namespace
 
@@ -149,7 +139,8 @@ AdminServiceImpl::AdminServiceImpl(
 
 absl::Status AdminServiceImpl::Authorize(
     const grpc::CallbackServerContext& context, std::string* who) const {
-  absl::string_view authorization = Authorization(context);
+  // Exactly one authorization entry; none or several is a refusal.
+  absl::string_view authorization = OneValue(context, "authorization");
   absl::StatusOr<std::string> admin = admin_tokens_->Identify(authorization);
   if (admin.ok()) {
     *who = *std::move(admin);
@@ -194,9 +185,7 @@ AdminServiceImpl::WatchServer(grpc::CallbackServerContext* context,
   bool slot = s.ok() && ctx_->streams->TryOpen();
   if (s.ok() && !slot) {
     ctx_->metrics->Rejected("open_streams");
-    s = absl::ResourceExhaustedError(
-        absl::StrCat("the server has its limit of ", ctx_->streams->limit(),
-                     " streams open (--max_open_streams); retry later"));
+    s = ctx_->streams->Refusal();
   }
   auto* call = new WatchCall(this, interval, max_calls, slot);
   if (!s.ok()) {
@@ -215,12 +204,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CancelCall(
   std::string who;
   absl::Status s = Authorize(*context, &who);
   if (s.ok() && request->call_id().empty()) {
-    s = absl::InvalidArgumentError("call_id: is required");
+    s = InvalidField("call_id", "is required");
   }
   if (s.ok() && request->reason().size() > kMaxOperatorReasonBytes) {
-    s = absl::InvalidArgumentError(
-        absl::StrCat("reason: ", request->reason().size(),
-                     " bytes is over the limit of ", kMaxOperatorReasonBytes));
+    s = InvalidField("reason", absl::StrCat(request->reason().size(),
+                                            " bytes is over the limit of ",
+                                            kMaxOperatorReasonBytes));
   }
   if (!s.ok()) {
     reactor->Finish(ToGrpc(s));
@@ -234,7 +223,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CancelCall(
       ctx_->calls->CancelCall(request->call_id(), why);
   if (hit.empty()) {
     reactor->Finish(ToGrpc(absl::NotFoundError(absl::StrCat(
-        "no call in flight has call_id ", QuoteId(request->call_id())))));
+        "no call in flight has call_id ", Quote(request->call_id())))));
     return reactor;
   }
   status_->FillCall(hit.front(), absl::Now(), response->mutable_call());

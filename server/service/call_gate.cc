@@ -22,15 +22,6 @@ constexpr const char kRetryPushbackKey[] = "grpc-retry-pushback-ms";
 constexpr const char kRetryAfterKey[] = "retry-after-ms";
 constexpr const char kRetryAfterMs[] = "250";
 
-// The value of metadata `key`, or empty when the client sent none (or more
-// than one).
-absl::string_view OneValue(const grpc::CallbackServerContext& context,
-                           const char* key) {
-  auto [first, last] = context.client_metadata().equal_range(key);
-  if (first == last || std::next(first) != last) return {};
-  return absl::string_view(first->second.data(), first->second.size());
-}
-
 // Server faults, logged as warnings and never left out by sampling; every
 // other ending is the client's or the load's doing.
 bool IsServerFault(absl::StatusCode code) {
@@ -41,6 +32,13 @@ bool IsServerFault(absl::StatusCode code) {
 }
 
 }  // namespace
+
+absl::string_view OneValue(const grpc::CallbackServerContext& context,
+                           const char* key) {
+  auto [first, last] = context.client_metadata().equal_range(key);
+  if (first == last || std::next(first) != last) return {};
+  return absl::string_view(first->second.data(), first->second.size());
+}
 
 uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs) {
   uint64_t w = jobs;
@@ -84,23 +82,20 @@ CallGate::CallGate(const ServiceContext& ctx,
                    grpc::CallbackServerContext* context, Method method)
     : ctx_(ctx),
       context_(context),
-      method_(method),
-      started_(absl::Now()),
-      peer_(context->peer()),
-      call_id_(CallIdFor(OneValue(*context, kRequestIdKey))),
       live_(std::make_shared<LiveCall>(
-          LiveCall::Identity{call_id_, method_, peer_, "", started_})) {
+          LiveCall::Identity{CallIdFor(OneValue(*context, kRequestIdKey)),
+                             method, context->peer(), "", absl::Now()})) {
   if (absl::string_view tp = OneValue(*context, kTraceparentKey);
       IsValidTraceparent(tp)) {
     traceparent_ = std::make_shared<const std::string>(tp);
   }
-  context->AddInitialMetadata(kRequestIdKey, call_id_);
+  context->AddInitialMetadata(kRequestIdKey, id().call_id);
   ctx_.open_calls->fetch_add(1);
   ctx_.metrics->CallStarted(method);
   if (ctx_.logger->Enabled(LogLevel::kDebug)) {
-    Logger::Fields f = {{"call_id", call_id_},
-                        {"method", MethodName(method_)},
-                        {"peer", peer_}};
+    Logger::Fields f = {{"call_id", id().call_id},
+                        {"method", MethodName(id().method)},
+                        {"peer", id().peer}};
     if (traceparent_) f.push_back({"traceparent", *traceparent_});
     ctx_.logger->Log(LogLevel::kDebug, "call_started", "", f);
   }
@@ -115,23 +110,24 @@ CallGate::~CallGate() {
 
 absl::Time CallGate::Deadline(uint64_t jobs) {
   const ServerOptions& o = *ctx_.options;
+  const absl::Time started = id().started;
   auto client = context_->deadline();
   bool none = client >= std::chrono::system_clock::now() +
                             std::chrono::hours(24 * 365 * 10);
-  absl::Time cap = started_ + o.max_deadline;
+  absl::Time cap = started + o.max_deadline;
   absl::Time deadline;
   if (none) {
-    deadline = std::min(started_ + o.default_deadline, cap);
+    deadline = std::min(started + o.default_deadline, cap);
     deadline_capped_ = false;
   } else {
     absl::Time at = absl::FromChrono(client);
-    absl::Duration budget = at - started_;
+    absl::Duration budget = at - started;
     absl::Duration margin =
         std::min(o.deadline_margin + absl::Microseconds(2) * jobs, budget / 4);
     deadline = std::min(at - margin, cap);
     deadline_capped_ = at - margin > cap;
   }
-  deadline_ = deadline - started_;
+  deadline_ = deadline - started;
   live_->set_deadline(deadline);
   return deadline;
 }
@@ -139,7 +135,7 @@ absl::Time CallGate::Deadline(uint64_t jobs) {
 void CallGate::FillSummary(const BatchSummary& s, uint64_t jobs_read,
                            v1::BatchSummary* out) const {
   jobgroup::FillSummary(s, jobs_read, out);
-  out->set_call_id(call_id_);
+  out->set_call_id(id().call_id);
   if (deadline_ > absl::ZeroDuration()) {
     SetDuration(deadline_, out->mutable_deadline());
   }
@@ -358,9 +354,9 @@ absl::Status CallGate::End(absl::Status status, const BatchSummary* summary,
   ReleaseRequest();
   if (registry_id_ != 0) ctx_.calls->Remove(registry_id_);
   registry_id_ = 0;
-  absl::Duration took = absl::Now() - started_;
-  ctx_.metrics->CallHandled(method_, static_cast<int>(status.code()), took);
-  if (summary != nullptr) ctx_.metrics->BatchFinished(method_, *summary);
+  absl::Duration took = absl::Now() - id().started;
+  ctx_.metrics->CallHandled(id().method, static_cast<int>(status.code()), took);
+  if (summary != nullptr) ctx_.metrics->BatchFinished(id().method, *summary);
   LogEnd(status, summary, jobs_read, took);
   return status;
 }
@@ -374,9 +370,9 @@ void CallGate::LogEnd(const absl::Status& status, const BatchSummary* summary,
       (!fault && !ctx_.call_log->Admit(absl::Now(), &unlogged))) {
     return;
   }
-  Logger::Fields f = {{"call_id", call_id_},
-                      {"method", MethodName(method_)},
-                      {"peer", peer_},
+  Logger::Fields f = {{"call_id", id().call_id},
+                      {"method", MethodName(id().method)},
+                      {"peer", id().peer},
                       {"code", absl::StatusCodeToString(status.code())}};
   if (traceparent_) f.push_back({"traceparent", *traceparent_});
   if (summary != nullptr) {

@@ -36,6 +36,11 @@ namespace jobgroup {
 // The window a call reserves on admission: the jobs it may hold at once.
 uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs);
 
+// The value of metadata `key`, or empty when the client sent none (or more
+// than one).
+absl::string_view OneValue(const grpc::CallbackServerContext& context,
+                           const char* key);
+
 // Refuses the call unless it carries a valid bearer token, when tokens are
 // configured (--auth_tokens_file). The one check every JobService call
 // makes before anything else; counted as a rejection when it fails. Sets
@@ -80,7 +85,7 @@ class CallGate {
 
   // The call's id (call_id.h): the client's x-request-id, or a new one;
   // sent back in the initial metadata by the constructor.
-  const std::string& call_id() const { return call_id_; }
+  const std::string& call_id() const { return id().call_id; }
   // The client's W3C traceparent, or null.
   const std::shared_ptr<const std::string>& traceparent() const {
     return traceparent_;
@@ -198,7 +203,7 @@ class CallGate {
                    const uint64_t* jobs_read = nullptr);
 
   const ServiceContext& ctx() const { return ctx_; }
-  Method method() const { return method_; }
+  Method method() const { return id().method; }
   // What the admin API shows of the call.
   const std::shared_ptr<LiveCall>& live() const { return live_; }
 
@@ -211,21 +216,20 @@ class CallGate {
   void LogEnd(const absl::Status& status, const BatchSummary* summary,
               const uint64_t* jobs_read, absl::Duration took) const;
 
+  // The call's id, method, peer and start, which the admin API shows too.
+  const LiveCall::Identity& id() const { return live_->id(); }
+
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const context_;
-  const Method method_;
-  const absl::Time started_;
-  const std::string peer_;
-  const std::string call_id_;
+  const std::shared_ptr<LiveCall> live_;
   // Set by the constructor only; null when the client sent none (or one
   // that is not well-formed).
   std::shared_ptr<const std::string> traceparent_;
-  // What the last Deadline() gave the jobs, from started_; zero before.
+  // What the last Deadline() gave the jobs, from the start; zero before.
   absl::Duration deadline_ = absl::ZeroDuration();
   bool deadline_capped_ = false;
   uint64_t window_ = 0;
   uint64_t registry_id_ = 0;
-  const std::shared_ptr<LiveCall> live_;
   // Reserved from ctx_.memory; atomic as a stream's read may reserve while
   // End() gives back.
   std::atomic<uint64_t> request_bytes_{0};

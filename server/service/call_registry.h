@@ -75,10 +75,7 @@ class CallRegistry {
     for (Entry& e : List()) {
       if (e.call->id().call_id == call_id) hit.push_back(std::move(e));
     }
-    for (Entry& e : hit) {
-      e.call->MarkOperatorCancel();
-      e.run->Cancel(CancelCause::kOperator, why);
-    }
+    for (Entry& e : hit) e.run->Cancel(CancelCause::kOperator, why);
     return hit;
   }
 

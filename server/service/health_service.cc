@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "server/service/proto_mapping.h"
 
 namespace jobgroup {
 
@@ -137,10 +138,7 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
   if (!streams_->TryOpen()) {
     if (metrics_ != nullptr) metrics_->Rejected("open_streams");
     auto* call = new WatchCall(this, request->service(), false);
-    call->Finish(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("the server has its limit of ", streams_->limit(),
-                     " streams open (--max_open_streams); retry later")));
+    call->Finish(ToGrpc(streams_->Refusal()));
     return call;
   }
   auto* call = new WatchCall(this, request->service(), true);

@@ -1,13 +1,12 @@
 // LiveCall: what the server knows of one job-running call (RunBatch,
-// StreamBatch, Process) besides its run: who made it, when, its deadline,
-// and whether an operator cancelled it. The jobs and their outcomes so far
+// StreamBatch, Process) besides its run: who made it, when, and its
+// deadline. The jobs, their outcomes so far and why the call was cancelled
 // are the run's (BatchRun::progress()).
 // The admin API (admin_service.h) and the status page read it through the
 // CallRegistry; the call's CallGate fills it.
 //
 // Thread-safe. The identity is set before the call is registered and never
-// changes; the deadline and the operator's mark are atomics. Nothing here
-// is touched per job.
+// changes; the deadline is an atomic. Nothing here is touched per job.
 #ifndef JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
 #define JOBGROUP_SERVER_SERVICE_LIVE_CALL_H_
 
@@ -50,20 +49,10 @@ class LiveCall {
     return ns == kNoDeadline ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
   }
 
-  // An operator cancelled the call (AdminService.CancelCall). True for the
-  // first one.
-  bool MarkOperatorCancel() {
-    return !operator_cancel_.exchange(true, std::memory_order_relaxed);
-  }
-  bool operator_cancelled() const {
-    return operator_cancel_.load(std::memory_order_relaxed);
-  }
-
  private:
   static constexpr int64_t kNoDeadline = INT64_MAX;
   Identity id_;
   std::atomic<int64_t> deadline_ns_{kNoDeadline};
-  std::atomic<bool> operator_cancel_{false};
 };
 
 }  // namespace jobgroup

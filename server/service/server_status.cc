@@ -51,7 +51,7 @@ void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
   out->set_jobs_pending(pending);
   out->set_jobs_running(p.added - std::min(p.added, done) - pending);
   out->set_draining(ctx_.draining != nullptr && ctx_.draining->load());
-  out->set_cancelled_by_operator(c.operator_cancelled());
+  out->set_cancelled_by_operator(p.cancel_cause == CancelCause::kOperator);
 }
 
 admin::v1::ListCallsResponse ServerStatus::ListCalls(absl::Time now) const {

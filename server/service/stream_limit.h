@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "server/core/admission.h"
 
 namespace jobgroup {
@@ -32,6 +34,14 @@ class StreamLimit {
   //
   // Gives back a slot TryOpen() took. Exactly once per successful TryOpen().
   void Close() { slots_.Release(1); }
+
+  // The refusal of a stream that found every slot taken, for a caller that
+  // sends no retry hint of its own: RESOURCE_EXHAUSTED naming the limit.
+  absl::Status Refusal() const {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the server has its limit of ", limit(),
+                     " streams open (--max_open_streams); retry later"));
+  }
 
   uint64_t open() const { return slots_.used(); }
   uint64_t limit() const { return slots_.limit(); }
