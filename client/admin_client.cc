@@ -17,6 +17,7 @@ using ::jobgroup::admin::v1::ListCallsRequest;
 using ::jobgroup::admin::v1::ListCallsResponse;
 using ::jobgroup::admin::v1::ServerSnapshot;
 using ::jobgroup::admin::v1::WatchServerRequest;
+using ::jobgroup::admin::v1::WatchServerResponse;
 
 namespace {
 
@@ -149,11 +150,11 @@ absl::Status AdminClient::WatchServer(
   grpc::Status status;
   {
     Registration registration(canceller, &context);
-    std::unique_ptr<grpc::ClientReader<ServerSnapshot>> reader =
+    std::unique_ptr<grpc::ClientReader<WatchServerResponse>> reader =
         stub_->WatchServer(&context, request);
-    ServerSnapshot snapshot;
-    while (reader->Read(&snapshot)) {
-      if (!on_snapshot(snapshot)) {
+    WatchServerResponse response;
+    while (reader->Read(&response)) {
+      if (!on_snapshot(response.snapshot())) {
         stopped = true;
         context.TryCancel();
         break;

@@ -36,7 +36,7 @@ constexpr uint32_t kMaxMaxCalls = 1000;
 // the alarm (whose callback runs even when cancelled, with false) are done
 // with it.
 class AdminServiceImpl::WatchCall final
-    : public grpc::ServerWriteReactor<admin::v1::ServerSnapshot> {
+    : public grpc::ServerWriteReactor<admin::v1::WatchServerResponse> {
  public:
   WatchCall(AdminServiceImpl* service, absl::Duration interval,
             size_t max_calls, bool has_slot)
@@ -114,8 +114,9 @@ class AdminServiceImpl::WatchCall final
 
   // With writing_ set: one snapshot out. No lock held.
   void Write() {
-    snapshot_ = service_->status_->Snapshot(absl::Now(), max_calls_);
-    StartWrite(&snapshot_);
+    *response_.mutable_snapshot() =
+        service_->status_->Snapshot(absl::Now(), max_calls_);
+    StartWrite(&response_);
   }
 
   AdminServiceImpl* const service_;
@@ -129,7 +130,7 @@ class AdminServiceImpl::WatchCall final
   bool done_ ABSL_GUARDED_BY(mu_) = false;           // OnDone() has run.
   grpc::Alarm alarm_;
   // Written by one write at a time (writing_).
-  admin::v1::ServerSnapshot snapshot_;
+  admin::v1::WatchServerResponse response_;
 };
 
 AdminServiceImpl::AdminServiceImpl(
@@ -168,7 +169,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListCalls(
   return reactor;
 }
 
-grpc::ServerWriteReactor<admin::v1::ServerSnapshot>*
+grpc::ServerWriteReactor<admin::v1::WatchServerResponse>*
 AdminServiceImpl::WatchServer(grpc::CallbackServerContext* context,
                               const admin::v1::WatchServerRequest* request) {
   std::string who;

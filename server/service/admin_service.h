@@ -36,7 +36,7 @@ class AdminServiceImpl final : public admin::v1::AdminService::CallbackService {
       grpc::CallbackServerContext* context,
       const admin::v1::ListCallsRequest* request,
       admin::v1::ListCallsResponse* response) override;
-  grpc::ServerWriteReactor<admin::v1::ServerSnapshot>* WatchServer(
+  grpc::ServerWriteReactor<admin::v1::WatchServerResponse>* WatchServer(
       grpc::CallbackServerContext* context,
       const admin::v1::WatchServerRequest* request) override;
   grpc::ServerUnaryReactor* CancelCall(

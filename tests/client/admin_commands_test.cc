@@ -77,10 +77,12 @@ class FakeAdminService final
   grpc::Status WatchServer(
       grpc::ServerContext* context,
       const jobgroup::admin::v1::WatchServerRequest*,
-      grpc::ServerWriter<ServerSnapshot>* writer) override {
+      grpc::ServerWriter<jobgroup::admin::v1::WatchServerResponse>* writer)
+      override {
     if (grpc::Status s = Check(*context); !s.ok()) return s;
     for (int i = 0; i < snapshots; ++i) {
-      ServerSnapshot snapshot;
+      jobgroup::admin::v1::WatchServerResponse response;
+      ServerSnapshot& snapshot = *response.mutable_snapshot();
       snapshot.set_version(absl::StrCat("fake-", i));
       snapshot.mutable_time()->set_seconds(11);
       *snapshot.add_calls() = TheCall();
@@ -89,7 +91,7 @@ class FakeAdminService final
       backend->set_name("db");
       backend->set_capacity(4);
       backend->set_in_use(2);
-      if (!writer->Write(snapshot)) break;
+      if (!writer->Write(response)) break;
     }
     return grpc::Status::OK;
   }

@@ -85,8 +85,7 @@ std::optional<admin::CallInfo> WaitForCall(admin::AdminService::Stub& stub,
 // "sha256:" and the first 12 hex digits of the token's SHA-256.
 std::string TokenName(const std::string& token) {
   unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-         d);
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), d);
   return absl::StrCat("sha256:", absl::BytesToHexString(absl::string_view(
                                      reinterpret_cast<const char*>(d), 6)));
 }
@@ -185,16 +184,17 @@ TEST_F(AdminTest, ListCallsAndWatchServerShowARunningCallAndCancelEndsIt) {
     admin::WatchServerRequest req;
     req.mutable_interval()->set_nanos(100'000'000);
     auto reader = stub->WatchServer(&ctx, req);
-    admin::ServerSnapshot snap;
+    admin::WatchServerResponse response;
     absl::Time first;
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(reader->Read(&snap)) << reader->Finish().error_message();
+      ASSERT_TRUE(reader->Read(&response)) << reader->Finish().error_message();
       if (i == 0) first = absl::Now();
     }
     // Three snapshots, 100 ms apart at least: the interval is kept.
     EXPECT_GE(absl::Now() - first, absl::Milliseconds(190));
     ctx.TryCancel();
     reader->Finish();
+    const admin::ServerSnapshot& snap = response.snapshot();
     EXPECT_EQ(snap.calls_in_flight(), 1u);
     ASSERT_EQ(snap.calls_size(), 1);
     EXPECT_EQ(snap.calls(0).call_id(), kCallId);
@@ -284,10 +284,11 @@ TEST_F(AdminTest, ListCallsAndWatchServerShowARunningCallAndCancelEndsIt) {
   Bearer(&ctx, kAdminToken);
   admin::WatchServerRequest req;
   auto reader = stub->WatchServer(&ctx, req);
-  admin::ServerSnapshot snap;
-  ASSERT_TRUE(reader->Read(&snap));
+  admin::WatchServerResponse response;
+  ASSERT_TRUE(reader->Read(&response));
   ctx.TryCancel();
   reader->Finish();
+  const admin::ServerSnapshot& snap = response.snapshot();
   EXPECT_EQ(snap.calls_in_flight(), 0u);
   EXPECT_EQ(snap.jobs_in_flight(), 0u);
   for (const admin::BackendInfo& b : snap.backends()) {
