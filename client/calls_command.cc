@@ -35,8 +35,10 @@ to stop one. The admin API is off unless jobgroupd runs with
 (--admin-token-file FILE or $JOBGROUP_ADMIN_TOKEN); job tokens are refused.
 
   list     one row per call, oldest first: CALL_ID METHOD PEER IDENTITY AGE
-           DEADLINE_LEFT DONE/TOTAL RUNNING PENDING FLAGS (DRAINING: the
-           server is draining; CANCELLED: an operator cancelled it).
+           DEADLINE_LEFT DONE/TOTAL RUNNING PENDING WAITING_ON FLAGS
+           (WAITING_ON: the backends its jobs wait for a permit at, with
+           the requests queued there, e.g. db:2; DRAINING: the server is
+           draining; CANCELLED: an operator cancelled it).
            -o json prints ListCallsResponse in protobuf's JSON instead.
   cancel   cancels the call CALL_ID as a client cancel would: its jobs not
            finished end CANCELLED; --reason shows in its summary and log.
@@ -185,7 +187,7 @@ int CancelCommand(const std::vector<std::string>& args, const Console& c) {
 std::string CallsTable(const ListCallsResponse& calls, absl::Time now) {
   std::vector<std::vector<std::string>> rows = {
       {"CALL_ID", "METHOD", "PEER", "IDENTITY", "AGE", "DEADLINE_LEFT",
-       "DONE/TOTAL", "RUNNING", "PENDING", "FLAGS"}};
+       "DONE/TOTAL", "RUNNING", "PENDING", "WAITING_ON", "FLAGS"}};
   for (const CallInfo& call : calls.calls()) {
     rows.push_back({call.call_id(), call.method(), call.peer(),
                     call.identity().empty() ? "-" : call.identity(),
@@ -195,7 +197,8 @@ std::string CallsTable(const ListCallsResponse& calls, absl::Time now) {
                         : "-",
                     absl::StrCat(Done(call), "/", call.jobs_total()),
                     absl::StrCat(call.jobs_running()),
-                    absl::StrCat(call.jobs_pending()), CallFlags(call)});
+                    absl::StrCat(call.jobs_pending()), WaitingOn(call),
+                    CallFlags(call)});
   }
   std::vector<size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows) {

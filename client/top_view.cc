@@ -204,6 +204,15 @@ std::string CallFlags(const CallInfo& call) {
   return absl::StrJoin(flags, ",");
 }
 
+std::string WaitingOn(const CallInfo& call) {
+  if (call.waiting_on().empty()) return "-";
+  return absl::StrJoin(
+      call.waiting_on(), ",",
+      [](std::string* out, const jobgroup::admin::v1::BackendWait& w) {
+        absl::StrAppend(out, w.backend(), ":", w.requests());
+      });
+}
+
 absl::Duration CallAge(const CallInfo& call, absl::Time now) {
   if (!call.has_start_time()) return absl::ZeroDuration();
   return std::max(now - FromProto(call.start_time()), absl::ZeroDuration());
@@ -293,6 +302,7 @@ std::vector<std::string> RenderTop(const ServerSnapshot& snapshot,
     columns.push_back({"PENDING", 7, true});
   }
   if (wider) columns.push_back({"FLAGS", 9, false});
+  if (widest) columns.push_back({"WAITING_ON", 12, false});
   int used = 2;
   for (const Column& column : columns) used += column.width + 1;
   const int bar_width = std::max(width - used, 0);
@@ -336,6 +346,7 @@ std::vector<std::string> RenderTop(const ServerSnapshot& snapshot,
       cells.push_back(absl::StrCat(call->jobs_pending()));
     }
     if (wider) cells.push_back(CallFlags(*call));
+    if (widest) cells.push_back(WaitingOn(*call));
     const bool is_selected = !selected.empty() && call->call_id() == selected;
     if (is_selected) selected_line = lines.size();
     lines.push_back(row(

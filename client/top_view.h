@@ -84,6 +84,10 @@ std::string CompactBytes(uint64_t bytes);
 // operator), both joined by ',', or "".
 std::string CallFlags(const jobgroup::admin::v1::CallInfo& call);
 
+// WaitingOn() names the backends the call waits on with its permit
+// requests queued there: "db:2,http:1", or "-" when it waits on none.
+std::string WaitingOn(const jobgroup::admin::v1::CallInfo& call);
+
 // CallAge() is how long the call has run at the snapshot's `now`.
 absl::Duration CallAge(const jobgroup::admin::v1::CallInfo& call,
                        absl::Time now);

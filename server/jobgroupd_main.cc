@@ -146,8 +146,13 @@ ABSL_FLAG(std::string, admin_tokens_file, "",
           "File of admin tokens (format as --auth_tokens_file). When set, "
           "the admin API (jobgroup.admin.v1.AdminService: ListCalls, "
           "WatchServer, CancelCall; `jobgroup top`, `jobgroup calls`) is "
-          "served on --listen and needs one of these tokens; job tokens are "
-          "refused by it. Unset: the admin API is off.");
+          "served (on --listen, or on --admin_listen) and needs one of these "
+          "tokens; job tokens are refused by it. Unset: the admin API is "
+          "off.");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Serve the admin API alone on this host:port instead of on --listen "
+          "(for example an address only operators reach), with the same TLS "
+          "as --listen. Needs --admin_tokens_file. Empty: on --listen.");
 ABSL_FLAG(std::string, health_listen, "",
           "Also serve grpc.health.v1.Health, alone, in plain text and without "
           "a token, on this host:port (for probes that cannot pass the gRPC "
@@ -282,7 +287,7 @@ std::string ProgramName(const char* argv0) {
 const std::vector<FlagGroup>& JobgroupdFlagGroups() {
   static const std::vector<FlagGroup>* const groups =
       new std::vector<FlagGroup>{
-          {"Listening", {"listen", "health_listen"}},
+          {"Listening", {"listen", "health_listen", "admin_listen"}},
           {"Calls and deadlines",
            {"default_deadline", "max_deadline", "deadline_margin",
             "stream_idle_timeout", "drain_timeout", "max_connection_age",
@@ -472,6 +477,13 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       !ReadTokensFlag("admin_tokens_file",
                       absl::GetFlag(FLAGS_admin_tokens_file),
                       &o.admin_authenticator)) {
+    return 2;
+  }
+  o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  if (!o.admin_listen.empty() && o.admin_authenticator == nullptr) {
+    fprintf(stderr,
+            "jobgroupd: --admin_listen: needs --admin_tokens_file (the admin "
+            "API is off without it)\n");
     return 2;
   }
   // --backend repeats (in flag files too); Abseil would keep only the last.

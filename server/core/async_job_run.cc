@@ -41,7 +41,8 @@ void AsyncJobRun::Start(ReportFn report) {
       // in OnPermit and finds the state it needs.
       s.state = State::kWaitingPermit;
       s.waiter = backend_->AcquireOrWait(
-          [self, i](absl::Duration waited) { self->OnPermit(i, waited); });
+          [self, i](absl::Duration waited) { self->OnPermit(i, waited); },
+          scope_.get());
       if (s.waiter == 0) {
         ++granted_at_once;
         MakeReadyLocked(i, &submit);

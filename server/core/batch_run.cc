@@ -124,6 +124,7 @@ BatchRun::Progress BatchRun::progress() const {
   p.pending = added_ - next_;
   p.done = ledger_.summary();
   p.cancel_cause = cancelled_.cause;
+  if (group_ != nullptr) p.wait_owner = group_->scope().get();
   return p;
 }
 

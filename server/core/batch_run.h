@@ -135,6 +135,9 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
     uint64_t pending = 0;
     BatchSummary done;
     CancelCause cancel_cause = CancelCause::kNone;
+    // The owner its jobs' permit requests name now (Semaphore's
+    // WaitingByOwner()): the current round's scope; null between rounds.
+    const void* wait_owner = nullptr;
   };
   Progress progress() const;
   // Jobs running plus results not yet consumed.

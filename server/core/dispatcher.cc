@@ -50,7 +50,8 @@ void Attempt::Begin() {
     // The grant callback may run on another thread before we store the id;
     // it then waits for mu_, and finds the state it needs.
     waiter_ = backend_->AcquireOrWait(
-        [self](absl::Duration waited) { self->OnPermit(waited); });
+        [self](absl::Duration waited) { self->OnPermit(waited); },
+        scope_.get());
     granted = waiter_ == 0;
   }
   if (granted) OnPermit(absl::ZeroDuration());

@@ -12,7 +12,8 @@ namespace jobgroup {
 Semaphore::Semaphore(std::string name, int64_t capacity)
     : name_(std::move(name)), capacity_(std::max<int64_t>(capacity, 1)) {}
 
-Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired) {
+Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired,
+                                             const void* owner) {
   MutexLock lock(&mu_);
   if (waiters_.empty() && in_use_ < capacity_) {
     ++in_use_;
@@ -20,7 +21,8 @@ Semaphore::WaiterId Semaphore::AcquireOrWait(Callback on_acquired) {
     return 0;
   }
   WaiterId id = next_id_++;
-  waiters_.emplace(id, Waiter{std::move(on_acquired), absl::Now()});
+  waiters_.emplace(id, Waiter{std::move(on_acquired), absl::Now(), owner});
+  if (owner != nullptr) ++waiting_by_owner_[owner];
   return id;
 }
 
@@ -34,7 +36,17 @@ bool Semaphore::TryAcquire() {
 
 bool Semaphore::CancelWait(WaiterId id) {
   MutexLock lock(&mu_);
-  return waiters_.erase(id) > 0;
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return false;
+  Uncount(it->second);
+  waiters_.erase(it);
+  return true;
+}
+
+void Semaphore::Uncount(const Waiter& w) {
+  if (w.owner == nullptr) return;
+  auto it = waiting_by_owner_.find(w.owner);
+  if (--it->second == 0) waiting_by_owner_.erase(it);
 }
 
 void Semaphore::Release() {
@@ -68,6 +80,7 @@ void Semaphore::ReleaseOne() {
     }
     // The permit passes to the oldest waiter; in_use_ stays the same.
     auto it = waiters_.begin();
+    Uncount(it->second);
     next = std::move(it->second);
     waiters_.erase(it);
   }
@@ -93,6 +106,11 @@ absl::Duration Semaphore::oldest_wait(absl::Time now) const {
   MutexLock lock(&mu_);
   if (waiters_.empty()) return absl::ZeroDuration();
   return std::max(absl::ZeroDuration(), now - waiters_.begin()->second.since);
+}
+
+absl::flat_hash_map<const void*, int64_t> Semaphore::WaitingByOwner() const {
+  MutexLock lock(&mu_);
+  return waiting_by_owner_;
 }
 
 }  // namespace jobgroup

@@ -7,6 +7,10 @@
 // Release() freed it: a released permit passes straight to the oldest waiter,
 // so a newcomer can never take it ahead of the queue (no barging).
 //
+// A waiter may name its owner (an opaque pointer, e.g. the call's scope), so
+// that an operator can see which call waits on which backend
+// (WaitingByOwner()).
+//
 // Thread-safe. Callbacks run without the semaphore's lock held and must not
 // block. At no instant are more than capacity() permits held.
 #ifndef JOBGROUP_SERVER_CORE_SEMAPHORE_H_
@@ -17,6 +21,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "server/core/mutex.h"
@@ -39,8 +44,9 @@ class Semaphore {
   // Returns 0 when the permit was taken at once (`on_acquired` is dropped
   // unrun). Otherwise queues `on_acquired` and returns its waiter id;
   // `on_acquired` runs later on a releasing thread with the permit held,
-  // unless CancelWait() removes it first.
-  WaiterId AcquireOrWait(Callback on_acquired);
+  // unless CancelWait() removes it first. A queued waiter counts for
+  // `owner` (may be null: counted for nobody) until it leaves the queue.
+  WaiterId AcquireOrWait(Callback on_acquired, const void* owner = nullptr);
 
   // Semaphore::TryAcquire()
   //
@@ -70,13 +76,19 @@ class Semaphore {
   int64_t peak_in_use() const;
   // How long the oldest waiter has waited by `now`; zero with none.
   absl::Duration oldest_wait(absl::Time now) const;
+  // Queued waiters by owner, for the owners that have any (null owners are
+  // left out). A copy: costs one entry per owner waiting, not per waiter.
+  absl::flat_hash_map<const void*, int64_t> WaitingByOwner() const;
 
  private:
   struct Waiter {
     Callback fn;
     absl::Time since;
+    const void* owner = nullptr;
   };
   void ReleaseOne();
+  // Takes `w` out of waiting_by_owner_.
+  void Uncount(const Waiter& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const std::string name_;
   const int64_t capacity_;
   mutable Mutex mu_;
@@ -85,6 +97,8 @@ class Semaphore {
   WaiterId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Ordered by id, which grows with arrival: begin() is the oldest waiter.
   std::map<WaiterId, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const void*, int64_t> waiting_by_owner_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jobgroup

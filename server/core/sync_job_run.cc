@@ -67,7 +67,8 @@ void SyncJobRun::Acquire() {
     // A grant on another thread before the id is stored waits for mu_ in
     // OnPermit and finds the state it needs.
     waiter_ = backend_->AcquireOrWait(
-        [self](absl::Duration waited) { self->OnPermit(waited); });
+        [self](absl::Duration waited) { self->OnPermit(waited); },
+        scope_.get());
     granted = waiter_ == 0;
   }
   if (granted) OnPermit(absl::ZeroDuration());

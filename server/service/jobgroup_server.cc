@@ -255,7 +255,9 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.RegisterService(health_service_.get());
-  if (admin_service_ != nullptr) builder.RegisterService(admin_service_.get());
+  if (admin_service_ != nullptr && o.admin_listen.empty()) {
+    builder.RegisterService(admin_service_.get());
+  }
   // gRPC's own buffers (messages being received, before any call sees
   // them, and sent) get the quarter of the budget that requests do not;
   // under pressure gRPC reads less and refuses new streams. Threads:
@@ -281,6 +283,21 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
                              static_cast<int>(o.max_concurrent_streams));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) return ListenError("", o.listen);
+  if (admin_service_ != nullptr && !o.admin_listen.empty()) {
+    // The admin API alone on its own address (an operators' network, a
+    // port-forward), with the same credentials as --listen.
+    if (s = CheckListenAddress("--admin_listen", o.admin_listen); !s.ok()) {
+      return s;
+    }
+    grpc::ServerBuilder admin;
+    admin.AddListeningPort(o.admin_listen, *credentials, &admin_port_);
+    admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    admin.RegisterService(admin_service_.get());
+    admin_server_ = admin.BuildAndStart();
+    if (!admin_server_ || admin_port_ == 0) {
+      return ListenError("--admin_listen", o.admin_listen);
+    }
+  }
   if (!o.health_listen.empty()) {
     absl::StatusOr<std::unique_ptr<HealthServer>> health = HealthServer::Start(
         o.health_listen, {kJobServiceName}, streams_.get(), metrics_.get());
@@ -308,6 +325,8 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
        {"metrics_port", absl::StrCat(metrics_->port())},
        {"health_listen", o.health_listen},
        {"health_port", absl::StrCat(health_port())},
+       {"admin_listen", o.admin_listen},
+       {"admin_port", absl::StrCat(admin_port_)},
        {"tls", tls},
        {"auth_tokens", absl::StrCat(tokens)},
        {"workers", absl::StrCat(o.workers)},
@@ -371,6 +390,7 @@ void JobgroupServer::Drain() {
   auto grace = open_calls_.load() == 0 ? std::chrono::milliseconds(50)
                                        : std::chrono::milliseconds(1000);
   server_->Shutdown(std::chrono::system_clock::now() + grace);
+  if (admin_server_) admin_server_->Shutdown(std::chrono::system_clock::now());
   if (health_) health_->Shutdown();
   timers_.Shutdown();
   int64_t stuck = dispatcher_->running_handlers();
@@ -396,6 +416,9 @@ JobgroupServer::~JobgroupServer() {
   if (metrics_) metrics_->SetStatusSource(nullptr);
   if (server_ && !drained_.HasBeenNotified()) {
     server_->Shutdown(std::chrono::system_clock::now());
+    if (admin_server_) {
+      admin_server_->Shutdown(std::chrono::system_clock::now());
+    }
   }
   if (dispatcher_ && dispatcher_->running_handlers() > 0) {
     // Stuck workers cannot be joined; leave them (the process is ending).

@@ -61,6 +61,8 @@ class JobgroupServer {
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // The health-only server's port; 0 without --health_listen.
   int health_port() const { return health_ ? health_->port() : 0; }
+  // The admin API's own port; 0 without --admin_listen.
+  int admin_port() const { return admin_port_; }
   // Handlers still running after their job was cancelled.
   int64_t abandoned_handlers() const {
     return dispatcher_->abandoned_handlers();
@@ -97,8 +99,10 @@ class JobgroupServer {
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<HealthServer> health_;  // Null without --health_listen.
+  std::unique_ptr<HealthServer> health_;        // Null without --health_listen.
+  std::unique_ptr<grpc::Server> admin_server_;  // Null without --admin_listen.
   int port_ = 0;
+  int admin_port_ = 0;
   absl::Notification drained_;
 };
 

@@ -90,6 +90,9 @@ struct ServerOptions {
   // cannot use it (--admin_tokens_file).
   std::shared_ptr<const Authenticator> admin_authenticator;
   std::string health_listen;  // Plain-text health-only address; may be empty.
+  // The admin API's own address (same TLS as --listen); empty: on --listen.
+  // Needs admin_authenticator.
+  std::string admin_listen;
 };
 
 }  // namespace jobgroup

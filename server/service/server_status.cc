@@ -25,7 +25,23 @@ uint64_t InFlight(const admin::v1::CallInfo& c) {
 
 }  // namespace
 
+ServerStatus::BackendWaits ServerStatus::ReadBackendWaits() const {
+  BackendWaits waits;
+  if (ctx_.backends == nullptr) return waits;
+  for (const Semaphore* b : ctx_.backends->List()) {
+    absl::flat_hash_map<const void*, int64_t> by_owner = b->WaitingByOwner();
+    if (!by_owner.empty()) waits.emplace_back(b->name(), std::move(by_owner));
+  }
+  return waits;
+}
+
 void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
+                            admin::v1::CallInfo* out) const {
+  FillCall(e, now, ReadBackendWaits(), out);
+}
+
+void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
+                            const BackendWaits& waits,
                             admin::v1::CallInfo* out) const {
   const LiveCall& c = *e.call;
   const BatchRun::Progress p = e.run->progress();
@@ -52,12 +68,22 @@ void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
   out->set_jobs_running(p.added - std::min(p.added, done) - pending);
   out->set_draining(ctx_.draining != nullptr && ctx_.draining->load());
   out->set_cancelled_by_operator(p.cancel_cause == CancelCause::kOperator);
+  if (p.wait_owner != nullptr) {
+    for (const auto& [backend, by_owner] : waits) {
+      auto it = by_owner.find(p.wait_owner);
+      if (it == by_owner.end()) continue;
+      admin::v1::BackendWait* w = out->add_waiting_on();
+      w->set_backend(backend);
+      w->set_requests(static_cast<uint64_t>(it->second));
+    }
+  }
 }
 
 admin::v1::ListCallsResponse ServerStatus::ListCalls(absl::Time now) const {
   admin::v1::ListCallsResponse out;
+  const BackendWaits waits = ReadBackendWaits();
   for (const CallRegistry::Entry& e : ctx_.calls->List()) {
-    FillCall(e, now, out.add_calls());
+    FillCall(e, now, waits, out.add_calls());
   }
   return out;
 }
@@ -71,8 +97,9 @@ admin::v1::ServerSnapshot ServerStatus::Snapshot(absl::Time now,
   s.set_draining(ctx_.draining != nullptr && ctx_.draining->load());
 
   std::vector<admin::v1::CallInfo> calls;
+  const BackendWaits waits = ReadBackendWaits();
   for (const CallRegistry::Entry& e : ctx_.calls->List()) {
-    FillCall(e, now, &calls.emplace_back());
+    FillCall(e, now, waits, &calls.emplace_back());
   }
   // The heaviest first; the oldest first among equals (List() is by age).
   std::stable_sort(

@@ -14,8 +14,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "jobgroup/admin/v1/admin.pb.h"
@@ -50,6 +54,14 @@ class ServerStatus {
                 admin::v1::CallInfo* out) const;
 
  private:
+  // Each backend's queued permit requests by owner, read once per view
+  // (one lock per backend, not per call and backend).
+  using BackendWaits = std::vector<
+      std::pair<std::string, absl::flat_hash_map<const void*, int64_t>>>;
+  BackendWaits ReadBackendWaits() const;
+  void FillCall(const CallRegistry::Entry& e, absl::Time now,
+                const BackendWaits& waits, admin::v1::CallInfo* out) const;
+
   struct Sample {
     absl::Time at;
     uint64_t done[kJobOutcomeCount];

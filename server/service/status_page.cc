@@ -152,6 +152,15 @@ std::string RenderCall(const CallInfo& c, absl::Time now) {
   absl::StrAppend(&out, "<p><b class=\"progress\">", progress, "</b> done · ",
                   c.jobs_running(), " running · ", c.jobs_pending(),
                   " pending</p>\n");
+  if (!c.waiting_on().empty()) {
+    std::string waits;
+    for (const admin::v1::BackendWait& w : c.waiting_on()) {
+      absl::StrAppend(&waits, waits.empty() ? "" : ", ", "<code>",
+                      HtmlEscape(w.backend()), "</code> (", w.requests(), ")");
+    }
+    absl::StrAppend(&out, "<p class=\"waiting-on\">waiting on ", waits,
+                    "</p>\n");
+  }
   absl::StrAppend(&out, "<p><small>succeeded ", c.succeeded(), " · failed ",
                   c.failed(), " · cancelled ", c.cancelled(),
                   " · deadline exceeded ", c.deadline_exceeded(),

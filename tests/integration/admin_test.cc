@@ -5,9 +5,11 @@
 #include <openssl/sha.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -301,4 +303,110 @@ TEST_F(AdminTest, ListCallsAndWatchServerShowARunningCallAndCancelEndsIt) {
 }
 
 }  // namespace
+// ListCalls names the backends a call waits on, with its own requests
+// there only: two calls queue on a one-permit backend, and each shows its
+// own count.
+TEST_F(AdminTest, ListCallsShowsTheBackendsACallWaitsOn) {
+  auto server = std::make_unique<ServerProcess>(
+      JOBGROUPD_PATH,
+      std::vector<std::string>{"--admin_tokens_file=" + *dir_ + "/admin",
+                               "--backend=db=1"});
+  ASSERT_NE(server->port(), 0);
+  auto stub = admin::AdminService::NewStub(server->NewChannel());
+  // Call "a": three 30 s sleeps on db (one holds the permit, two wait);
+  // then call "b": one more (it waits behind them).
+  struct Call {
+    std::thread thread;
+    grpc::ClientContext ctx;
+    grpc::Status status;
+    v1::RunBatchResponse response;
+  };
+  Call calls[2];
+  auto start = [&](Call& c, const std::string& id, int jobs) {
+    c.thread = std::thread([&c, id, jobs, stub = server->NewStub()] {
+      v1::RunBatchRequest req;
+      for (int i = 0; i < jobs; ++i) {
+        v1::Job* j = req.add_jobs();
+        *j = MakeJob("sleep", {{"ms", "30000"}});
+        j->set_backend("db");
+      }
+      req.mutable_options()->set_failure_policy(v1::FAILURE_POLICY_COLLECT_ALL);
+      SetDeadlineMs(&c.ctx, 60000);
+      c.ctx.AddMetadata("x-request-id", id);
+      c.status = stub->RunBatch(&c.ctx, req, &c.response);
+    });
+  };
+  // Waits until ListCalls shows `n` calls whose permit requests add up to
+  // `requests` at db; returns the last list.
+  auto wait_for = [&](size_t n, uint64_t requests) {
+    admin::ListCallsResponse r;
+    for (int i = 0; i < 400; ++i) {
+      r.Clear();
+      EXPECT_TRUE(ListCalls(*stub, &r).ok());
+      uint64_t total = 0;
+      for (const admin::CallInfo& c : r.calls()) {
+        for (const admin::BackendWait& w : c.waiting_on()) {
+          if (w.backend() == "db") total += w.requests();
+        }
+      }
+      if (static_cast<size_t>(r.calls_size()) == n && total == requests) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return r;
+  };
+  start(calls[0], "call-a", 3);
+  admin::ListCallsResponse r = wait_for(1, 2);
+  ASSERT_EQ(r.calls_size(), 1) << r.DebugString();
+  ASSERT_EQ(r.calls(0).waiting_on_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.calls(0).waiting_on(0).backend(), "db");
+  EXPECT_EQ(r.calls(0).waiting_on(0).requests(), 2u);
+  start(calls[1], "call-b", 1);
+  r = wait_for(2, 3);
+  ASSERT_EQ(r.calls_size(), 2) << r.DebugString();
+  for (const admin::CallInfo& c : r.calls()) {
+    ASSERT_EQ(c.waiting_on_size(), 1) << r.DebugString();
+    EXPECT_EQ(c.waiting_on(0).requests(), c.call_id() == "call-a" ? 2u : 1u)
+        << r.DebugString();
+  }
+  // Cancelled, they wait on nothing and leave the list.
+  for (Call& c : calls) c.ctx.TryCancel();
+  for (Call& c : calls) c.thread.join();
+  r = wait_for(0, 0);
+  EXPECT_EQ(r.calls_size(), 0) << r.DebugString();
+}
+
+// --admin_listen: the admin API alone on its own port, and not on --listen.
+TEST_F(AdminTest, AdminListenServesTheAdminApiAloneOnItsOwnPort) {
+  ServerProcess server(
+      JOBGROUPD_PATH,
+      std::vector<std::string>{"--admin_tokens_file=" + *dir_ + "/admin",
+                               "--admin_listen=127.0.0.1:0"});
+  ASSERT_NE(server.port(), 0);
+  std::smatch m;
+  const std::string log = server.Log();
+  ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(admin_port=(\d+))")))
+      << log;
+  ASSERT_NE(m[1].str(), "0") << log;
+  auto admin_channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", m[1].str()),
+                          grpc::InsecureChannelCredentials());
+  auto on_admin_port = admin::AdminService::NewStub(admin_channel);
+  auto on_main_port = admin::AdminService::NewStub(server.NewChannel());
+  admin::ListCallsResponse r;
+  EXPECT_TRUE(ListCalls(*on_admin_port, &r).ok());
+  EXPECT_EQ(ListCalls(*on_main_port, &r).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // Jobs run on --listen only.
+  auto jobs_on_admin_port = v1::JobService::NewStub(admin_channel);
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10000);
+  v1::RunBatchRequest req;
+  *req.add_jobs() = MakeJob("echo");
+  v1::RunBatchResponse res;
+  EXPECT_EQ(jobs_on_admin_port->RunBatch(&ctx, req, &res).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // A SIGTERM stops both ports.
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
+}
+
 }  // namespace jobgroup::testing

@@ -96,6 +96,8 @@ TEST(StartupTest, FlagsThatWouldBreakTheServerSilentlyAreRefused) {
        "--process_window: 4294967296 is over the limit of 4294967295"},
       {"--process_window=2000 --max_inflight_jobs=1000",
        "--process_window: 2000 is over --max_inflight_jobs (1000)"},
+      {"--admin_listen=127.0.0.1:0",
+       "--admin_listen: needs --admin_tokens_file"},
   };
   for (const Case& c : cases) {
     Exit bad = RunJobgroupd(
