@@ -3,9 +3,10 @@
 # of one jobgroupd with nobody watching, against the same server with a
 # `jobgroup top` (WatchServer every 100 ms) and the status page open
 # (/statusz fetched every 2 s, as the page refreshes itself), both at
-# the lowest CPU priority. The runs
-# alternate (none, watched, none, ...) on one server, so both see the same
-# machine; prints a Markdown table of the medians and watched / none.
+# the lowest CPU priority. The runs come in pairs on one server, in the
+# order none-watched, then watched-none, and so on (so that a drift of the
+# machine or the server over the runs favours neither), and prints a
+# Markdown table of the medians and the median of the pairs' watched / none.
 #
 # Usage: bench/watch_overhead.sh [runs]   (default 5)
 # Environment: BUILD_DIR (default build), DURATION of each run (default 5s).
@@ -60,6 +61,16 @@ small_cpu() {
 }
 big() { kv jobs_per_second "$("$e2e" echo --target="127.0.0.1:$port" \
   --jobs=10000 --calls=200 --concurrency=2)"; }
+# Server CPU per job of the 10,000-job load, in ns.
+big_cpu() {
+  local t0 t1
+  t0=$(cpu_ticks)
+  "$e2e" echo --target="127.0.0.1:$port" --jobs=10000 --calls=200 \
+    --concurrency=2 >/dev/null
+  t1=$(cpu_ticks)
+  awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.1f", d / hz * 1e9 / (200 * 10000) }'
+}
 
 # The watchers run at the lowest priority: on a 2-core machine shared by the
 # server and the load generator, their own CPU would otherwise be counted
@@ -76,23 +87,30 @@ watch_off() { kill "$watcher" "$page" 2>/dev/null || true; wait "$watcher" "$pag
 
 rows=()
 measure() {  # measure LABEL LOAD
-  local label=$1 load=$2 a=() b=() i
+  local label=$1 load=$2 a=() b=() r=() i x y
   echo "watch_overhead: $label" >&2
   for ((i = 0; i < runs; i++)); do
-    a+=("$($load)")
-    watch_on; b+=("$($load)"); watch_off
+    if ((i % 2 == 0)); then
+      x=$($load)
+      watch_on; y=$($load); watch_off
+    else
+      watch_on; y=$($load); watch_off
+      x=$($load)
+    fi
+    a+=("$x"); b+=("$y")
+    r+=("$(awk -v x="$y" -v y="$x" 'BEGIN { printf "%.4f", (y > 0 ? x / y : 0) }')")
+    echo "watch_overhead:   pair $((i + 1)): none $x, watched $y" >&2
   done
-  local ma mb
-  ma=$(median "${a[@]}"); mb=$(median "${b[@]}")
-  rows+=("$(printf '| %s | %s | %s | %s |' "$label" "$ma" "$mb" \
-    "$(awk -v x="$mb" -v y="$ma" 'BEGIN { printf "%.3f", (y > 0 ? x / y : 0) }')")")
+  rows+=("$(printf '| %s | %s | %s | %.3f |' "$label" "$(median "${a[@]}")" \
+    "$(median "${b[@]}")" "$(median "${r[@]}")")")
 }
 measure "RunBatch echo, 10-job calls, 32 in flight: calls/s" small
 measure "RunBatch echo, 10,000-job calls, 2 in flight: jobs/s" big
 measure "same 10-job load: server CPU µs per call" small_cpu
+measure "same 10,000-job load: server CPU ns per job" big_cpu
 
 cat <<EOF
-| load (median of $runs, alternating) | nobody watching | top at 100 ms + /statusz every 2 s | watched / none |
+| load ($runs pairs, alternating order; medians) | nobody watching | top at 100 ms + /statusz every 2 s | watched / none (median of pairs) |
 | --- | --- | --- | --- |
 EOF
 printf '%s\n' "${rows[@]}"
