@@ -10,9 +10,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/core/mutex.h"
 
 namespace jobgroup {
+
+// AppendLogTimestamp() appends `t` as lines show it, in UTC to the
+// millisecond: 2026-11-25T09:00:00.123Z.
+void AppendLogTimestamp(absl::Time t, std::string* out);
 
 // How much a line matters; a Logger writes the lines at or above its level.
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -25,7 +30,9 @@ absl::string_view LogLevelName(LogLevel level);
 
 class Logger {
  public:
-  using Fields = std::vector<std::pair<std::string, std::string>>;
+  // Key-value pairs of a line. A key is a name the code spells (a literal):
+  // a field keeps only a view of it; the value is its own.
+  using Fields = std::vector<std::pair<absl::string_view, std::string>>;
 
   explicit Logger(bool json, LogLevel level = LogLevel::kInfo)
       : json_(json), level_(level) {}

@@ -159,8 +159,7 @@ class ProcessCall final
       }
       for (const v1::Job& job : request_.jobs()) {
         uint64_t index = next_index_++;
-        std::string field = absl::StrCat("jobs[", index, "]");
-        absl::Status s = ctx.validator->ValidateJob(job, field);
+        absl::Status s = ctx.validator->ValidateJob(job, {index});
         if (s.ok()) s = CheckIdIsFree(job, index);
         std::shared_ptr<JobSpec> spec;
         if (s.ok()) {

@@ -108,18 +108,20 @@ class Scanner {
     }
     if (!in_->ConsumedEntireMessage()) return Broken();
     in_->PopLimit(limit);
-    std::string field =
-        is_fallback
-            ? absl::StrCat("jobs[", index, "].fallbacks[", fallback, "]")
-            : absl::StrCat("jobs[", index, "]");
+    // The job's name for an error; made only when there is one.
+    auto field = [&] {
+      return is_fallback
+                 ? absl::StrCat("jobs[", index, "].fallbacks[", fallback, "]")
+                 : absl::StrCat("jobs[", index, "]");
+    };
     if (fallbacks > options_.max_fallbacks) {
       return InvalidField(
-          absl::StrCat(field, ".fallbacks"),
+          absl::StrCat(field(), ".fallbacks"),
           absl::StrCat(fallbacks, " fallbacks is over the limit of ",
                        options_.max_fallbacks));
     }
     if (params > options_.max_params) {
-      return InvalidField(absl::StrCat(field, ".params"),
+      return InvalidField(absl::StrCat(field(), ".params"),
                           absl::StrCat(params, " params is over the limit of ",
                                        options_.max_params));
     }

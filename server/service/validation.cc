@@ -106,13 +106,12 @@ absl::Status RequestValidator::ValidateJobs(
   ids.reserve(jobs.size());
   for (int i = 0; i < jobs.size(); ++i) {
     const v1::Job& job = jobs[i];
-    std::string field = absl::StrCat("jobs[", i, "]");
-    absl::Status s = ValidateJob(job, field);
+    absl::Status s = ValidateJob(job, {static_cast<uint64_t>(i)});
     if (!s.ok()) return s;
     if (!job.id().empty()) {
       auto [it, inserted] = ids.emplace(job.id(), i);
       if (!inserted) {
-        return Invalid(absl::StrCat(field, ".id"),
+        return Invalid(absl::StrCat("jobs[", i, "].id"),
                        absl::StrCat("duplicate id ", Quote(job.id()),
                                     " (also jobs[", it->second, "].id)"));
       }
@@ -133,26 +132,31 @@ absl::Status RequestValidator::ValidateJobs(
   return absl::OkStatus();
 }
 
+std::string RequestValidator::JobPath::Name() const {
+  return fallback < 0
+             ? absl::StrCat("jobs[", index, "]")
+             : absl::StrCat("jobs[", index, "].fallbacks[", fallback, "]");
+}
+
 absl::Status RequestValidator::ValidateJob(const v1::Job& job,
-                                           const std::string& field,
-                                           int depth) const {
+                                           JobPath path) const {
   if (job.kind().empty()) {
-    return Invalid(absl::StrCat(field, ".kind"), "is required");
+    return Invalid(absl::StrCat(path.Name(), ".kind"), "is required");
   }
   if (job.kind().size() > options_->max_kind_bytes) {
     return Invalid(
-        absl::StrCat(field, ".kind"),
+        absl::StrCat(path.Name(), ".kind"),
         absl::StrCat(job.kind().size(), " bytes is over the limit of ",
                      options_->max_kind_bytes));
   }
   if (job.backend().size() > options_->max_backend_bytes) {
     return Invalid(
-        absl::StrCat(field, ".backend"),
+        absl::StrCat(path.Name(), ".backend"),
         absl::StrCat(job.backend().size(), " bytes is over the limit of ",
                      options_->max_backend_bytes));
   }
   if (job.id().size() > options_->max_id_bytes) {
-    return Invalid(absl::StrCat(field, ".id"),
+    return Invalid(absl::StrCat(path.Name(), ".id"),
                    absl::StrCat(job.id().size(), " bytes is over the limit of ",
                                 options_->max_id_bytes));
   }
@@ -160,7 +164,7 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
   if (kind == nullptr) {
     std::vector<std::string> names;
     for (const JobKind* k : kinds_->List()) names.push_back(k->info.name);
-    return Invalid(absl::StrCat(field, ".kind"),
+    return Invalid(absl::StrCat(path.Name(), ".kind"),
                    absl::StrCat("unknown kind ", Quote(job.kind()),
                                 " (known: ", absl::StrJoin(names, ", "), ")"));
   }
@@ -168,14 +172,14 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
     std::vector<std::string> names;
     for (const Semaphore* b : backends_->List()) names.push_back(b->name());
     return Invalid(
-        absl::StrCat(field, ".backend"),
+        absl::StrCat(path.Name(), ".backend"),
         absl::StrCat("unknown backend ", Quote(job.backend()),
                      " (configured: ", absl::StrJoin(names, ", "), ")"));
   }
   if (!job.backend().empty() && kind_backends_ != nullptr &&
       !kind_backends_->Allows(kind, backends_->Find(job.backend()))) {
     return Invalid(
-        absl::StrCat(field, ".backend"),
+        absl::StrCat(path.Name(), ".backend"),
         absl::StrCat("jobs of kind ", Quote(job.kind()),
                      " may not use backend ", Quote(job.backend()),
                      " (allowed: ",
@@ -184,46 +188,44 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
   }
   if (job.payload().size() > options_->max_payload_bytes) {
     return Invalid(
-        absl::StrCat(field, ".payload"),
+        absl::StrCat(path.Name(), ".payload"),
         absl::StrCat(job.payload().size(), " bytes is over the limit of ",
                      options_->max_payload_bytes));
   }
   if (static_cast<uint64_t>(job.params().size()) > options_->max_params) {
     return Invalid(
-        absl::StrCat(field, ".params"),
+        absl::StrCat(path.Name(), ".params"),
         absl::StrCat(job.params().size(), " params is over the limit of ",
                      options_->max_params));
   }
   for (const auto& [k, v] : job.params()) {
     if (k.size() + v.size() > options_->max_param_bytes) {
-      return Invalid(absl::StrCat(field, ".params.", k.substr(0, 64)),
+      return Invalid(absl::StrCat(path.Name(), ".params.", k.substr(0, 64)),
                      absl::StrCat("over the limit of ",
                                   options_->max_param_bytes, " bytes"));
     }
   }
   if (job.has_timeout()) {
-    auto d = ToDuration(job.timeout(), absl::StrCat(field, ".timeout"));
+    auto d = ToDuration(job.timeout(), absl::StrCat(path.Name(), ".timeout"));
     if (!d.ok()) return d.status();
     if (*d <= absl::ZeroDuration()) {
-      return Invalid(absl::StrCat(field, ".timeout"),
+      return Invalid(absl::StrCat(path.Name(), ".timeout"),
                      "must be positive when set");
     }
   }
   if (job.fallbacks_size() > 0) {
-    if (depth > 0) {
-      return Invalid(absl::StrCat(field, ".fallbacks"),
+    if (path.fallback >= 0) {
+      return Invalid(absl::StrCat(path.Name(), ".fallbacks"),
                      "a fallback cannot have fallbacks of its own");
     }
     if (static_cast<uint32_t>(job.fallbacks_size()) > options_->max_fallbacks) {
       return Invalid(
-          absl::StrCat(field, ".fallbacks"),
+          absl::StrCat(path.Name(), ".fallbacks"),
           absl::StrCat(job.fallbacks_size(), " fallbacks is over the limit of ",
                        options_->max_fallbacks));
     }
     for (int k = 0; k < job.fallbacks_size(); ++k) {
-      absl::Status s =
-          ValidateJob(job.fallbacks(k),
-                      absl::StrCat(field, ".fallbacks[", k, "]"), depth + 1);
+      absl::Status s = ValidateJob(job.fallbacks(k), JobPath{path.index, k});
       if (!s.ok()) return s;
     }
   }
@@ -232,7 +234,7 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
     spec.kind = job.kind();
     for (const auto& [k, v] : job.params()) spec.params.emplace_back(k, v);
     absl::Status s = kind->validate(spec);
-    if (!s.ok()) return KindParamError(field, s);
+    if (!s.ok()) return KindParamError(path.Name(), s);
   }
   return absl::OkStatus();
 }

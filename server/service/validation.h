@@ -76,11 +76,18 @@ class RequestValidator {
   absl::Status ValidateJobs(
       const google::protobuf::RepeatedPtrField<v1::Job>& jobs) const;
 
+  // Where a job is in its request: jobs[3], or its fallback
+  // jobs[3].fallbacks[1]. Errors name it; it becomes text only then.
+  struct JobPath {
+    uint64_t index = 0;
+    int64_t fallback = -1;  // -1: the job itself.
+    std::string Name() const;
+  };
+
   // RequestValidator::ValidateJob()
   //
-  // Checks one job; `field` names it in errors ("jobs[3]").
-  absl::Status ValidateJob(const v1::Job& job, const std::string& field,
-                           int depth = 0) const;
+  // Checks one job; `path` names it in errors.
+  absl::Status ValidateJob(const v1::Job& job, JobPath path) const;
 
   // RequestValidator::ToBatchOptions()
   //
