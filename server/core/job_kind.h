@@ -131,7 +131,7 @@ class JobKind {
 
 class KindRegistry {
  public:
-  KindRegistry() = default;
+  KindRegistry();
   KindRegistry(const KindRegistry&) = delete;
   KindRegistry& operator=(const KindRegistry&) = delete;
 
@@ -154,6 +154,9 @@ class KindRegistry {
 
  private:
   absl::Status Add(std::unique_ptr<JobKind> kind);
+  // Unique among the registries of the process (Find()'s per-thread memory
+  // of its last hit names its registry by it, not by address).
+  const uint64_t id_;
   absl::flat_hash_map<std::string, std::unique_ptr<JobKind>> kinds_;
 };
 
