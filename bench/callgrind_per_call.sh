@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Server instructions per call, counted exactly by callgrind (free of the
+# machine's noise): starts jobgroupd under valgrind, warms it up with 3 s
+# of `jobgroup bench` load, zeroes the counters, runs 10 s more of the same
+# load, dumps, and divides the server's instructions (every thread, gRPC's
+# included) by the calls that ended.
+#
+# Usage: bench/callgrind_per_call.sh [JOBGROUPD] [-- BENCH_ARGS...]
+#   default JOBGROUPD: $BUILD_DIR/jobgroupd (BUILD_DIR default build);
+#   default load: --jobs-per-call 10 --concurrency 8 (10-job RunBatch calls).
+#   e.g. bench/callgrind_per_call.sh /tmp/base/build/jobgroupd
+# Prints one line: calls=N instructions=I per_call=I/N (and per_job).
+# Needs valgrind (Debian: apt-get install valgrind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+server=$build/jobgroupd
+if [[ $# -gt 0 && $1 != -- ]]; then server=$1; shift; fi
+[[ ${1:-} == -- ]] && shift
+load=("$@")
+((${#load[@]})) || load=(--jobs-per-call 10 --concurrency 8)
+client=$build/client/jobgroup
+for bin in "$server" "$client"; do
+  [[ -x $bin ]] || { echo "callgrind_per_call: $bin is missing; build it first" >&2; exit 2; }
+done
+command -v valgrind >/dev/null || { echo "callgrind_per_call: valgrind is missing" >&2; exit 2; }
+work=$(mktemp -d)
+vpid=
+cleanup() { [[ -n $vpid ]] && kill "$vpid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$server" \
+  --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 2>"$work/log" &
+vpid=$!
+port=
+for _ in $(seq 240); do
+  port=$(grep -oP ' port=\K[0-9]+' "$work/log" | head -1 || true)
+  [[ -n $port ]] && break
+  sleep 0.5
+done
+[[ -n $port ]] || { echo "callgrind_per_call: jobgroupd did not start" >&2; cat "$work/log" >&2; exit 2; }
+bench() { "$client" --target "127.0.0.1:$port" bench "${load[@]}" --warmup 0 --json "$@"; }
+bench --duration 3s >/dev/null
+callgrind_control -z "$vpid" >/dev/null
+calls=$(bench --duration 10s | grep -oP '"calls_ended":\K[0-9]+')
+jobs_per_call=$(grep -oP -- '--jobs-per-call \K[0-9]+' <<<"${load[*]}" || echo 1)
+callgrind_control -d "$vpid" >/dev/null
+sleep 1
+kill "$vpid"; wait "$vpid" 2>/dev/null || true; vpid=
+ir=$(callgrind_annotate --threshold=100 "$work/cg.out.1" 2>/dev/null |
+  grep "PROGRAM TOTALS" | grep -oP '^[0-9,]+' | tr -d ,)
+echo "calls=$calls instructions=$ir per_call=$((ir / calls)) per_job=$((ir / calls / jobs_per_call))"
