@@ -9,6 +9,8 @@
 #   default JOBGROUPD: $BUILD_DIR/jobgroupd (BUILD_DIR default build);
 #   default load: --jobs-per-call 10 --concurrency 8 (10-job RunBatch calls).
 #   e.g. bench/callgrind_per_call.sh /tmp/base/build/jobgroupd
+# Environment: MEASURE, the measured load's duration (default 10s; calls
+# of 10,000 jobs need 30s or more under valgrind).
 # Prints one line: calls=N instructions=I per_call=I/N (and per_job).
 # Needs valgrind (Debian: apt-get install valgrind).
 set -euo pipefail
@@ -39,9 +41,10 @@ for _ in $(seq 240); do
 done
 [[ -n $port ]] || { echo "callgrind_per_call: jobgroupd did not start" >&2; cat "$work/log" >&2; exit 2; }
 bench() { "$client" --target "127.0.0.1:$port" bench "${load[@]}" --warmup 0 --json "$@"; }
-bench --duration 3s >/dev/null
+bench --duration 3s >/dev/null 2>&1 || true  # Warm-up; slow under valgrind.
 callgrind_control -z "$vpid" >/dev/null
-calls=$(bench --duration 10s | grep -oP '"calls_ended":\K[0-9]+')
+calls=$(bench --duration "${MEASURE:-10s}" 2>/dev/null | grep -oP '"calls_ended":\K[0-9]+' || true)
+[[ -n $calls && $calls -gt 0 ]] || { echo "callgrind_per_call: no call ended; give a longer MEASURE" >&2; exit 1; }
 jobs_per_call=$(grep -oP -- '--jobs-per-call \K[0-9]+' <<<"${load[*]}" || echo 1)
 callgrind_control -d "$vpid" >/dev/null
 sleep 1
