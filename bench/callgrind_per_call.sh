@@ -10,7 +10,8 @@
 #   default load: --jobs-per-call 10 --concurrency 8 (10-job RunBatch calls).
 #   e.g. bench/callgrind_per_call.sh /tmp/base/build/jobgroupd
 # Environment: MEASURE, the measured load's duration (default 10s; calls
-# of 10,000 jobs need 30s or more under valgrind).
+# of 10,000 jobs need 30s or more under valgrind); SERVER_FLAGS, more flags
+# for jobgroupd (e.g. --backend=db=4).
 # Prints one line: calls=N instructions=I per_call=I/N (and per_job).
 # Needs valgrind (Debian: apt-get install valgrind).
 set -euo pipefail
@@ -31,7 +32,7 @@ vpid=
 cleanup() { [[ -n $vpid ]] && kill "$vpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$server" \
-  --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 2>"$work/log" &
+  --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 ${SERVER_FLAGS:-} 2>"$work/log" &
 vpid=$!
 port=
 for _ in $(seq 240); do
