@@ -73,6 +73,15 @@ TEST(AdaptiveLimitTest, FallsWhenTheDelayRisesAboveTheBaseline) {
   EXPECT_GT(limit.short_term(), limit.long_term());
 }
 
+TEST(AdaptiveLimitTest, FallsWhenCongestedFromTheFirstCall) {
+  // The normal starts at "no queue" (the floor), not at the first samples:
+  // a server overloaded from its start still sees the queue.
+  AdaptiveLimit limit(TestOptions());
+  absl::Time now = absl::UnixEpoch();
+  Feed(limit, kQueued, 2000, absl::Seconds(1), &now);
+  EXPECT_LT(limit.limit(), 2000u);
+}
+
 TEST(AdaptiveLimitTest, ClimbsBackWhenTheDelayFallsBack) {
   AdaptiveLimit limit(TestOptions());
   absl::Time now = absl::UnixEpoch();
