@@ -47,9 +47,10 @@ start() {
   "$server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 ${EXTRA:-} "$@" 2>"$log" &
   pid=$!
   for _ in $(seq 200); do
-    PORT=$(grep -oP ' port=\K[0-9]+' "$log" | head -1 || true)
-    MPORT=$(grep -oP ' metrics_port=\K[0-9]+' "$log" | head -1 || true)
-    [[ -n $PORT ]] && return 0
+    # Whole numbers only (a space after them): the line may be half written.
+    PORT=$(grep -oP ' port=\K[0-9]+(?= )' "$log" | head -1 || true)
+    MPORT=$(grep -oP ' metrics_port=\K[0-9]+(?= )' "$log" | head -1 || true)
+    [[ -n $PORT && -n $MPORT ]] && return 0
     sleep 0.05
   done
   echo "overload_bench: jobgroupd did not start: $(cat "$log")" >&2
@@ -58,7 +59,8 @@ start() {
 # "SUCCEEDED REFUSED": jobs that succeeded and calls refused (any reason)
 # so far, from the server's /metrics.
 counts() {
-  curl -s "http://127.0.0.1:$MPORT/metrics" |
+  { curl -s "http://127.0.0.1:$MPORT/metrics" ||
+    echo "overload_bench: /metrics on $MPORT did not answer" >&2; } |
     awk '/^jobgroup_jobs_total\{.*outcome="succeeded"/ { n += $2 }
          /^jobgroup_rejected_total\{/ { r += $2 }
          END { printf "%.0f %.0f", n, r }'

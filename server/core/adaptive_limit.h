@@ -90,9 +90,9 @@ class AdaptiveLimit {
 
   // AdaptiveLimit::Observe()
   //
-  // One admitted call's sample, taken when it ends at `now`: `delay`, the
-  // time its first job waited to start, and `in_use`, the jobs in flight
-  // then. Calls none of whose jobs started (refused, cancelled before) have
+  // One admitted call's sample, taken at `now` (CallGate: when the call's
+  // first job ends): `delay`, the time that job waited to start, and
+  // `in_use`, the jobs in flight then. Calls none of whose jobs started (refused, cancelled before) have
   // no sample and must not be observed. May update the limit (once every
   // `interval` at most). `now` must not go backwards by much: a sample
   // older than the current window counts in it.
