@@ -123,7 +123,7 @@ TEST(AdaptiveLimitTest, AQueueIsRefusedEarlyWithTheRetryHint) {
   // static limit.
   double limit = MetricValue(server, kLimit);
   EXPECT_GE(limit, 1);
-  EXPECT_LT(limit, 2 * kClients);
+  EXPECT_LE(limit, 2 * kClients);
   EXPECT_GT(
       MetricValue(
           server,
@@ -142,7 +142,11 @@ TEST(AdaptiveLimitTest, AQueueIsRefusedEarlyWithTheRetryHint) {
 }
 
 TEST(AdaptiveLimitTest, LightLoadIsNeverRefused) {
-  ServerProcess server(JOBGROUPD_PATH, {"--adaptive_limit"});
+  // With the floor as above: on a host so loaded that waking a worker
+  // takes milliseconds, that wait is the machine's, not a queue's, and the
+  // test must not depend on it (the unit tests drive the default floor).
+  ServerProcess server(JOBGROUPD_PATH, {"--adaptive_limit",
+                                        "--adaptive_limit_queue_delay=20ms"});
   // Four clients, one 10-echo-job call at a time each: never more than 40
   // jobs in flight, none of them waiting for long.
   constexpr int kClients = 4;
@@ -165,7 +169,11 @@ TEST(AdaptiveLimitTest, LightLoadIsNeverRefused) {
   }
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(MetricValue(server, kRefused), 0);
+  EXPECT_EQ(MetricValue(server, kRefused), 0)
+      << "short-term delay "
+      << MetricValue(
+             server,
+             "jobgroup_adaptive_limit_queue_delay_seconds{window=\"short\"}");
   // Never used to half of it, so never moved from --max_inflight_jobs.
   EXPECT_EQ(MetricValue(server, kLimit), 1000000);
 }
