@@ -21,7 +21,7 @@ AdaptiveLimit::AdaptiveLimit(Options options)
 
 void AdaptiveLimit::Observe(absl::Duration delay, uint64_t in_use,
                             absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (window_samples_ == 0) window_start_ = now;
   window_sum_ += absl::ToDoubleSeconds(std::max(delay, absl::ZeroDuration()));
   ++window_samples_;
@@ -75,12 +75,12 @@ void AdaptiveLimit::Update(absl::Time now) {
 }
 
 absl::Duration AdaptiveLimit::short_term() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return absl::Seconds(short_);
 }
 
 absl::Duration AdaptiveLimit::long_term() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return absl::Seconds(long_);
 }
 

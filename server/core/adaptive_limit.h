@@ -53,8 +53,8 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/mutex.h"
 
 namespace jobgroup {
 
@@ -92,10 +92,10 @@ class AdaptiveLimit {
   //
   // One admitted call's sample, taken at `now` (CallGate: when the call's
   // first job ends): `delay`, the time that job waited to start, and
-  // `in_use`, the jobs in flight then. Calls none of whose jobs started (refused, cancelled before) have
-  // no sample and must not be observed. May update the limit (once every
-  // `interval` at most). `now` must not go backwards by much: a sample
-  // older than the current window counts in it.
+  // `in_use`, the jobs in flight then. Calls none of whose jobs started
+  // (refused, cancelled before) have no sample and must not be observed. May
+  // update the limit (once every `interval` at most). `now` must not go
+  // backwards by much: a sample older than the current window counts in it.
   void Observe(absl::Duration delay, uint64_t in_use, absl::Time now);
 
   // The current limit, in jobs. Lock-free.
@@ -114,7 +114,7 @@ class AdaptiveLimit {
   const Options options_;
   std::atomic<uint64_t> limit_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;  // The core's: ThreadSanitizer sees it (mutex.h).
   // The limit before rounding, so that small steps add up.
   double estimate_ ABSL_GUARDED_BY(mu_);
   absl::Time window_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
