@@ -425,8 +425,9 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       absl::GetFlag(FLAGS_adaptive_limit_queue_delay);
   if (o.adaptive_limit_queue_delay <= absl::ZeroDuration()) {
     fprintf(stderr,
-            "jobgroupd: --adaptive_limit_queue_delay must be positive (e.g. "
-            "1ms)\n");
+            "jobgroupd: --adaptive_limit_queue_delay: %s must be positive "
+            "(e.g. 1ms)\n",
+            absl::FormatDuration(o.adaptive_limit_queue_delay).c_str());
     return 2;
   }
   o.max_concurrency =

@@ -96,6 +96,8 @@ TEST(StartupTest, FlagsThatWouldBreakTheServerSilentlyAreRefused) {
        "--process_window: 4294967296 is over the limit of 4294967295"},
       {"--process_window=2000 --max_inflight_jobs=1000",
        "--process_window: 2000 is over --max_inflight_jobs (1000)"},
+      {"--adaptive_limit --adaptive_limit_queue_delay=-1ms",
+       "--adaptive_limit_queue_delay: -1ms must be positive"},
   };
   for (const Case& c : cases) {
     Exit bad = RunJobgroupd(
