@@ -81,6 +81,17 @@ ABSL_FLAG(int64_t, max_inflight_jobs, 1000000,
           "Jobs the whole server holds in flight at most; a call whose window "
           "does not fit is refused at once with RESOURCE_EXHAUSTED and a "
           "retry-after-ms trailer.");
+ABSL_FLAG(bool, adaptive_limit, false,
+          "Refuse new calls (RESOURCE_EXHAUSTED with the retry-after-ms "
+          "trailer, as --max_inflight_jobs does) once the jobs in flight "
+          "reach a limit that follows the queueing delay of calls: it falls "
+          "while calls' first jobs wait for a permit and a worker more than "
+          "twice as long as normal, and climbs back when they do not. At "
+          "most --max_inflight_jobs.");
+ABSL_FLAG(absl::Duration, adaptive_limit_queue_delay, absl::Milliseconds(1),
+          "--adaptive_limit: a queueing delay this short counts as no queue "
+          "(the limit falls only past twice the normal delay, and the normal "
+          "is never taken as shorter than this).");
 ABSL_FLAG(int64_t, max_concurrency, 1000000,
           "Largest BatchOptions.max_concurrency accepted.");
 ABSL_FLAG(int64_t, process_window, 1024,
@@ -295,8 +306,8 @@ const std::vector<FlagGroup>& JobgroupdFlagGroups() {
           {"Limits and memory",
            {"max_jobs_per_call", "max_payload_bytes", "max_output_bytes",
             "max_message_bytes", "memory_budget_bytes", "max_inflight_jobs",
-            "max_concurrency", "process_window", "max_concurrent_streams",
-            "max_open_streams"}},
+            "adaptive_limit", "adaptive_limit_queue_delay", "max_concurrency",
+            "process_window", "max_concurrent_streams", "max_open_streams"}},
           {"Backends and workers",
            {"backend", "kind_backends", "workers", "queue_capacity"}},
           {"Security",
@@ -414,6 +425,16 @@ int RunJobgroupd(int argc, char** argv, KindRegistrar extra_kinds) {
       o.max_message_bytes - jobgroup::kMessageRoomBytes);
   o.max_inflight_jobs =
       positive("max_inflight_jobs", absl::GetFlag(FLAGS_max_inflight_jobs));
+  o.adaptive_limit = absl::GetFlag(FLAGS_adaptive_limit);
+  o.adaptive_limit_queue_delay =
+      absl::GetFlag(FLAGS_adaptive_limit_queue_delay);
+  if (o.adaptive_limit_queue_delay <= absl::ZeroDuration()) {
+    fprintf(stderr,
+            "jobgroupd: --adaptive_limit_queue_delay: %s must be positive "
+            "(e.g. 1ms)\n",
+            absl::FormatDuration(o.adaptive_limit_queue_delay).c_str());
+    return 2;
+  }
   o.max_concurrency =
       positive("max_concurrency", absl::GetFlag(FLAGS_max_concurrency));
   o.process_window =

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "server/service/authenticator.h"
 #include "server/service/call_id.h"
@@ -173,6 +174,20 @@ absl::Status CallGate::Authenticate() {
   return s;
 }
 
+absl::Status CallGate::CheckAdaptiveLimit() {
+  const AdaptiveLimit* adaptive = ctx_.adaptive;
+  if (adaptive == nullptr || ctx_.draining->load()) return absl::OkStatus();
+  const uint64_t used = ctx_.admission->used();
+  if (adaptive->Admits(used)) return absl::OkStatus();
+  ctx_.metrics->Rejected("adaptive_limit");
+  PushBack();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "server is at its adaptive limit of ", adaptive->limit(),
+      " jobs in flight (", used,
+      " in use; --adaptive_limit follows the queueing delay); retry after ",
+      kRetryAfterMs, " ms"));
+}
+
 absl::Status CallGate::OpenStream() {
   if (ctx_.streams->TryOpen()) {
     stream_open_ = true;
@@ -189,6 +204,7 @@ absl::Status CallGate::OpenStream() {
 absl::Status CallGate::ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
                                    google::protobuf::Message& request) {
   absl::Status s = Authenticate();
+  if (s.ok()) s = CheckAdaptiveLimit();
   if (s.ok()) s = OpenStream();
   if (s.ok()) s = ReserveRequest(raw, jobs_field);
   if (!s.ok()) {
@@ -322,6 +338,11 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed) {
   }
   ctx_.jobs_in_flight->fetch_sub(1);
   ctx_.metrics->JobFinished(kind, r);
+  // One sample a call (a compare per job): jobs that never started
+  // (kind null) waited for nothing.
+  if (r.index == 0 && r.kind != nullptr && ctx_.adaptive != nullptr) {
+    ctx_.adaptive->Observe(r.queue_time, ctx_.admission->used(), absl::Now());
+  }
   return over;
 }
 

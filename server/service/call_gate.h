@@ -1,7 +1,7 @@
 // CallGate: what every job-running call (RunBatch, StreamBatch, Process)
 // passes through and is accounted by: authentication, the request's shape
 // and memory before it is parsed, validation of a whole batch, admission
-// (drain, the in-flight limit), the call's effective
+// (drain, the in-flight limit, the adaptive limit), the call's effective
 // deadline, the drain registry, the in-flight gauge, metrics and the one
 // `call_finished` log line.
 //
@@ -95,10 +95,11 @@ class CallGate {
   //
   // The first step of a call that brings all its jobs up front (RunBatch,
   // StreamBatch), whose request gRPC hands over unparsed: authenticates
-  // from the metadata alone, then OpenStream() and ReserveRequest(), then
-  // parses `raw` into `request` and empties `raw`. The status to refuse
-  // the call with: UNAUTHENTICATED before a byte is looked at,
-  // RESOURCE_EXHAUSTED past --max_open_streams, INVALID_ARGUMENT naming
+  // from the metadata alone, then CheckAdaptiveLimit(), OpenStream() and
+  // ReserveRequest(), then parses `raw` into `request` and empties `raw`.
+  // The status to refuse the call with: UNAUTHENTICATED before a byte is
+  // looked at, RESOURCE_EXHAUSTED past the adaptive limit or
+  // --max_open_streams, INVALID_ARGUMENT naming
   // the field and the limit (or saying the bytes are not a `request`),
   // RESOURCE_EXHAUSTED for the memory budget.
   absl::Status ReadRequest(grpc::ByteBuffer& raw, int jobs_field,
@@ -143,6 +144,16 @@ class CallGate {
   // This call's Authenticate(): first thing in every job-running call.
   absl::Status Authenticate();
 
+  // CallGate::CheckAdaptiveLimit()
+  //
+  // With --adaptive_limit, refuses the call when the jobs in flight are at
+  // the adaptive limit now (AdaptiveLimit::Admits()): RESOURCE_EXHAUSTED
+  // with the retry hint, counted as `adaptive_limit`. Right after
+  // Authenticate(), before the request is parsed, so that a refusal costs
+  // the server as little as it can. OK without the flag, and while
+  // draining (Admit() then refuses, naming the drain).
+  absl::Status CheckAdaptiveLimit();
+
   // CallGate::OpenStream()
   //
   // Takes one of the server's open-stream slots (--max_open_streams) for
@@ -170,6 +181,8 @@ class CallGate {
   // Summary() counts it as failed. Any thread.
   // `freed`: bytes the call held for the job until now (a stream's read
   // spec), given back in the same step (one budget update per job).
+  // The call's first job (index 0), if it started, is the adaptive limit's
+  // sample of the call: the time it waited for a permit and a worker.
   bool JobDone(absl::string_view kind, JobResult& r, uint64_t freed = 0);
 
   // CallGate::Summary()

@@ -184,10 +184,16 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   spares.long_after = absl::Milliseconds(10);
   workers_ = std::make_unique<WorkerPool>(o.workers, o.queue_capacity, spares);
   streams_ = std::make_unique<StreamLimit>(o.max_open_streams);
+  if (o.adaptive_limit) {
+    AdaptiveLimit::Options a;
+    a.max_limit = o.max_inflight_jobs;
+    a.delay_floor = o.adaptive_limit_queue_delay;
+    adaptive_ = std::make_unique<AdaptiveLimit>(a);
+  }
   metrics_ = std::make_unique<ServerMetrics>(
       kinds_,
       LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_,
-                  streams_.get(), memory_.get()},
+                  streams_.get(), memory_.get(), adaptive_.get()},
       JobgroupVersion());
   dispatcher_ =
       std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
@@ -213,6 +219,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.logger = &logger_;
   ctx.call_log = &call_log_;
   ctx.admission = admission_.get();
+  ctx.adaptive = adaptive_.get();
   ctx.memory = memory_.get();
   ctx.calls = &calls_;
   ctx.draining = &draining_;

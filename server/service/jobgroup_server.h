@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
+#include "server/core/adaptive_limit.h"
 #include "server/core/admission.h"
 #include "server/core/backends.h"
 #include "server/core/dispatcher.h"
@@ -88,6 +89,8 @@ class JobgroupServer {
   KindBackends kind_backends_;  // Set by Init(), read-only afterwards.
   std::unique_ptr<RequestValidator> validator_;
   std::unique_ptr<AdmissionLimit> admission_;
+  // Null unless --adaptive_limit; before metrics_, which reads it.
+  std::unique_ptr<AdaptiveLimit> adaptive_;
   CallRegistry calls_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> jobs_in_flight_{0};

@@ -200,6 +200,22 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
           "that ran; new requests are then refused).",
           live_.memory->used());
     }
+    if (live_.adaptive) {
+      add("jobgroup_adaptive_limit",
+          "Jobs in flight past which new calls are refused now "
+          "(--adaptive_limit; at most --max_inflight_jobs).",
+          live_.adaptive->limit());
+      auto delay = Gauge("jobgroup_adaptive_limit_queue_delay_seconds",
+                         "Queueing delay of calls (their first job's wait "
+                         "for a permit and a worker) that --adaptive_limit "
+                         "follows: the last interval's (short) and the "
+                         "normal (long).");
+      AddValue(delay, absl::ToDoubleSeconds(live_.adaptive->short_term()),
+               {{"window", "short"}});
+      AddValue(delay, absl::ToDoubleSeconds(live_.adaptive->long_term()),
+               {{"window", "long"}});
+      out.push_back(std::move(delay));
+    }
     if (live_.backends) {
       auto cap = Gauge("jobgroup_backend_capacity", "Permits of each backend.");
       auto use = Gauge("jobgroup_backend_in_use", "Permits held now.");
@@ -390,8 +406,8 @@ ServerMetrics::ServerMetrics(const KindRegistry& kinds, LiveSources live,
                        .Help("Calls refused before running, by reason.")
                        .Register(r);
   for (const char* reason :
-       {"inflight_limit", "memory_budget", "draining", "invalid_argument",
-        "unauthenticated", "open_streams", "stream_idle"}) {
+       {"inflight_limit", "adaptive_limit", "memory_budget", "draining",
+        "invalid_argument", "unauthenticated", "open_streams", "stream_idle"}) {
     rejected_[reason] = &rejected.Add({{"reason", reason}});
   }
   rejected_other_ = &rejected.Add({{"reason", "other"}});

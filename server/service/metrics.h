@@ -35,6 +35,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "server/core/adaptive_limit.h"
 #include "server/core/backends.h"
 #include "server/core/dispatcher.h"
 #include "server/core/job.h"
@@ -64,6 +65,7 @@ struct LiveSources {
   const std::atomic<int64_t>* jobs_in_flight = nullptr;
   const StreamLimit* streams = nullptr;
   const MemoryBudget* memory = nullptr;
+  const AdaptiveLimit* adaptive = nullptr;  // Null unless --adaptive_limit.
 };
 
 class ServerMetrics : public DispatchObserver, public JobTaskObserver {

@@ -45,6 +45,7 @@ class ProcessCall final
 
   void Start() {
     absl::Status s = gate_.Authenticate();
+    if (s.ok()) s = gate_.CheckAdaptiveLimit();
     if (s.ok()) s = gate_.OpenStream();
     if (!s.ok()) {
       refused_ = true;  // Nothing is read.

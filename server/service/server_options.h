@@ -42,6 +42,11 @@ struct ServerOptions {
   // a message.
   uint64_t max_output_bytes = 64 << 20;
   uint64_t max_inflight_jobs = 1'000'000;
+  // --adaptive_limit: a limit under max_inflight_jobs that follows the
+  // queueing delay of calls (AdaptiveLimit); delays under
+  // adaptive_limit_queue_delay count as no queue.
+  bool adaptive_limit = false;
+  absl::Duration adaptive_limit_queue_delay = absl::Milliseconds(1);
   uint64_t max_concurrency = 1'000'000;  // Accepted BatchOptions value.
   uint64_t process_window = 1024;  // Process's window without max_concurrency.
   // What the server may hold (--memory_budget_bytes): requests reserve

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "server/core/adaptive_limit.h"
 #include "server/core/admission.h"
 #include "server/core/backends.h"
 #include "server/core/dispatcher.h"
@@ -36,7 +37,8 @@ struct ServiceContext {
   Logger* logger = nullptr;
   LogSampler* call_log = nullptr;  // Bounds call_finished lines.
   AdmissionLimit* admission = nullptr;
-  MemoryBudget* memory = nullptr;  // Parsed requests' bytes.
+  AdaptiveLimit* adaptive = nullptr;  // Null unless --adaptive_limit.
+  MemoryBudget* memory = nullptr;     // Parsed requests' bytes.
   CallRegistry* calls = nullptr;
   const std::atomic<bool>* draining = nullptr;
   std::atomic<int64_t>* jobs_in_flight = nullptr;

@@ -98,6 +98,8 @@ TEST(StartupTest, FlagsThatWouldBreakTheServerSilentlyAreRefused) {
        "--process_window: 2000 is over --max_inflight_jobs (1000)"},
       {"--admin_listen=127.0.0.1:0",
        "--admin_listen: needs --admin_tokens_file"},
+      {"--adaptive_limit --adaptive_limit_queue_delay=-1ms",
+       "--adaptive_limit_queue_delay: -1ms must be positive"},
   };
   for (const Case& c : cases) {
     Exit bad = RunJobgroupd(

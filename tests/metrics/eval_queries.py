@@ -281,7 +281,7 @@ LABEL_VALUES = {
     "method": ["RunBatch", "StreamBatch", "Process"],
     "result": ["ok", "failed", "deadline_exceeded", "cancelled"],
     # "other" is the server's catch-all for reasons outside the contract.
-    "reason": ["inflight_limit", "memory_budget", "draining", "invalid_argument", "unauthenticated", "open_streams", "stream_idle", "other"],
+    "reason": ["inflight_limit", "adaptive_limit", "memory_budget", "draining", "invalid_argument", "unauthenticated", "open_streams", "stream_idle", "other"],
 }
 # name: (type, label names, buckets or None, required after the e2e load).
 # prometheus-cpp exports a labelled family only once a child exists, so every
