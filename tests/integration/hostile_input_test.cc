@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -325,11 +326,18 @@ TEST_F(HostileInputTest, ProcessStreamThatDoesNotReadStaysUnderTheBudget) {
 // jobs per message (what the stream holds per job, its spec and its output,
 // grows much faster than what gRPC buffers for it), a window larger than
 // the budget can hold, and a client that reads, slowly, from the start.
-TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
-  auto server =
-      Start({"--memory_budget_bytes=134217728"});  // 96 MiB for calls.
-  ASSERT_NE(server->port(), 0);
-  ASSERT_EQ(server->MetricValue("jobgroup_stream_memory_waits_total"), 0);
+// Returns false when gRPC's own quota reset the stream (RST_STREAM
+// ENHANCE_YOUR_CALM): on a machine starved of CPU, the bytes gRPC buffers
+// for the stream (up to its flow-control window, which gRPC grows) can
+// outgrow gRPC's share of the budget, before or while the stream waits for
+// jobgroup's. That run proves nothing either way; the test runs again, and
+// fails if it never gets a conclusive run.
+bool RunStreamThatWaitsForTheBudget(
+    const std::function<std::unique_ptr<ServerProcess>()>& start) {
+  auto server = start();  // 96 MiB for calls.
+  EXPECT_NE(server->port(), 0);
+  if (server->port() == 0) return true;
+  EXPECT_EQ(server->MetricValue("jobgroup_stream_memory_waits_total"), 0);
   constexpr int kMessages = 1500;
   constexpr int kJobsPerMessage = 64;
   const std::string payload(2048, 'p');  // 188 MiB of payloads in all.
@@ -385,15 +393,32 @@ TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
   }
   reading = false;
   monitor.join();
-  EXPECT_TRUE(waited) << "the stream never stopped reading for the budget";
-  EXPECT_LE(most, MemoryInUse(*server).first + (4u << 20));
   writer.join();
   grpc::Status s = stream->Finish();
-  ASSERT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+      absl::StrContains(s.error_message(), "RST_STREAM with error code 11")) {
+    printf("gRPC's quota reset the stream (%s the budget's wait); again\n",
+           waited ? "after" : "before");
+    return false;
+  }
+  EXPECT_TRUE(waited) << "the stream never stopped reading for the budget";
+  EXPECT_LE(most, MemoryInUse(*server).first + (4u << 20));
+  EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  if (!s.ok()) return true;
   EXPECT_EQ(results.size(), size_t{kMessages * kJobsPerMessage});
   for (const auto& [id, n] : results) EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(summary_total, kMessages * kJobsPerMessage);
   ExpectWholeAfterTheCall(*server);
+  return true;
+}
+
+TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
+  bool conclusive = false;
+  for (int run = 0; run < 4 && !conclusive; ++run) {
+    conclusive = RunStreamThatWaitsForTheBudget(
+        [] { return Start({"--memory_budget_bytes=134217728"}); });
+  }
+  EXPECT_TRUE(conclusive) << "gRPC's quota reset the stream in every run";
 }
 
 }  // namespace
