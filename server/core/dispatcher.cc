@@ -1,4 +1,4 @@
-// Implementation of Dispatcher and Attempt.
+// Implementation of Attempt.
 #include "server/core/dispatcher.h"
 
 #include <exception>
@@ -9,19 +9,19 @@
 
 namespace jobgroup {
 
-std::shared_ptr<Attempt> Dispatcher::Start(
-    std::shared_ptr<const JobSpec> job, absl::Time deadline,
-    Attempt::DoneFn done, std::shared_ptr<const CancellationSignal> scope) {
+std::shared_ptr<Attempt> Executor::Start(
+    std::shared_ptr<const JobSpec> job, absl::Time deadline, DoneFn done,
+    std::shared_ptr<const CancellationSignal> scope) {
   auto attempt = std::make_shared<Attempt>(this, std::move(job), deadline,
                                            std::move(done), std::move(scope));
   attempt->Begin();
   return attempt;
 }
 
-Attempt::Attempt(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+Attempt::Attempt(Executor* executor, std::shared_ptr<const JobSpec> job,
                  absl::Time deadline, DoneFn done,
                  std::shared_ptr<const CancellationSignal> scope)
-    : dispatcher_(dispatcher),
+    : executor_(executor),
       job_(std::move(job)),
       backend_(job_->resolved_backend),
       deadline_(job_->timeout > absl::ZeroDuration()
@@ -39,7 +39,7 @@ void Attempt::Begin() {
   {
     MutexLock lock(&mu_);
     if (job_->timeout > absl::ZeroDuration()) {
-      timeout_timer_ = dispatcher_->timers_->Schedule(
+      timeout_timer_ = executor_->timers_->Schedule(
           deadline_, [self, timeout = job_->timeout] {
             self->End(absl::DeadlineExceededError(absl::StrCat(
                           "job timeout of ", absl::FormatDuration(timeout),
@@ -58,8 +58,8 @@ void Attempt::Begin() {
 }
 
 void Attempt::OnPermit(absl::Duration waited) {
-  if (dispatcher_->observer_) {
-    dispatcher_->observer_->OnPermitWait(*backend_, waited);
+  if (executor_->observer_) {
+    executor_->observer_->OnPermitWait(*backend_, waited);
   }
   bool cancelled;
   {
@@ -77,7 +77,7 @@ void Attempt::OnPermit(absl::Duration waited) {
     return;
   }
   std::shared_ptr<Attempt> self = shared_from_this();
-  if (!dispatcher_->workers_->Submit([self] { self->RunOnWorker(); })) {
+  if (!executor_->workers_->Submit([self] { self->RunOnWorker(); })) {
     Cancel(absl::UnavailableError("server is shutting down"));
   }
 }
@@ -107,7 +107,7 @@ void Attempt::End(absl::Status why, bool timed_out) {
         break;
       case State::kRunning:
         tell_handler = true;
-        dispatcher_->abandoned_.fetch_add(1);
+        executor_->abandoned_.fetch_add(1);
         break;
       case State::kFinished:
         return;
@@ -119,7 +119,7 @@ void Attempt::End(absl::Status why, bool timed_out) {
     result.run_time = tell_handler ? now - started_ : absl::ZeroDuration();
     result.queue_time = (tell_handler ? started_ : now) - admitted_;
   }
-  if (timer != 0) dispatcher_->timers_->Cancel(timer);
+  if (timer != 0) executor_->timers_->Cancel(timer);
   if (release_permit) backend_->Release();
   result.output = why;
   result.cancelled = true;
@@ -149,16 +149,16 @@ void Attempt::RunOnWorker() {
     state_ = State::kRunning;
     started_ = absl::Now();
     queued = started_ - admitted_;
-    dispatcher_->running_.fetch_add(1);
+    executor_->running_.fetch_add(1);
     // Built under mu_ so that Cancel() never sees kRunning without it.
-    context_.emplace(job_.get(), dispatcher_->timers_, deadline_,
+    context_.emplace(job_.get(), executor_->timers_, deadline_,
                      [self](absl::StatusOr<std::string> output) {
                        self->OnHandlerFinished(std::move(output));
                      });
   }
   const JobKind& kind = *job_->resolved_kind;
-  if (dispatcher_->observer_) {
-    dispatcher_->observer_->OnHandlerStart(*job_, queued);
+  if (executor_->observer_) {
+    executor_->observer_->OnHandlerStart(*job_, queued);
   }
   // Handlers are user code: an exception costs this job only.
   try {
@@ -192,11 +192,11 @@ void Attempt::OnHandlerFinished(absl::StatusOr<std::string> output) {
     }
     std::swap(timer, timeout_timer_);
   }
-  if (timer != 0) dispatcher_->timers_->Cancel(timer);
-  dispatcher_->running_.fetch_sub(1);
-  if (!done) dispatcher_->abandoned_.fetch_sub(1);
-  if (dispatcher_->observer_) {
-    dispatcher_->observer_->OnHandlerEnd(*job_, result.run_time);
+  if (timer != 0) executor_->timers_->Cancel(timer);
+  executor_->running_.fetch_sub(1);
+  if (!done) executor_->abandoned_.fetch_sub(1);
+  if (executor_->observer_) {
+    executor_->observer_->OnHandlerEnd(*job_, result.run_time);
   }
   backend_->Release();
   if (done) {

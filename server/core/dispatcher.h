@@ -1,4 +1,4 @@
-// Dispatcher and Attempt: one try of one job through the flow
+// Attempt: one try of one job through the flow
 //   backend permit (async, FIFO) -> ready queue -> worker -> handler,
 // ending in exactly one AttemptResult.
 //
@@ -24,6 +24,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
@@ -32,32 +33,6 @@
 #include "server/core/worker_pool.h"
 
 namespace jobgroup {
-
-// What one attempt came to.
-struct AttemptResult {
-  // The output, the handler's error, or the reason it was cancelled.
-  absl::StatusOr<std::string> output;
-  bool cancelled = false;  // Ended by Cancel(); `output` holds the reason.
-  // Ended by the job's own timeout, which came before the call's deadline
-  // (`cancelled` is then set too): for retries and fallbacks, a failed
-  // attempt rather than the call running out of time.
-  bool timed_out = false;
-  bool ran = false;  // The handler started.
-  absl::Duration queue_time = absl::ZeroDuration();
-  absl::Duration run_time = absl::ZeroDuration();
-};
-
-// Receives timings, e.g. for metrics. Called from any thread; must be
-// thread-safe and must not block.
-class DispatchObserver {
- public:
-  virtual ~DispatchObserver() = default;
-  virtual void OnPermitWait(const Semaphore& backend, absl::Duration waited) {}
-  virtual void OnHandlerStart(const JobSpec& job, absl::Duration queued) {}
-  virtual void OnHandlerEnd(const JobSpec& job, absl::Duration ran) {}
-};
-
-class Dispatcher;
 
 class Attempt : public std::enable_shared_from_this<Attempt> {
  public:
@@ -74,15 +49,15 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   // queued and how long the handler has run so far.
   bool Progress(absl::Duration* queued, absl::Duration* ran);
 
-  // Use Dispatcher::Start().
-  Attempt(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+  // Use Executor::Start().
+  Attempt(Executor* executor, std::shared_ptr<const JobSpec> job,
           absl::Time deadline, DoneFn done,
           std::shared_ptr<const CancellationSignal> scope);
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
 
  private:
-  friend class Dispatcher;
+  friend class Executor;
   enum class State { kWaitingPermit, kQueued, kRunning, kFinished };
 
   void Begin();
@@ -92,7 +67,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   void RunOnWorker();
   void OnHandlerFinished(absl::StatusOr<std::string> output);
 
-  Dispatcher* const dispatcher_;
+  Executor* const executor_;
   const std::shared_ptr<const JobSpec> job_;
   Semaphore* const backend_;
   const absl::Time deadline_;
@@ -110,46 +85,6 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   DoneFn done_ ABSL_GUARDED_BY(mu_);
   absl::Time started_ ABSL_GUARDED_BY(mu_);
   std::optional<JobContext> context_;  // Set once, before the handler runs.
-};
-
-class Dispatcher {
- public:
-  // Every pointer must outlive the dispatcher; `observer` may be null.
-  Dispatcher(WorkerPool* workers, TimerService* timers,
-             DispatchObserver* observer = nullptr)
-      : workers_(workers), timers_(timers), observer_(observer) {}
-  Dispatcher(const Dispatcher&) = delete;
-  Dispatcher& operator=(const Dispatcher&) = delete;
-
-  // Dispatcher::Start()
-  //
-  // Starts an attempt of `job` (validated: kind and backend resolved; the
-  // attempt keeps it alive, also for a handler that outlives its result).
-  // `deadline` bounds it, together with the job's own timeout. `done` runs
-  // exactly once. When `scope` (may be null) is cancelled, the attempt never
-  // starts its handler: it ends with the scope's reason instead.
-  std::shared_ptr<Attempt> Start(
-      std::shared_ptr<const JobSpec> job, absl::Time deadline,
-      Attempt::DoneFn done,
-      std::shared_ptr<const CancellationSignal> scope = nullptr);
-
-  // Handlers running now, including abandoned ones.
-  int64_t running_handlers() const { return running_.load(); }
-  // Handlers still running after their attempt was reported cancelled.
-  int64_t abandoned_handlers() const { return abandoned_.load(); }
-
-  TimerService* timers() const { return timers_; }
-  WorkerPool* workers() const { return workers_; }
-
- private:
-  friend class Attempt;
-  friend class SyncJobRun;
-  friend class AsyncJobRun;
-  WorkerPool* const workers_;
-  TimerService* const timers_;
-  DispatchObserver* const observer_;
-  std::atomic<int64_t> running_{0};
-  std::atomic<int64_t> abandoned_{0};
 };
 
 }  // namespace jobgroup

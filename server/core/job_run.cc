@@ -16,11 +16,11 @@ bool JobRun::SameRun(const JobSpec& a, const JobSpec& b) {
          a.resolved_backend == b.resolved_backend;
 }
 
-JobRun::JobRun(Dispatcher* dispatcher,
+JobRun::JobRun(Executor* executor,
                std::vector<std::shared_ptr<const JobSpec>> jobs,
                absl::Time deadline,
                std::shared_ptr<const CancellationSignal> scope)
-    : dispatcher_(dispatcher),
+    : executor_(executor),
       jobs_(std::move(jobs)),
       kind_(jobs_.front()->resolved_kind),
       backend_(jobs_.front()->resolved_backend),

@@ -1,4 +1,4 @@
-// JobRun: what the two kinds of runs share (SyncJobRun, AsyncJobRun):
+// JobRun: the base of SyncJobRun:
 // consecutive jobs of one call, of one kind and backend, that need nothing
 // per job beyond a backend permit, carried by one task of the group.
 //
@@ -12,7 +12,7 @@
 
 #include "absl/time/time.h"
 #include "server/core/cancellation.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
 #include "server/core/semaphore.h"
@@ -35,11 +35,10 @@ class JobRun : public RunTask {
   // `jobs` (1 to RunTask::kMaxJobs) are Plain() and share kind and
   // backend; `deadline` is the call's; once `scope` (may be null) is
   // cancelled no further job starts.
-  JobRun(Dispatcher* dispatcher,
-         std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
-         std::shared_ptr<const CancellationSignal> scope);
+  JobRun(Executor* executor, std::vector<std::shared_ptr<const JobSpec>> jobs,
+         absl::Time deadline, std::shared_ptr<const CancellationSignal> scope);
 
-  Dispatcher* const dispatcher_;
+  Executor* const executor_;
   const std::vector<std::shared_ptr<const JobSpec>> jobs_;
   const JobKind* const kind_;
   Semaphore* const backend_;

@@ -44,11 +44,9 @@ AttemptEnd EndOf(const AttemptResult& r) {
 
 }  // namespace
 
-JobTask::JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+JobTask::JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
                  std::shared_ptr<const Options> options)
-    : dispatcher_(dispatcher),
-      job_(std::move(job)),
-      options_(std::move(options)) {}
+    : executor_(executor), job_(std::move(job)), options_(std::move(options)) {}
 
 std::shared_ptr<const JobSpec> JobTask::Candidate(uint32_t k) const {
   if (k == 0) return job_;
@@ -103,7 +101,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
     return;
   }
   std::shared_ptr<JobTask> self = shared_from_this();
-  std::shared_ptr<Attempt> attempt = dispatcher_->Start(
+  std::shared_ptr<Attempt> attempt = executor_->Start(
       Candidate(candidate), options_->deadline,
       [self, candidate, try_number](AttemptResult r) {
         self->OnAttemptDone(candidate, try_number, std::move(r));
@@ -170,7 +168,7 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
         if (options_->observer) options_->observer->OnRetry(*job_);
         std::weak_ptr<JobTask> weak = weak_from_this();
         live_try_[candidate] = try_number + 1;  // Reserved for the retry.
-        retry_timer_ = dispatcher_->timers()->ScheduleAfter(
+        retry_timer_ = executor_->timers()->ScheduleAfter(
             decision.backoff, [weak, candidate, try_number] {
               auto self = weak.lock();
               if (!self) return;
@@ -237,7 +235,7 @@ void JobTask::SettleLocked(JobResult result,
     live_try_[k] = 0;
   }
   if (retry_timer_ != 0) {
-    dispatcher_->timers()->Cancel(retry_timer_);
+    executor_->timers()->Cancel(retry_timer_);
     retry_timer_ = 0;
   }
 }
@@ -283,7 +281,7 @@ void JobTask::Cancel(const absl::Status& why) {
     for (auto& a : live_) {
       if (a) to_cancel.push_back(a);
     }
-    if (retry_timer_ != 0 && dispatcher_->timers()->Cancel(retry_timer_)) {
+    if (retry_timer_ != 0 && executor_->timers()->Cancel(retry_timer_)) {
       // It was waiting for a retry: nothing else will settle it.
       retry_timer_ = 0;
       done = SettleCancelledLocked(&result);

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "server/core/attempt_plan.h"
 #include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
 #include "server/core/task_group.h"
@@ -58,11 +59,11 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   };
 
   // `options` may be shared by every task of a group.
-  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+  JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
           std::shared_ptr<const Options> options);
-  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+  JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
           Options options)
-      : JobTask(dispatcher, std::move(job),
+      : JobTask(executor, std::move(job),
                 std::make_shared<const Options>(std::move(options))) {}
 
   void Start(DoneFn done) override;
@@ -93,7 +94,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   DoneFn SettleCancelledLocked(JobResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  Dispatcher* const dispatcher_;
+  Executor* const executor_;
   const std::shared_ptr<const JobSpec> job_;
   const std::shared_ptr<const Options> options_;
 

@@ -42,11 +42,11 @@ int64_t SyncJobRun::NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
   return old_ns == 0 ? avg : (3 * old_ns + avg) / 4;
 }
 
-SyncJobRun::SyncJobRun(Dispatcher* dispatcher,
+SyncJobRun::SyncJobRun(Executor* executor,
                        std::vector<std::shared_ptr<const JobSpec>> jobs,
                        absl::Time deadline,
                        std::shared_ptr<const CancellationSignal> scope)
-    : JobRun(dispatcher, std::move(jobs), deadline, std::move(scope)) {}
+    : JobRun(executor, std::move(jobs), deadline, std::move(scope)) {}
 
 void SyncJobRun::Start(ReportFn report) {
   report_ = std::move(report);
@@ -75,8 +75,8 @@ void SyncJobRun::Acquire() {
 }
 
 void SyncJobRun::OnPermit(absl::Duration waited) {
-  if (dispatcher_->observer_) {
-    dispatcher_->observer_->OnPermitWait(*backend_, waited);
+  if (executor_->observer_) {
+    executor_->observer_->OnPermitWait(*backend_, waited);
   }
   {
     MutexLock lock(&mu_);
@@ -88,7 +88,7 @@ void SyncJobRun::OnPermit(absl::Duration waited) {
     state_ = State::kQueued;
   }
   std::shared_ptr<SyncJobRun> self = shared_from_this();
-  if (dispatcher_->workers_->Submit([self] { self->RunSlice(); })) return;
+  if (executor_->workers_->Submit([self] { self->RunSlice(); })) return;
   // Shutting down: the jobs not run end CANCELLED, reported as the last
   // action.
   {
@@ -118,8 +118,8 @@ void SyncJobRun::RunSlice() {
     if (state_ != State::kQueued) return;  // Cancelled in the queue.
     state_ = State::kRunning;
   }
-  dispatcher_->running_.fetch_add(1, std::memory_order_relaxed);
-  DispatchObserver* observer = dispatcher_->observer_;
+  executor_->running_.fetch_add(1, std::memory_order_relaxed);
+  DispatchObserver* observer = executor_->observer_;
   const absl::Time slice_start = absl::Now();
   const size_t slice_first = next_;
   absl::Time now = slice_start;
@@ -134,7 +134,7 @@ void SyncJobRun::RunSlice() {
     }
     if (now - slice_start >= kSlice) break;  // Yield.
     const JobSpec& job = *jobs_[next_];
-    JobContext ctx(&job, dispatcher_->timers_, deadline_,
+    JobContext ctx(&job, executor_->timers_, deadline_,
                    [](absl::StatusOr<std::string>) {});
     const absl::Time started = now;
     {
@@ -157,7 +157,7 @@ void SyncJobRun::RunSlice() {
       abandoned = current_abandoned_;
       current_abandoned_ = false;
     }
-    if (abandoned) dispatcher_->abandoned_.fetch_sub(1);
+    if (abandoned) executor_->abandoned_.fetch_sub(1);
     if (observer) observer->OnHandlerEnd(job, now - started);
     JobResult& r = batch.emplace_back();
     r.index = next_;
@@ -179,7 +179,7 @@ void SyncJobRun::RunSlice() {
       last_report = now;
     }
   }
-  dispatcher_->running_.fetch_sub(1, std::memory_order_relaxed);
+  executor_->running_.fetch_sub(1, std::memory_order_relaxed);
   if (next_ > slice_first) {
     // Keep the kind's typical run time: the average over this slice,
     // weighed 1/4 against what was known.
@@ -235,7 +235,7 @@ void SyncJobRun::Cancel(const absl::Status& why) {
           // Under mu_: the context lives on the worker's stack until the
           // worker clears current_ under mu_.
           current_abandoned_ = true;
-          dispatcher_->abandoned_.fetch_add(1);
+          executor_->abandoned_.fetch_add(1);
           current_->RequestCancel(why);
         }
         break;

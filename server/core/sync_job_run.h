@@ -34,7 +34,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "server/core/cancellation.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
 #include "server/core/job_run.h"
@@ -69,7 +69,7 @@ class SyncJobRun : public JobRun,
   // `jobs` (1 to RunTask::kMaxJobs) all pass CanRun() and SameRun();
   // `deadline` is the call's; once `scope` (may be null) is cancelled no
   // further job starts.
-  SyncJobRun(Dispatcher* dispatcher,
+  SyncJobRun(Executor* executor,
              std::vector<std::shared_ptr<const JobSpec>> jobs,
              absl::Time deadline,
              std::shared_ptr<const CancellationSignal> scope);

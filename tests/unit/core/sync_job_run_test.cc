@@ -1,5 +1,5 @@
 // Tests of SyncJobRun, the fast path for short synchronous jobs, alone in a
-// TaskGroup and inside BatchRun, over the real dispatcher, workers, timers
+// TaskGroup and inside BatchRun, over the real executor, workers, timers
 // and backends: exactly one result per job, one permit per run, time
 // slices that let others in, cancellation, deadline and fail-fast inside a
 // run, and every permit back afterwards.
@@ -148,7 +148,7 @@ TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   auto jobs = env.Spins(64, "db", 10);
   group->SpawnRun(
       1000, 64,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+      std::make_shared<SyncJobRun>(&env.executor(), jobs,
                                    absl::InfiniteFuture(), group->scope()));
   group->Close();
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -174,7 +174,7 @@ TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
 TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
   RunEnv env(/*workers=*/4);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   // Each job waits, before its work, until 3 handlers have been inside db
   // at once (up to 10 s): 3 runs can only be seen inside together if the
   // call's runs share db's capacity, however the workers are scheduled.
@@ -245,7 +245,7 @@ TEST(SyncJobRunTest, RunsRecordTheirKindsTypicalRunTime) {
   const JobKind* spin = env.Job("spin")->resolved_kind;
   ASSERT_EQ(spin->typical_run_ns.load(), 0);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(env.Spins(64, "", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -262,7 +262,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
   ASSERT_TRUE(SyncJobRun::Cheap(*spin));
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(10, FromList(env.Spins(10, "db", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -287,7 +287,7 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   jobs[0] = first;
   group->SpawnRun(
       0, 64,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+      std::make_shared<SyncJobRun>(&env.executor(), jobs,
                                    absl::InfiniteFuture(), group->scope()));
   while (env.Ran().empty()) absl::SleepFor(absl::Microseconds(50));
   // Another job queues for the one permit meanwhile: it gets it at the end
@@ -295,11 +295,11 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   Notification other_done;
   auto other = env.Job("spin", {{"us", "1"}}, "one");
   other->id = "other";
-  auto attempt = env.dispatcher().Start(other, absl::InfiniteFuture(),
-                                        [&](AttemptResult r) {
-                                          EXPECT_TRUE(r.output.ok());
-                                          other_done.Notify();
-                                        });
+  auto attempt =
+      env.executor().Start(other, absl::InfiniteFuture(), [&](AttemptResult r) {
+        EXPECT_TRUE(r.output.ok());
+        other_done.Notify();
+      });
   ASSERT_TRUE(other_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   group->Close();
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -323,7 +323,7 @@ TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
   group->SpawnRun(
       0, 10,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
+      std::make_shared<SyncJobRun>(&env.executor(), jobs,
                                    absl::InfiniteFuture(), group->scope()));
   group->Close();
   while (env.waiting.load() == 0) absl::SleepFor(absl::Microseconds(50));
@@ -351,7 +351,7 @@ TEST(SyncJobRunTest, TheCallDeadlineEndsARunMidway) {
   CollectingSink sink;
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   // 2000 jobs of 1 ms: a second of work on each of the 2 workers.
   run->AddJobs(2000, FromList(env.Spins(2000, "", 1000)));
   run->CloseInput();
@@ -383,7 +383,7 @@ TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   bad->id = "100";
   bad->payload = "fail";
   jobs[100] = bad;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(512, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -410,7 +410,7 @@ TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   jobs[30] = bad;
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(100, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -425,7 +425,7 @@ TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
   RunEnv env;
   env.pool().Shutdown();
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(300, FromList(env.Spins(300)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());

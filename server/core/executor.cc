@@ -1,0 +1,308 @@
+// Executor and Lease: permit -> worker -> handler -> permit back.
+#include "server/core/executor.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace jobgroup {
+
+bool Lease::Plain(const JobSpec& job, const RetryPolicy& retry) {
+  return job.rejected.ok() && job.resolved_kind != nullptr &&
+         job.resolved_backend != nullptr && job.fallbacks.empty() &&
+         job.timeout == absl::ZeroDuration() && retry.max_attempts <= 1;
+}
+
+bool Lease::SameLease(const JobSpec& a, const JobSpec& b) {
+  return a.resolved_kind == b.resolved_kind &&
+         a.resolved_backend == b.resolved_backend;
+}
+
+std::shared_ptr<Lease> Executor::Run(
+    std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
+    std::shared_ptr<const CancellationSignal> scope) {
+  return std::make_shared<Lease>(this, Lease::Mode::kTogether, std::move(jobs),
+                                 deadline, std::move(scope));
+}
+
+Lease::Lease(Executor* executor, Mode mode,
+             std::vector<std::shared_ptr<const JobSpec>> jobs,
+             absl::Time deadline,
+             std::shared_ptr<const CancellationSignal> scope)
+    : executor_(executor),
+      mode_(mode),
+      jobs_(std::move(jobs)),
+      kind_(jobs_.front()->resolved_kind),
+      backend_(jobs_.front()->resolved_backend),
+      deadline_(deadline),
+      scope_(std::move(scope)),
+      slots_(jobs_.size()) {}
+
+void Lease::Start(ReportFn report) {
+  report_ = std::move(report);
+  admitted_ = absl::Now();
+  bool submit = false;
+  int granted_at_once = 0;
+  {
+    MutexLock lock(&mu_);
+    for (uint32_t i = 0; i < slots_.size() && !cancelled_; ++i) {
+      AcquireLocked(i, &submit, &granted_at_once);
+    }
+  }
+  if (DispatchObserver* observer = executor_->observer_) {
+    for (int k = 0; k < granted_at_once; ++k) {
+      observer->OnPermitWait(*backend_, absl::ZeroDuration());
+    }
+  }
+  if (submit) SubmitTrip();
+}
+
+void Lease::AcquireLocked(uint32_t i, bool* submit, int* granted_at_once) {
+  Slot& s = slots_[i];
+  if (backend_->TryAcquire()) {
+    ++*granted_at_once;
+    QueueLocked(i, submit);
+    return;
+  }
+  // A grant on another thread before the id is stored waits for mu_ in
+  // OnPermit and finds the step it needs.
+  s.step = Step::kWaitingPermit;
+  std::shared_ptr<Lease> self = shared_from_this();
+  // The owner is the scope: the round of the call whose jobs wait.
+  s.waiter = backend_->AcquireOrWait(
+      [self, i](absl::Duration waited) { self->OnPermit(i, waited); },
+      scope_.get());
+  if (s.waiter == 0) {
+    ++*granted_at_once;
+    QueueLocked(i, submit);
+  }
+}
+
+void Lease::QueueLocked(uint32_t i, bool* submit) {
+  slots_[i].step = Step::kQueued;
+  queued_.push_back(i);
+  if (!trip_submitted_) {
+    trip_submitted_ = true;
+    *submit = true;
+  }
+}
+
+void Lease::OnPermit(uint32_t i, absl::Duration waited) {
+  if (executor_->observer_) {
+    executor_->observer_->OnPermitWait(*backend_, waited);
+  }
+  bool submit = false;
+  bool give_back = false;
+  {
+    MutexLock lock(&mu_);
+    if (slots_[i].step != Step::kWaitingPermit) {
+      give_back = true;  // Cancelled while the permit was on its way.
+    } else {
+      QueueLocked(i, &submit);
+    }
+  }
+  if (give_back) backend_->Release();
+  if (submit) SubmitTrip();
+}
+
+void Lease::SubmitTrip() {
+  std::shared_ptr<Lease> self = shared_from_this();
+  if (executor_->workers_->Submit([self] { self->StartQueued(); })) return;
+  // Shutting down: the jobs holding a permit end CANCELLED.
+  absl::InlinedVector<uint32_t, 4> queued;
+  {
+    MutexLock lock(&mu_);
+    trip_submitted_ = false;
+    for (uint32_t i : queued_) {
+      // A slot Cancel() dropped from the queue has its permit back already.
+      if (slots_[i].step != Step::kQueued) continue;
+      slots_[i].step = Step::kDone;
+      queued.push_back(i);
+    }
+    queued_.clear();
+  }
+  for (uint32_t i : queued) {
+    backend_->Release();
+    AddResult(ShutdownResult(i));
+  }
+}
+
+JobResult Lease::ShutdownResult(uint32_t i) {
+  absl::Status why = absl::UnavailableError("server is shutting down");
+  JobResult r;
+  r.index = i;
+  r.outcome = OutcomeForCancellation(why);
+  r.error = std::move(why);
+  return r;
+}
+
+bool Lease::ShouldStop(absl::Time now) const {
+  return (scope_ && scope_->IsCancelled()) || now >= deadline_;
+}
+
+std::optional<absl::StatusOr<std::string>> Lease::CallHandler(
+    JobContext& ctx, std::shared_ptr<JobContext> held) {
+  try {
+    if (kind_->sync) return kind_->sync(ctx);
+    kind_->async(std::move(held));
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-exception");
+  }
+}
+
+void Lease::HandlerStarted(const JobSpec& job, absl::Duration queued) {
+  executor_->running_.fetch_add(1, std::memory_order_relaxed);
+  if (executor_->observer_) executor_->observer_->OnHandlerStart(job, queued);
+}
+
+void Lease::HandlerEnded(const JobSpec& job, absl::Duration ran,
+                         bool abandoned) {
+  executor_->running_.fetch_sub(1, std::memory_order_relaxed);
+  if (abandoned) executor_->abandoned_.fetch_sub(1);
+  if (executor_->observer_) executor_->observer_->OnHandlerEnd(job, ran);
+}
+
+void Lease::StartQueued() {
+  std::shared_ptr<Lease> self = shared_from_this();
+  absl::InlinedVector<uint32_t, 4> queued;
+  {
+    MutexLock lock(&mu_);
+    queued.swap(queued_);
+    trip_submitted_ = false;
+  }
+  for (uint32_t i : queued) {
+    absl::Time now = absl::Now();
+    // After the group's cancellation or deadline nothing starts; the group
+    // settles the job (at once, or when its deadline timer fires).
+    bool stop = ShouldStop(now);
+    JobContext* context = nullptr;
+    {
+      MutexLock lock(&mu_);
+      Slot& s = slots_[i];
+      if (s.step != Step::kQueued) continue;  // Cancelled meanwhile.
+      if (stop) {
+        s.step = Step::kDone;
+      } else {
+        s.step = Step::kRunning;
+        s.started = now;
+        // The context stays in the lease; `this` outlives it.
+        s.context.emplace(jobs_[i].get(), executor_->timers_, deadline_,
+                          [this, i](absl::StatusOr<std::string> out) {
+                            OnFinished(i, std::move(out));
+                          });
+        context = &*s.context;
+      }
+    }
+    if (stop) {
+      backend_->Release();
+      continue;
+    }
+    HandlerStarted(*jobs_[i], now - admitted_);
+    // The handler's hold on its context keeps the whole lease alive.
+    std::optional<absl::StatusOr<std::string>> out =
+        CallHandler(*context, std::shared_ptr<JobContext>(self, context));
+    if (out) context->Finish(*std::move(out));
+  }
+}
+
+void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
+  const absl::Time now = absl::Now();
+  JobResult r;
+  r.index = i;
+  r.attempts = 1;
+  bool abandoned;
+  {
+    MutexLock lock(&mu_);
+    Slot& s = slots_[i];
+    s.step = Step::kDone;
+    abandoned = s.abandoned;
+    r.queue_time = s.started - admitted_;
+    r.run_time = now - s.started;
+  }
+  HandlerEnded(*jobs_[i], r.run_time, abandoned);
+  backend_->Release();
+  if (output.ok()) {
+    r.outcome = JobOutcome::kSucceeded;
+    r.output = *std::move(output);
+  } else {
+    r.outcome = JobOutcome::kFailed;
+    r.error = output.status();
+  }
+  AddResult(std::move(r));
+}
+
+void Lease::AddResult(JobResult r) {
+  std::vector<JobResult> batch;
+  {
+    MutexLock lock(&mu_);
+    unreported_.push_back(std::move(r));
+    if (reporting_) return;  // The reporting thread takes it along.
+    reporting_ = true;
+    batch.swap(unreported_);
+  }
+  for (;;) {
+    report_(std::move(batch));
+    MutexLock lock(&mu_);
+    if (unreported_.empty()) {
+      reporting_ = false;
+      return;
+    }
+    batch = std::move(unreported_);
+    unreported_ = {};
+  }
+}
+
+void Lease::Cancel(const absl::Status& why) {
+  std::vector<JobContext*> running;
+  int give_back = 0;
+  {
+    MutexLock lock(&mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    for (Slot& s : slots_) {
+      switch (s.step) {
+        case Step::kWaitingPermit:
+          // Removed, or granted meanwhile: then OnPermit sees kDone and
+          // gives the permit back.
+          backend_->CancelWait(s.waiter);
+          s.step = Step::kDone;
+          break;
+        case Step::kQueued:
+          s.step = Step::kDone;  // The worker skips it.
+          ++give_back;
+          break;
+        case Step::kRunning:
+          s.abandoned = true;
+          executor_->abandoned_.fetch_add(1);
+          running.push_back(&*s.context);
+          break;
+        case Step::kIdle:
+          s.step = Step::kDone;
+          break;
+        case Step::kDone:
+          break;
+      }
+    }
+  }
+  for (int k = 0; k < give_back; ++k) backend_->Release();
+  // Outside mu_: a handler may finish from inside its cancel callback. The
+  // contexts live as long as the lease.
+  for (JobContext* context : running) context->RequestCancel(why);
+}
+
+void Lease::FillProgress(JobResult* result) {
+  MutexLock lock(&mu_);
+  if (result->index >= slots_.size()) return;
+  const Slot& s = slots_[result->index];
+  if (s.step != Step::kRunning) return;
+  result->attempts = 1;
+  result->queue_time = s.started - admitted_;
+  result->run_time = absl::Now() - s.started;
+}
+
+}  // namespace jobgroup

@@ -1,0 +1,232 @@
+// Executor and Lease: the one path from a job to its handler,
+//   backend permit (FIFO) -> worker -> handler -> permit back.
+//
+// A Lease is 1 to RunTask::kMaxJobs jobs of one kind and backend. The
+// Executor is the only code that takes backend permits, submits to the
+// workers and calls handlers, and a Lease handles each of these once, for
+// every way a job runs: a handler's exception (it costs that job only), the
+// server shutting down (the workers refuse: the jobs end CANCELLED), a
+// permit granted after a cancel (given back), the running and abandoned
+// handler counts, the DispatchObserver's calls, and the check of the call's
+// scope and deadline before a handler starts.
+//
+// How a lease runs depends on its jobs:
+//  - Plain jobs (no timeout, no fallback, no retry: Lease::Plain()) of an
+//    asynchronous kind: each job takes its own permit, in order (FIFO with
+//    everyone else), and the jobs whose permit is in hand start together on
+//    one worker trip; each handler finishes from any thread, giving its
+//    permit back. Results go up as they come, batched while another batch
+//    is being reported.
+//
+// Cancel() (the group's deadline, fail-fast, the client, drain) stops the
+// jobs waiting for a permit or a worker at once and asks running handlers to
+// stop; a permit comes back only when its handler returns, so a backend never
+// holds more handlers than its capacity, even when a handler ignores
+// cancellation (it then counts in abandoned_handlers()).
+//
+// Thread-safe. A lease lives as long as its handlers: each holds its
+// JobContext through a shared_ptr that aliases the lease.
+#ifndef JOBGROUP_SERVER_CORE_EXECUTOR_H_
+#define JOBGROUP_SERVER_CORE_EXECUTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/cancellation.h"
+#include "server/core/job.h"
+#include "server/core/job_kind.h"
+#include "server/core/mutex.h"
+#include "server/core/semaphore.h"
+#include "server/core/task_group.h"
+#include "server/core/timer_service.h"
+#include "server/core/worker_pool.h"
+
+namespace jobgroup {
+
+// What one attempt came to.
+struct AttemptResult {
+  // The output, the handler's error, or the reason it was cancelled.
+  absl::StatusOr<std::string> output;
+  bool cancelled = false;  // Ended by Cancel(); `output` holds the reason.
+  // Ended by the job's own timeout, which came before the call's deadline
+  // (`cancelled` is then set too): for retries and fallbacks, a failed
+  // attempt rather than the call running out of time.
+  bool timed_out = false;
+  bool ran = false;  // The handler started.
+  absl::Duration queue_time = absl::ZeroDuration();
+  absl::Duration run_time = absl::ZeroDuration();
+};
+
+// Receives timings, e.g. for metrics. Called from any thread; must be
+// thread-safe and must not block.
+class DispatchObserver {
+ public:
+  virtual ~DispatchObserver() = default;
+  virtual void OnPermitWait(const Semaphore& backend, absl::Duration waited) {}
+  virtual void OnHandlerStart(const JobSpec& job, absl::Duration queued) {}
+  virtual void OnHandlerEnd(const JobSpec& job, absl::Duration ran) {}
+};
+
+class Attempt;
+class Executor;
+
+class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
+ public:
+  // True when `job` needs nothing per job beyond its permit: a validated,
+  // not rejected job with no timeout and no fallback, in a call that does
+  // not retry (`retry`).
+  static bool Plain(const JobSpec& job, const RetryPolicy& retry);
+  // True when `a` and `b` may share a lease (same kind and backend).
+  static bool SameLease(const JobSpec& a, const JobSpec& b);
+
+  // RunTask.
+  void Start(ReportFn report) override;
+  void Cancel(const absl::Status& why) override;
+  const JobKind* kind() const override { return kind_; }
+  void FillProgress(JobResult* result) override;
+
+  enum class Mode : uint8_t {
+    kTogether,  // Plain jobs of an asynchronous kind.
+  };
+  // Use Executor::Run().
+  Lease(Executor* executor, Mode mode,
+        std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
+        std::shared_ptr<const CancellationSignal> scope);
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+ private:
+  // Where a permit of the lease stands.
+  enum class Step : uint8_t {
+    kIdle,           // Not asked for yet.
+    kWaitingPermit,  // Queued at the backend.
+    kQueued,         // Held; waits for a worker.
+    kRunning,        // Its handler has started.
+    kDone,           // Given back, or dropped by Cancel().
+  };
+  // One permit and the job it is for (one per job in kTogether).
+  struct Slot {
+    Step step = Step::kIdle;
+    bool abandoned = false;  // Told to stop while its handler ran.
+    Semaphore::WaiterId waiter = 0;
+    absl::Time started;  // When the handler started.
+    // The running handler's context, made when it starts; it lives as long
+    // as the lease.
+    std::optional<JobContext> context;
+  };
+
+  // Asks for slot `i`'s permit (or takes it at once: then the slot is
+  // queued for a worker).
+  void AcquireLocked(uint32_t i, bool* submit, int* granted_at_once)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnPermit(uint32_t i, absl::Duration waited);
+  // Marks slot `i` queued; asks for a worker trip unless one is asked for.
+  void QueueLocked(uint32_t i, bool* submit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submits a worker trip; when the server is shutting down, ends the
+  // queued slots' jobs CANCELLED instead.
+  void SubmitTrip();
+  // On a worker: starts the handlers of every queued slot.
+  void StartQueued();
+  // True when nothing may start: the scope was cancelled or the deadline
+  // passed.
+  bool ShouldStop(absl::Time now) const;
+  // Calls the job's handler (user code: an exception costs this job only,
+  // as its error). Returns a synchronous handler's output; hands `held` to
+  // an asynchronous one, which finishes it, and returns nullopt unless it
+  // threw.
+  std::optional<absl::StatusOr<std::string>> CallHandler(
+      JobContext& ctx, std::shared_ptr<JobContext> held);
+  // The counters and the observer around one handler.
+  void HandlerStarted(const JobSpec& job, absl::Duration queued);
+  void HandlerEnded(const JobSpec& job, absl::Duration ran, bool abandoned);
+  void OnFinished(uint32_t i, absl::StatusOr<std::string> output);
+  // A job that ends without running: the server is shutting down.
+  static JobResult ShutdownResult(uint32_t i);
+  // Queues `r` for the group and reports, unless another thread is
+  // reporting (it then takes `r` along).
+  void AddResult(JobResult r);
+
+  Executor* const executor_;
+  const Mode mode_;
+  const std::vector<std::shared_ptr<const JobSpec>> jobs_;
+  const JobKind* const kind_;
+  Semaphore* const backend_;
+  const absl::Time deadline_;
+  const std::shared_ptr<const CancellationSignal> scope_;
+
+  absl::Time admitted_;  // Set by Start(), before any other step.
+  ReportFn report_;      // Called by one reporter at a time.
+
+  mutable Mutex mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  // Slots holding a permit, for the next worker trip.
+  absl::InlinedVector<uint32_t, 4> queued_ ABSL_GUARDED_BY(mu_);
+  bool trip_submitted_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<JobResult> unreported_ ABSL_GUARDED_BY(mu_);
+  bool reporting_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class Executor {
+ public:
+  using DoneFn = absl::AnyInvocable<void(AttemptResult)>;
+
+  // Every pointer must outlive the executor; `observer` may be null.
+  Executor(WorkerPool* workers, TimerService* timers,
+           DispatchObserver* observer = nullptr)
+      : workers_(workers), timers_(timers), observer_(observer) {}
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Executor::Run()
+  //
+  // A lease for `jobs` (1 to RunTask::kMaxJobs, all Lease::Plain() and of
+  // one lease, Lease::SameLease(), of an asynchronous kind), to be spawned
+  // into a TaskGroup, which starts it. `deadline` is the call's; once
+  // `scope` (may be null) is cancelled no further job starts.
+  std::shared_ptr<Lease> Run(std::vector<std::shared_ptr<const JobSpec>> jobs,
+                             absl::Time deadline,
+                             std::shared_ptr<const CancellationSignal> scope);
+
+  // Executor::Start()
+  //
+  // Starts an attempt of `job` (validated: kind and backend resolved; the
+  // attempt keeps it alive, also for a handler that outlives its result).
+  // `deadline` bounds it, together with the job's own timeout. `done` runs
+  // exactly once. When `scope` (may be null) is cancelled, the attempt never
+  // starts its handler: it ends with the scope's reason instead.
+  std::shared_ptr<Attempt> Start(
+      std::shared_ptr<const JobSpec> job, absl::Time deadline, DoneFn done,
+      std::shared_ptr<const CancellationSignal> scope = nullptr);
+
+  // Handlers running now, including abandoned ones.
+  int64_t running_handlers() const { return running_.load(); }
+  // Handlers still running after their job was reported cancelled.
+  int64_t abandoned_handlers() const { return abandoned_.load(); }
+
+  TimerService* timers() const { return timers_; }
+  WorkerPool* workers() const { return workers_; }
+
+ private:
+  friend class Lease;
+  friend class Attempt;
+  friend class SyncJobRun;
+  WorkerPool* const workers_;
+  TimerService* const timers_;
+  DispatchObserver* const observer_;
+  std::atomic<int64_t> running_{0};
+  std::atomic<int64_t> abandoned_{0};
+};
+
+}  // namespace jobgroup
+
+#endif  // JOBGROUP_SERVER_CORE_EXECUTOR_H_
