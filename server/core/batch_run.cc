@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "server/core/sync_job_run.h"
 
 namespace jobgroup {
 namespace {
@@ -226,46 +225,32 @@ uint64_t BatchRun::RunSizeFor(uint64_t left) const {
 
 void BatchRun::SpawnBlock(TaskGroup& group, const JobFactory& factory,
                           uint64_t first, uint64_t count, uint64_t split) {
-  // Consecutive jobs of one kind that qualify go together as one run:
-  // synchronous ones run one after another (SyncJobRun), in runs of at most
-  // `split` unless the kind is so quick that the whole block fits one
-  // slice; asynchronous ones start together (an Executor lease). Others get a
-  // JobTask each.
-  enum class RunKind { kNone, kSync, kAsync };
+  // Consecutive plain jobs of one kind and backend go together as one
+  // Executor lease: synchronous ones run one after another, in leases of at
+  // most `split` unless the kind is so quick that the whole block fits one
+  // slice; asynchronous ones start together. Others get a JobTask each.
   std::vector<std::shared_ptr<const JobSpec>> run;
-  RunKind run_kind = RunKind::kNone;
   uint64_t run_first = 0;
   // Shared by the block's tasks (they all belong to `group`).
   std::shared_ptr<const JobTask::Options> task_options;
   auto spawn_run = [&] {
     if (run.empty()) return;
     uint32_t n = static_cast<uint32_t>(run.size());
-    std::shared_ptr<RunTask> task;
-    if (run_kind == RunKind::kSync) {
-      task = std::make_shared<SyncJobRun>(executor_, std::move(run),
-                                          options_.deadline, group.scope());
-    } else {
-      task = executor_->Run(std::move(run), options_.deadline, group.scope());
-    }
-    group.SpawnRun(run_first, n, std::move(task));
+    group.SpawnRun(
+        run_first, n,
+        executor_->Run(std::move(run), options_.deadline, group.scope()));
     run.clear();
   };
   for (uint64_t index = first; index < first + count; ++index) {
     std::shared_ptr<const JobSpec> spec = factory(index);
-    RunKind kind = SyncJobRun::CanRun(*spec, options_.retry) ? RunKind::kSync
-                   : Lease::Plain(*spec, options_.retry)     ? RunKind::kAsync
-                                                             : RunKind::kNone;
-    if (kind != RunKind::kNone) {
+    if (Lease::Plain(*spec, options_.retry)) {
       if (!run.empty() &&
-          (kind != run_kind || !SyncJobRun::SameRun(*run.front(), *spec) ||
-           (kind == RunKind::kSync && run.size() >= split &&
-            !SyncJobRun::Cheap(*spec->resolved_kind)))) {
+          (!Lease::SameLease(*run.front(), *spec) ||
+           (spec->resolved_kind->sync != nullptr && run.size() >= split &&
+            !Lease::Cheap(*spec->resolved_kind)))) {
         spawn_run();
       }
-      if (run.empty()) {
-        run_first = index;
-        run_kind = kind;
-      }
+      if (run.empty()) run_first = index;
       run.push_back(std::move(spec));
       continue;
     }

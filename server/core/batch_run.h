@@ -157,8 +157,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // are ready: enough runs for every worker to get two.
   uint64_t RunSizeFor(uint64_t left) const;
   // Spawns jobs [first, first + count) into `group`: runs of consecutive
-  // jobs that qualify as one SyncJobRun (of at most `split` jobs unless
-  // the kind is quick) or Executor lease each, the others as a JobTask each.
+  // plain jobs as one Executor lease each (of at most `split` synchronous
+  // jobs unless the kind is quick), the others as a JobTask each.
   void SpawnBlock(TaskGroup& group, const JobFactory& factory, uint64_t first,
                   uint64_t count, uint64_t split);
   void CancelWith(Cancellation why);

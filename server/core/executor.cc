@@ -1,6 +1,7 @@
 // Executor and Lease: permit -> worker -> handler -> permit back.
 #include "server/core/executor.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -20,11 +21,26 @@ bool Lease::SameLease(const JobSpec& a, const JobSpec& b) {
          a.resolved_backend == b.resolved_backend;
 }
 
+bool Lease::Cheap(const JobKind& kind) {
+  int64_t ns = kind.typical_run_ns.load(std::memory_order_relaxed);
+  return ns > 0 && ns * static_cast<int64_t>(kMaxBatch) <=
+                       absl::ToInt64Nanoseconds(kSlice);
+}
+
+int64_t Lease::NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
+                                size_t jobs) {
+  int64_t avg = absl::ToInt64Nanoseconds(elapsed) / static_cast<int64_t>(jobs);
+  return old_ns == 0 ? avg : (3 * old_ns + avg) / 4;
+}
+
 std::shared_ptr<Lease> Executor::Run(
     std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
     std::shared_ptr<const CancellationSignal> scope) {
-  return std::make_shared<Lease>(this, Lease::Mode::kTogether, std::move(jobs),
-                                 deadline, std::move(scope));
+  Lease::Mode mode = jobs.front()->resolved_kind->sync != nullptr
+                         ? Lease::Mode::kSlices
+                         : Lease::Mode::kTogether;
+  return std::make_shared<Lease>(this, mode, std::move(jobs), deadline,
+                                 std::move(scope));
 }
 
 Lease::Lease(Executor* executor, Mode mode,
@@ -38,7 +54,7 @@ Lease::Lease(Executor* executor, Mode mode,
       backend_(jobs_.front()->resolved_backend),
       deadline_(deadline),
       scope_(std::move(scope)),
-      slots_(jobs_.size()) {}
+      slots_(mode == Mode::kSlices ? 1 : jobs_.size()) {}
 
 void Lease::Start(ReportFn report) {
   report_ = std::move(report);
@@ -109,8 +125,9 @@ void Lease::OnPermit(uint32_t i, absl::Duration waited) {
 
 void Lease::SubmitTrip() {
   std::shared_ptr<Lease> self = shared_from_this();
-  if (executor_->workers_->Submit([self] { self->StartQueued(); })) return;
-  // Shutting down: the jobs holding a permit end CANCELLED.
+  if (executor_->workers_->Submit([self] { self->OnWorker(); })) return;
+  // Shutting down: the jobs holding a permit end CANCELLED (in kSlices,
+  // every job not run yet), reported as the last action.
   absl::InlinedVector<uint32_t, 4> queued;
   {
     MutexLock lock(&mu_);
@@ -125,11 +142,27 @@ void Lease::SubmitTrip() {
   }
   for (uint32_t i : queued) {
     backend_->Release();
-    AddResult(ShutdownResult(i));
+    if (mode_ == Mode::kTogether) AddResult(ShutdownResult(i));
+  }
+  if (mode_ == Mode::kSlices && !queued.empty()) {
+    std::vector<JobResult> rest;
+    rest.reserve(jobs_.size() - next_);
+    for (; next_ < jobs_.size(); ++next_) {
+      rest.push_back(ShutdownResult(next_));
+    }
+    Report(&rest);
   }
 }
 
-JobResult Lease::ShutdownResult(uint32_t i) {
+void Lease::OnWorker() {
+  if (mode_ == Mode::kSlices) {
+    RunSlice();
+  } else {
+    StartQueued();
+  }
+}
+
+JobResult Lease::ShutdownResult(size_t i) {
   absl::Status why = absl::UnavailableError("server is shutting down");
   JobResult r;
   r.index = i;
@@ -189,13 +222,14 @@ void Lease::StartQueued() {
         s.step = Step::kDone;
       } else {
         s.step = Step::kRunning;
+        s.job = i;
         s.started = now;
         // The context stays in the lease; `this` outlives it.
         s.context.emplace(jobs_[i].get(), executor_->timers_, deadline_,
                           [this, i](absl::StatusOr<std::string> out) {
                             OnFinished(i, std::move(out));
                           });
-        context = &*s.context;
+        context = s.running = &*s.context;
       }
     }
     if (stop) {
@@ -220,6 +254,7 @@ void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
     MutexLock lock(&mu_);
     Slot& s = slots_[i];
     s.step = Step::kDone;
+    s.running = nullptr;
     abandoned = s.abandoned;
     r.queue_time = s.started - admitted_;
     r.run_time = now - s.started;
@@ -234,6 +269,130 @@ void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
     r.error = output.status();
   }
   AddResult(std::move(r));
+}
+
+void Lease::RunSlice() {
+  std::shared_ptr<Lease> self = shared_from_this();
+  {
+    MutexLock lock(&mu_);
+    queued_.clear();
+    trip_submitted_ = false;
+    if (slots_[0].step != Step::kQueued) return;  // Cancelled in the queue.
+    slots_[0].step = Step::kRunning;
+  }
+  // One count for the whole slice: it runs one handler at a time.
+  executor_->running_.fetch_add(1, std::memory_order_relaxed);
+  DispatchObserver* observer = executor_->observer_;
+  const absl::Time slice_start = absl::Now();
+  const size_t slice_first = next_;
+  absl::Time now = slice_start;
+  absl::Time last_report = slice_start;
+  bool stopped = false;
+  std::vector<JobResult> batch;
+  batch.reserve(std::min(kMaxBatch, jobs_.size() - next_));
+  while (next_ < jobs_.size()) {
+    if (ShouldStop(now)) {
+      stopped = true;
+      break;
+    }
+    if (now - slice_start >= kSlice) break;  // Yield.
+    const JobSpec& job = *jobs_[next_];
+    JobContext ctx(&job, executor_->timers_, deadline_,
+                   [](absl::StatusOr<std::string>) {});
+    const absl::Time started = now;
+    {
+      MutexLock lock(&mu_);
+      if (cancelled_) {
+        stopped = true;
+        break;
+      }
+      Slot& s = slots_[0];
+      s.running = &ctx;
+      s.job = static_cast<uint32_t>(next_);
+      s.started = started;
+    }
+    if (observer) observer->OnHandlerStart(job, started - admitted_);
+    absl::StatusOr<std::string> out = *CallHandler(ctx, nullptr);
+    now = absl::Now();
+    bool abandoned;
+    {
+      MutexLock lock(&mu_);
+      Slot& s = slots_[0];
+      s.running = nullptr;
+      abandoned = s.abandoned;
+      s.abandoned = false;
+    }
+    if (abandoned) executor_->abandoned_.fetch_sub(1);
+    if (observer) observer->OnHandlerEnd(job, now - started);
+    JobResult& r = batch.emplace_back();
+    r.index = next_;
+    r.attempts = 1;
+    r.queue_time = started - admitted_;
+    r.run_time = now - started;
+    if (out.ok()) {
+      r.outcome = JobOutcome::kSucceeded;
+      r.output = *std::move(out);
+    } else {
+      r.outcome = JobOutcome::kFailed;
+      r.error = out.status();
+    }
+    ++next_;
+    if (next_ < jobs_.size() && (!out.ok() || batch.size() >= kMaxBatch ||
+                                 now - last_report >= kFlushAfter)) {
+      // A failure goes out at once: under fail-fast it cancels the rest.
+      Report(&batch);
+      last_report = now;
+    }
+  }
+  executor_->running_.fetch_sub(1, std::memory_order_relaxed);
+  if (next_ > slice_first) {
+    // Keep the kind's typical run time: the average over this slice,
+    // weighed 1/4 against what was known.
+    int64_t old = kind_->typical_run_ns.load(std::memory_order_relaxed);
+    kind_->typical_run_ns.store(
+        NextTypicalRunNs(old, now - slice_start, next_ - slice_first),
+        std::memory_order_relaxed);
+  }
+  bool more = !stopped && next_ < jobs_.size();
+  {
+    MutexLock lock(&mu_);
+    if (more && cancelled_) more = false;
+    slots_[0].step = more ? Step::kIdle : Step::kDone;
+  }
+  // The permit goes back before the last report, so that every permit is
+  // free once the group has every outcome.
+  backend_->Release();
+  Report(&batch);
+  if (more) {
+    AcquireNextSlice();  // Queues behind whoever waited meanwhile.
+  } else {
+    report_ = nullptr;  // Holds the group; the lease is over.
+  }
+}
+
+void Lease::AcquireNextSlice() {
+  bool submit = false;
+  int granted_at_once = 0;
+  {
+    MutexLock lock(&mu_);
+    if (cancelled_) {
+      slots_[0].step = Step::kDone;
+      return;
+    }
+    AcquireLocked(0, &submit, &granted_at_once);
+  }
+  if (granted_at_once != 0 && executor_->observer_) {
+    executor_->observer_->OnPermitWait(*backend_, absl::ZeroDuration());
+  }
+  if (submit) SubmitTrip();
+}
+
+void Lease::Report(std::vector<JobResult>* batch) {
+  if (batch->empty()) return;
+  std::vector<JobResult> out;
+  out.swap(*batch);
+  batch->reserve(std::min(kMaxBatch, jobs_.size() - next_));
+  report_(std::move(out));
 }
 
 void Lease::AddResult(JobResult r) {
@@ -277,12 +436,22 @@ void Lease::Cancel(const absl::Status& why) {
           ++give_back;
           break;
         case Step::kRunning:
+          // kSlices between two jobs: the worker stops before the next.
+          if (s.running == nullptr) break;
           s.abandoned = true;
           executor_->abandoned_.fetch_add(1);
-          running.push_back(&*s.context);
+          if (mode_ == Mode::kSlices) {
+            // Under mu_: the context lives on the worker's stack until the
+            // worker clears `running` under mu_. A synchronous handler's
+            // finish callback does nothing, so this cannot re-enter.
+            s.running->RequestCancel(why);
+          } else {
+            running.push_back(s.running);
+          }
           break;
         case Step::kIdle:
-          s.step = Step::kDone;
+          // kSlices between two slices: AcquireNextSlice() sees cancelled_.
+          if (mode_ == Mode::kTogether) s.step = Step::kDone;
           break;
         case Step::kDone:
           break;
@@ -297,9 +466,10 @@ void Lease::Cancel(const absl::Status& why) {
 
 void Lease::FillProgress(JobResult* result) {
   MutexLock lock(&mu_);
-  if (result->index >= slots_.size()) return;
-  const Slot& s = slots_[result->index];
-  if (s.step != Step::kRunning) return;
+  const size_t i = mode_ == Mode::kSlices ? 0 : result->index;
+  if (i >= slots_.size()) return;
+  const Slot& s = slots_[i];
+  if (s.running == nullptr || s.job != result->index) return;
   result->attempts = 1;
   result->queue_time = s.started - admitted_;
   result->run_time = absl::Now() - s.started;

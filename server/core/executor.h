@@ -11,6 +11,17 @@
 // scope and deadline before a handler starts.
 //
 // How a lease runs depends on its jobs:
+//  - Plain jobs (Lease::Plain()) of a synchronous kind, the fast path for
+//    many short jobs: one permit and one worker trip per time slice
+//    (kSlice), the jobs one after another in order. A lease touches its
+//    backend exactly as one job does, so the backend's capacity still
+//    bounds the handlers inside it; what it saves is a permit hand-off and a
+//    trip through the worker queue per job. After a slice the lease gives
+//    its permit back and queues again (for the permit and a worker), so
+//    other calls wait no longer than a slice behind it. Results go up in
+//    batches of at most kMaxBatch, or sooner when kFlushAfter has passed
+//    since the last batch or a job failed (so fail-fast stops the lease at
+//    once); the permit goes back before the last report.
 //  - Plain jobs (no timeout, no fallback, no retry: Lease::Plain()) of an
 //    asynchronous kind: each job takes its own permit, in order (FIFO with
 //    everyone else), and the jobs whose permit is in hand start together on
@@ -81,12 +92,29 @@ class Executor;
 
 class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
  public:
+  // Work before a lease of synchronous jobs yields its permit and worker.
+  static constexpr absl::Duration kSlice = absl::Microseconds(500);
+  // Results per batch, and the longest a result waits to be reported.
+  static constexpr size_t kMaxBatch = RunTask::kMaxJobs;
+  static constexpr absl::Duration kFlushAfter = absl::Microseconds(200);
+
   // True when `job` needs nothing per job beyond its permit: a validated,
   // not rejected job with no timeout and no fallback, in a call that does
   // not retry (`retry`).
   static bool Plain(const JobSpec& job, const RetryPolicy& retry);
   // True when `a` and `b` may share a lease (same kind and backend).
   static bool SameLease(const JobSpec& a, const JobSpec& b);
+  // True when a whole lease of synchronous `kind` typically fits in one
+  // slice, so that splitting a call's jobs over the workers would cost more
+  // hand-offs than it gains (from JobKind::typical_run_ns, which leases
+  // keep).
+  static bool Cheap(const JobKind& kind);
+  // The next JobKind::typical_run_ns after a slice that ran `jobs` (> 0)
+  // jobs in `elapsed`: the slice's average per job, weighed 1/4 against
+  // `old_ns` (0 when nothing is known yet, then the average alone). A pure
+  // function: leases feed it their measured slices, tests feed it samples.
+  static int64_t NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
+                                  size_t jobs);
 
   // RunTask.
   void Start(ReportFn report) override;
@@ -95,6 +123,7 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   void FillProgress(JobResult* result) override;
 
   enum class Mode : uint8_t {
+    kSlices,    // Plain jobs of a synchronous kind.
     kTogether,  // Plain jobs of an asynchronous kind.
   };
   // Use Executor::Run().
@@ -113,14 +142,18 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
     kRunning,        // Its handler has started.
     kDone,           // Given back, or dropped by Cancel().
   };
-  // One permit and the job it is for (one per job in kTogether).
+  // A permit and the job it is for: one per job in kTogether; in kSlices
+  // one for the whole lease, for the job running now.
   struct Slot {
     Step step = Step::kIdle;
     bool abandoned = false;  // Told to stop while its handler ran.
     Semaphore::WaiterId waiter = 0;
+    uint32_t job = 0;    // The job whose handler runs.
     absl::Time started;  // When the handler started.
-    // The running handler's context, made when it starts; it lives as long
-    // as the lease.
+    // The running handler's context, null while none runs. In kTogether it
+    // is `context`, made when the handler starts, which lives as long as the
+    // lease; in kSlices it is on the worker's stack.
+    JobContext* running = nullptr;
     std::optional<JobContext> context;
   };
 
@@ -134,8 +167,17 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   // Submits a worker trip; when the server is shutting down, ends the
   // queued slots' jobs CANCELLED instead.
   void SubmitTrip();
-  // On a worker: starts the handlers of every queued slot.
+  // On a worker: what the lease does there, by mode.
+  void OnWorker();
+  // kTogether: starts the handlers of every queued slot.
   void StartQueued();
+  // kSlices: runs jobs until the lease ends, is stopped, or its slice is
+  // used up; then queues for the permit again.
+  void RunSlice();
+  // kSlices: queues for the permit for the next slice, unless cancelled.
+  void AcquireNextSlice();
+  // kSlices: reports `batch` (possibly empty) to the group.
+  void Report(std::vector<JobResult>* batch);
   // True when nothing may start: the scope was cancelled or the deadline
   // passed.
   bool ShouldStop(absl::Time now) const;
@@ -150,7 +192,7 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   void HandlerEnded(const JobSpec& job, absl::Duration ran, bool abandoned);
   void OnFinished(uint32_t i, absl::StatusOr<std::string> output);
   // A job that ends without running: the server is shutting down.
-  static JobResult ShutdownResult(uint32_t i);
+  static JobResult ShutdownResult(size_t i);
   // Queues `r` for the group and reports, unless another thread is
   // reporting (it then takes `r` along).
   void AddResult(JobResult r);
@@ -165,6 +207,11 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
 
   absl::Time admitted_;  // Set by Start(), before any other step.
   ReportFn report_;      // Called by one reporter at a time.
+  // kSlices: the next job to run. Used only by the step that owns the
+  // lease (Start, then the waiting and running steps in turn; each hands
+  // over to the next through the semaphore or the worker queue, which order
+  // the accesses).
+  size_t next_ = 0;
 
   mutable Mutex mu_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
@@ -190,7 +237,7 @@ class Executor {
   // Executor::Run()
   //
   // A lease for `jobs` (1 to RunTask::kMaxJobs, all Lease::Plain() and of
-  // one lease, Lease::SameLease(), of an asynchronous kind), to be spawned
+  // one lease, Lease::SameLease()), to be spawned
   // into a TaskGroup, which starts it. `deadline` is the call's; once
   // `scope` (may be null) is cancelled no further job starts.
   std::shared_ptr<Lease> Run(std::vector<std::shared_ptr<const JobSpec>> jobs,
@@ -219,7 +266,6 @@ class Executor {
  private:
   friend class Lease;
   friend class Attempt;
-  friend class SyncJobRun;
   WorkerPool* const workers_;
   TimerService* const timers_;
   DispatchObserver* const observer_;
