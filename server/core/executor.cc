@@ -33,6 +33,23 @@ int64_t Lease::NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
   return old_ns == 0 ? avg : (3 * old_ns + avg) / 4;
 }
 
+std::shared_ptr<Lease> Executor::Start(
+    std::shared_ptr<const JobSpec> job, absl::Time deadline, DoneFn done,
+    std::shared_ptr<const CancellationSignal> scope) {
+  absl::Time until = deadline;
+  if (job->timeout > absl::ZeroDuration()) {
+    until = std::min(deadline, absl::Now() + job->timeout);
+  }
+  const bool timeout_binds = until < deadline;
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  jobs.push_back(std::move(job));
+  auto lease = std::make_shared<Lease>(this, Lease::Mode::kAttempt,
+                                       std::move(jobs), until, std::move(scope),
+                                       std::move(done), timeout_binds);
+  lease->Begin();
+  return lease;
+}
+
 std::shared_ptr<Lease> Executor::Run(
     std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
     std::shared_ptr<const CancellationSignal> scope) {
@@ -46,7 +63,8 @@ std::shared_ptr<Lease> Executor::Run(
 Lease::Lease(Executor* executor, Mode mode,
              std::vector<std::shared_ptr<const JobSpec>> jobs,
              absl::Time deadline,
-             std::shared_ptr<const CancellationSignal> scope)
+             std::shared_ptr<const CancellationSignal> scope, DoneFn done,
+             bool timeout_binds)
     : executor_(executor),
       mode_(mode),
       jobs_(std::move(jobs)),
@@ -54,15 +72,31 @@ Lease::Lease(Executor* executor, Mode mode,
       backend_(jobs_.front()->resolved_backend),
       deadline_(deadline),
       scope_(std::move(scope)),
-      slots_(mode == Mode::kSlices ? 1 : jobs_.size()) {}
+      timeout_binds_(timeout_binds),
+      slots_(mode == Mode::kSlices ? 1 : jobs_.size()),
+      done_(std::move(done)) {}
 
 void Lease::Start(ReportFn report) {
   report_ = std::move(report);
+  Begin();
+}
+
+void Lease::Begin() {
   admitted_ = absl::Now();
   bool submit = false;
   int granted_at_once = 0;
   {
     MutexLock lock(&mu_);
+    const absl::Duration timeout = jobs_.front()->timeout;
+    if (mode_ == Mode::kAttempt && timeout > absl::ZeroDuration()) {
+      std::shared_ptr<Lease> self = shared_from_this();
+      timeout_timer_ = executor_->timers_->Schedule(deadline_, [self, timeout] {
+        self->End(
+            absl::DeadlineExceededError(absl::StrCat(
+                "job timeout of ", absl::FormatDuration(timeout), " exceeded")),
+            self->timeout_binds_);
+      });
+    }
     for (uint32_t i = 0; i < slots_.size() && !cancelled_; ++i) {
       AcquireLocked(i, &submit, &granted_at_once);
     }
@@ -128,6 +162,16 @@ void Lease::SubmitTrip() {
   if (executor_->workers_->Submit([self] { self->OnWorker(); })) return;
   // Shutting down: the jobs holding a permit end CANCELLED (in kSlices,
   // every job not run yet), reported as the last action.
+  const absl::Status why = absl::UnavailableError("server is shutting down");
+  if (mode_ == Mode::kAttempt) {
+    {
+      MutexLock lock(&mu_);
+      trip_submitted_ = false;
+      queued_.clear();
+    }
+    End(why, false);  // Gives the permit back.
+    return;
+  }
   absl::InlinedVector<uint32_t, 4> queued;
   {
     MutexLock lock(&mu_);
@@ -142,13 +186,13 @@ void Lease::SubmitTrip() {
   }
   for (uint32_t i : queued) {
     backend_->Release();
-    if (mode_ == Mode::kTogether) AddResult(ShutdownResult(i));
+    if (mode_ == Mode::kTogether) AddResult(ShutdownResult(i, why));
   }
   if (mode_ == Mode::kSlices && !queued.empty()) {
     std::vector<JobResult> rest;
     rest.reserve(jobs_.size() - next_);
     for (; next_ < jobs_.size(); ++next_) {
-      rest.push_back(ShutdownResult(next_));
+      rest.push_back(ShutdownResult(next_, why));
     }
     Report(&rest);
   }
@@ -162,17 +206,17 @@ void Lease::OnWorker() {
   }
 }
 
-JobResult Lease::ShutdownResult(size_t i) {
-  absl::Status why = absl::UnavailableError("server is shutting down");
+JobResult Lease::ShutdownResult(size_t i, const absl::Status& why) {
   JobResult r;
   r.index = i;
   r.outcome = OutcomeForCancellation(why);
-  r.error = std::move(why);
+  r.error = why;
   return r;
 }
 
 bool Lease::ShouldStop(absl::Time now) const {
-  return (scope_ && scope_->IsCancelled()) || now >= deadline_;
+  return (scope_ && scope_->IsCancelled()) ||
+         (mode_ != Mode::kAttempt && now >= deadline_);
 }
 
 std::optional<absl::StatusOr<std::string>> Lease::CallHandler(
@@ -213,6 +257,10 @@ void Lease::StartQueued() {
     // After the group's cancellation or deadline nothing starts; the group
     // settles the job (at once, or when its deadline timer fires).
     bool stop = ShouldStop(now);
+    if (stop && mode_ == Mode::kAttempt) {
+      End(scope_->reason(), false);  // Queued: gives the permit back.
+      continue;
+    }
     JobContext* context = nullptr;
     {
       MutexLock lock(&mu_);
@@ -250,6 +298,8 @@ void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
   r.index = i;
   r.attempts = 1;
   bool abandoned;
+  DoneFn done;
+  TimerService::TimerId timer = 0;
   {
     MutexLock lock(&mu_);
     Slot& s = slots_[i];
@@ -258,9 +308,32 @@ void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
     abandoned = s.abandoned;
     r.queue_time = s.started - admitted_;
     r.run_time = now - s.started;
+    if (mode_ == Mode::kAttempt) {
+      if (!ended_) {
+        ended_ = true;
+        done = std::move(done_);
+      }
+      std::swap(timer, timeout_timer_);
+    }
   }
+  if (timer != 0) executor_->timers_->Cancel(timer);
   HandlerEnded(*jobs_[i], r.run_time, abandoned);
   backend_->Release();
+  if (mode_ == Mode::kAttempt) {
+    if (!done) return;  // Reported when it was cancelled.
+    AttemptResult result;
+    result.ran = true;
+    result.queue_time = r.queue_time;
+    result.run_time = r.run_time;
+    // A handler that watched its deadline and gave up when the job's
+    // timeout passed timed out as surely as one the timer cancelled.
+    result.timed_out = timeout_binds_ &&
+                       absl::IsDeadlineExceeded(output.status()) &&
+                       absl::Now() >= deadline_;
+    result.output = std::move(output);
+    done(std::move(result));
+    return;
+  }
   if (output.ok()) {
     r.outcome = JobOutcome::kSucceeded;
     r.output = *std::move(output);
@@ -416,7 +489,69 @@ void Lease::AddResult(JobResult r) {
   }
 }
 
+void Lease::End(absl::Status why, bool timed_out) {
+  bool release_permit = false;
+  JobContext* running = nullptr;
+  TimerService::TimerId timer = 0;
+  DoneFn done;
+  AttemptResult result;
+  {
+    MutexLock lock(&mu_);
+    if (ended_) return;
+    const absl::Time now = absl::Now();
+    Slot& s = slots_[0];
+    switch (s.step) {
+      case Step::kWaitingPermit:
+        // If the permit was granted meanwhile, OnPermit sees kDone and
+        // gives it back.
+        backend_->CancelWait(s.waiter);
+        break;
+      case Step::kQueued:
+        release_permit = true;  // The worker skips it.
+        break;
+      case Step::kRunning:
+        running = s.running;
+        s.abandoned = true;
+        executor_->abandoned_.fetch_add(1);
+        break;
+      case Step::kIdle:
+      case Step::kDone:
+        break;
+    }
+    if (running == nullptr) s.step = Step::kDone;
+    ended_ = true;
+    cancelled_ = true;
+    done = std::move(done_);
+    std::swap(timer, timeout_timer_);
+    result.ran = running != nullptr;
+    result.run_time = result.ran ? now - s.started : absl::ZeroDuration();
+    result.queue_time = (result.ran ? s.started : now) - admitted_;
+  }
+  if (timer != 0) executor_->timers_->Cancel(timer);
+  if (release_permit) backend_->Release();
+  result.output = why;
+  result.cancelled = true;
+  result.timed_out = timed_out;
+  done(std::move(result));
+  // Outside mu_: a handler may finish from inside its cancel callback. The
+  // context lives as long as the lease.
+  if (running != nullptr) running->RequestCancel(std::move(why));
+}
+
+bool Lease::Progress(absl::Duration* queued, absl::Duration* ran) {
+  MutexLock lock(&mu_);
+  const Slot& s = slots_[0];
+  if (s.started == absl::Time()) return false;
+  *queued = s.started - admitted_;
+  *ran = absl::Now() - s.started;
+  return true;
+}
+
 void Lease::Cancel(const absl::Status& why) {
+  if (mode_ == Mode::kAttempt) {
+    End(why, false);
+    return;
+  }
   std::vector<JobContext*> running;
   int give_back = 0;
   {

@@ -11,7 +11,8 @@
 // scope and deadline before a handler starts.
 //
 // How a lease runs depends on its jobs:
-//  - Plain jobs (Lease::Plain()) of a synchronous kind, the fast path for
+//  - Plain jobs (no timeout, no fallback, no retry: Lease::Plain()) of a
+//    synchronous kind, the fast path for
 //    many short jobs: one permit and one worker trip per time slice
 //    (kSlice), the jobs one after another in order. A lease touches its
 //    backend exactly as one job does, so the backend's capacity still
@@ -22,12 +23,17 @@
 //    batches of at most kMaxBatch, or sooner when kFlushAfter has passed
 //    since the last batch or a job failed (so fail-fast stops the lease at
 //    once); the permit goes back before the last report.
-//  - Plain jobs (no timeout, no fallback, no retry: Lease::Plain()) of an
-//    asynchronous kind: each job takes its own permit, in order (FIFO with
+//  - Plain jobs of an asynchronous kind: each job takes its own permit, in
+//  order (FIFO with
 //    everyone else), and the jobs whose permit is in hand start together on
 //    one worker trip; each handler finishes from any thread, giving its
 //    permit back. Results go up as they come, batched while another batch
 //    is being reported.
+//  - Any other job, one attempt at a time (a job with a timeout or
+//    fallbacks, or in a call that retries): a lease of one, started by
+//    Executor::Start(), with a timer for the job's timeout, reporting one
+//    AttemptResult. Its Cancel() reports at once: the attempt is over as
+//    far as its caller knows, even while the handler still runs.
 //
 // Cancel() (the group's deadline, fail-fast, the client, drain) stops the
 // jobs waiting for a permit or a worker at once and asks running handlers to
@@ -35,8 +41,12 @@
 // holds more handlers than its capacity, even when a handler ignores
 // cancellation (it then counts in abandoned_handlers()).
 //
+// Every permit request names the lease's scope (the call's round) as its
+// owner, so that Semaphore::WaitingByOwner() shows which call waits where.
+//
 // Thread-safe. A lease lives as long as its handlers: each holds its
-// JobContext through a shared_ptr that aliases the lease.
+// JobContext through a shared_ptr that aliases the lease. Callbacks (the
+// group's report, an attempt's done) run without the lease's lock held.
 #ifndef JOBGROUP_SERVER_CORE_EXECUTOR_H_
 #define JOBGROUP_SERVER_CORE_EXECUTOR_H_
 
@@ -87,7 +97,6 @@ class DispatchObserver {
   virtual void OnHandlerEnd(const JobSpec& job, absl::Duration ran) {}
 };
 
-class Attempt;
 class Executor;
 
 class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
@@ -122,14 +131,25 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   const JobKind* kind() const override { return kind_; }
   void FillProgress(JobResult* result) override;
 
+  // Lease::Progress()
+  //
+  // For an attempt (Executor::Start()): true when the handler has started;
+  // then sets how long the attempt queued and how long the handler has run
+  // so far.
+  bool Progress(absl::Duration* queued, absl::Duration* ran);
+
+  using DoneFn = absl::AnyInvocable<void(AttemptResult)>;
   enum class Mode : uint8_t {
     kSlices,    // Plain jobs of a synchronous kind.
     kTogether,  // Plain jobs of an asynchronous kind.
+    kAttempt,   // One attempt of any job, reported to `done`.
   };
-  // Use Executor::Run().
+  // Use Executor::Run() or Executor::Start(). `timeout_binds`: for
+  // kAttempt, the job's timeout set `deadline`, before the call's.
   Lease(Executor* executor, Mode mode,
         std::vector<std::shared_ptr<const JobSpec>> jobs, absl::Time deadline,
-        std::shared_ptr<const CancellationSignal> scope);
+        std::shared_ptr<const CancellationSignal> scope, DoneFn done = nullptr,
+        bool timeout_binds = false);
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
 
@@ -142,21 +162,29 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
     kRunning,        // Its handler has started.
     kDone,           // Given back, or dropped by Cancel().
   };
-  // A permit and the job it is for: one per job in kTogether; in kSlices
-  // one for the whole lease, for the job running now.
+  friend class Executor;
+
+  // A permit and the job it is for: one per job in kTogether and kAttempt;
+  // in kSlices one for the whole lease, for the job running now.
   struct Slot {
     Step step = Step::kIdle;
     bool abandoned = false;  // Told to stop while its handler ran.
     Semaphore::WaiterId waiter = 0;
     uint32_t job = 0;    // The job whose handler runs.
     absl::Time started;  // When the handler started.
-    // The running handler's context, null while none runs. In kTogether it
+    // The running handler's context, null while none runs. In kTogether
+    // and kAttempt it
     // is `context`, made when the handler starts, which lives as long as the
     // lease; in kSlices it is on the worker's stack.
     JobContext* running = nullptr;
     std::optional<JobContext> context;
   };
 
+  // Arms the timeout timer (kAttempt) and asks for the permits.
+  void Begin();
+  // kAttempt: ends the attempt with `why` unless it has ended already;
+  // `timed_out` says whether the job's own timeout ended it.
+  void End(absl::Status why, bool timed_out);
   // Asks for slot `i`'s permit (or takes it at once: then the slot is
   // queued for a worker).
   void AcquireLocked(uint32_t i, bool* submit, int* granted_at_once)
@@ -169,7 +197,7 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   void SubmitTrip();
   // On a worker: what the lease does there, by mode.
   void OnWorker();
-  // kTogether: starts the handlers of every queued slot.
+  // kTogether and kAttempt: starts the handlers of every queued slot.
   void StartQueued();
   // kSlices: runs jobs until the lease ends, is stopped, or its slice is
   // used up; then queues for the permit again.
@@ -178,8 +206,9 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   void AcquireNextSlice();
   // kSlices: reports `batch` (possibly empty) to the group.
   void Report(std::vector<JobResult>* batch);
-  // True when nothing may start: the scope was cancelled or the deadline
-  // passed.
+  // True when nothing may start: the scope was cancelled or (but for
+  // kAttempt, whose deadline its timer or the group's enforces) the
+  // deadline passed.
   bool ShouldStop(absl::Time now) const;
   // Calls the job's handler (user code: an exception costs this job only,
   // as its error). Returns a synchronous handler's output; hands `held` to
@@ -192,7 +221,7 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   void HandlerEnded(const JobSpec& job, absl::Duration ran, bool abandoned);
   void OnFinished(uint32_t i, absl::StatusOr<std::string> output);
   // A job that ends without running: the server is shutting down.
-  static JobResult ShutdownResult(size_t i);
+  static JobResult ShutdownResult(size_t i, const absl::Status& why);
   // Queues `r` for the group and reports, unless another thread is
   // reporting (it then takes `r` along).
   void AddResult(JobResult r);
@@ -204,6 +233,7 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   Semaphore* const backend_;
   const absl::Time deadline_;
   const std::shared_ptr<const CancellationSignal> scope_;
+  const bool timeout_binds_;  // kAttempt: deadline_ is the job's timeout.
 
   absl::Time admitted_;  // Set by Start(), before any other step.
   ReportFn report_;      // Called by one reporter at a time.
@@ -214,18 +244,24 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   size_t next_ = 0;
 
   mutable Mutex mu_;
-  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  // Inline room for one: a lease of synchronous jobs, or an attempt, has
+  // a single slot.
+  absl::InlinedVector<Slot, 1> slots_ ABSL_GUARDED_BY(mu_);
   // Slots holding a permit, for the next worker trip.
   absl::InlinedVector<uint32_t, 4> queued_ ABSL_GUARDED_BY(mu_);
   bool trip_submitted_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<JobResult> unreported_ ABSL_GUARDED_BY(mu_);
   bool reporting_ ABSL_GUARDED_BY(mu_) = false;
+  // kAttempt: the caller's callback, taken by the first to end the attempt.
+  DoneFn done_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // done_ was taken.
+  TimerService::TimerId timeout_timer_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class Executor {
  public:
-  using DoneFn = absl::AnyInvocable<void(AttemptResult)>;
+  using DoneFn = Lease::DoneFn;
 
   // Every pointer must outlive the executor; `observer` may be null.
   Executor(WorkerPool* workers, TimerService* timers,
@@ -251,7 +287,7 @@ class Executor {
   // `deadline` bounds it, together with the job's own timeout. `done` runs
   // exactly once. When `scope` (may be null) is cancelled, the attempt never
   // starts its handler: it ends with the scope's reason instead.
-  std::shared_ptr<Attempt> Start(
+  std::shared_ptr<Lease> Start(
       std::shared_ptr<const JobSpec> job, absl::Time deadline, DoneFn done,
       std::shared_ptr<const CancellationSignal> scope = nullptr);
 
@@ -265,7 +301,6 @@ class Executor {
 
  private:
   friend class Lease;
-  friend class Attempt;
   WorkerPool* const workers_;
   TimerService* const timers_;
   DispatchObserver* const observer_;

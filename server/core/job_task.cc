@@ -101,7 +101,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
     return;
   }
   std::shared_ptr<JobTask> self = shared_from_this();
-  std::shared_ptr<Attempt> attempt = executor_->Start(
+  std::shared_ptr<Lease> attempt = executor_->Start(
       Candidate(candidate), options_->deadline,
       [self, candidate, try_number](AttemptResult r) {
         self->OnAttemptDone(candidate, try_number, std::move(r));
@@ -124,7 +124,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
 
 void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
                             AttemptResult r) {
-  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  std::vector<std::shared_ptr<Lease>> to_cancel;
   std::vector<uint32_t> to_start;
   DoneFn done;
   JobResult result;
@@ -218,12 +218,12 @@ void JobTask::AfterCandidateFailed(uint32_t candidate, AttemptEnd last,
     }
     failed.error = absl::Status(last_code_, absl::StrJoin(parts, "; "));
   }
-  std::vector<std::shared_ptr<Attempt>> none;
+  std::vector<std::shared_ptr<Lease>> none;
   SettleLocked(std::move(failed), &none, settled);
 }
 
 void JobTask::SettleLocked(JobResult result,
-                           std::vector<std::shared_ptr<Attempt>>* to_cancel,
+                           std::vector<std::shared_ptr<Lease>>* to_cancel,
                            JobResult* settled) {
   result.attempts = attempts_;
   result.queue_time = queue_time_;
@@ -241,7 +241,7 @@ void JobTask::SettleLocked(JobResult result,
 }
 
 void JobTask::FillProgress(JobResult* result) {
-  std::vector<std::shared_ptr<Attempt>> live;
+  std::vector<std::shared_ptr<Lease>> live;
   {
     MutexLock lock(&mu_);
     result->attempts = attempts_;
@@ -264,13 +264,13 @@ Task::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
   JobResult c;
   c.outcome = OutcomeForCancellation(cancelled_);
   c.error = cancelled_;
-  std::vector<std::shared_ptr<Attempt>> none;  // None is live.
+  std::vector<std::shared_ptr<Lease>> none;  // None is live.
   SettleLocked(std::move(c), &none, result);
   return std::move(done_);
 }
 
 void JobTask::Cancel(const absl::Status& why) {
-  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  std::vector<std::shared_ptr<Lease>> to_cancel;
   DoneFn done;
   JobResult result;
   {
