@@ -168,6 +168,7 @@ void BM_InProcessDispatch(benchmark::State& state) {
   pool.Shutdown();
 }
 BENCHMARK(BM_InProcessDispatch)
+    ->Arg(10)
     ->Arg(10000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -219,16 +219,33 @@ bool Lease::ShouldStop(absl::Time now) const {
          (mode_ != Mode::kAttempt && now >= deadline_);
 }
 
-std::optional<absl::StatusOr<std::string>> Lease::CallHandler(
-    JobContext& ctx, std::shared_ptr<JobContext> held) {
+absl::Status Lease::ThrownError() {
   try {
-    if (kind_->sync) return kind_->sync(ctx);
-    kind_->async(std::move(held));
-    return std::nullopt;
+    throw;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
   } catch (...) {
     return absl::InternalError("handler threw a non-exception");
+  }
+}
+
+absl::StatusOr<std::string> Lease::CallSync(JobContext& ctx) {
+  try {
+    return kind_->sync(ctx);
+  } catch (...) {
+    return ThrownError();
+  }
+}
+
+void Lease::StartHandler(JobContext& ctx, std::shared_ptr<JobContext> held) {
+  if (kind_->sync) {
+    ctx.Finish(CallSync(ctx));
+    return;
+  }
+  try {
+    kind_->async(std::move(held));
+  } catch (...) {
+    ctx.Finish(ThrownError());
   }
 }
 
@@ -286,9 +303,7 @@ void Lease::StartQueued() {
     }
     HandlerStarted(*jobs_[i], now - admitted_);
     // The handler's hold on its context keeps the whole lease alive.
-    std::optional<absl::StatusOr<std::string>> out =
-        CallHandler(*context, std::shared_ptr<JobContext>(self, context));
-    if (out) context->Finish(*std::move(out));
+    StartHandler(*context, std::shared_ptr<JobContext>(self, context));
   }
 }
 
@@ -385,7 +400,7 @@ void Lease::RunSlice() {
       s.started = started;
     }
     if (observer) observer->OnHandlerStart(job, started - admitted_);
-    absl::StatusOr<std::string> out = *CallHandler(ctx, nullptr);
+    absl::StatusOr<std::string> out = CallSync(ctx);
     now = absl::Now();
     bool abandoned;
     {

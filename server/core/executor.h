@@ -210,12 +210,15 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   // kAttempt, whose deadline its timer or the group's enforces) the
   // deadline passed.
   bool ShouldStop(absl::Time now) const;
-  // Calls the job's handler (user code: an exception costs this job only,
-  // as its error). Returns a synchronous handler's output; hands `held` to
-  // an asynchronous one, which finishes it, and returns nullopt unless it
-  // threw.
-  std::optional<absl::StatusOr<std::string>> CallHandler(
-      JobContext& ctx, std::shared_ptr<JobContext> held);
+  // Handlers are user code: an exception costs their job only, as its
+  // error. CallSync() returns a synchronous handler's output; StartHandler()
+  // runs the handler of `ctx`'s job to its Finish() (synchronous), or hands
+  // `held` to an asynchronous one, which finishes it. Both turn what they
+  // catch into the error with ThrownError().
+  absl::StatusOr<std::string> CallSync(JobContext& ctx);
+  void StartHandler(JobContext& ctx, std::shared_ptr<JobContext> held);
+  // Inside a catch block only: the error the exception in flight stands for.
+  static absl::Status ThrownError();
   // The counters and the observer around one handler.
   void HandlerStarted(const JobSpec& job, absl::Duration queued);
   void HandlerEnded(const JobSpec& job, absl::Duration ran, bool abandoned);
