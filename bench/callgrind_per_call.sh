@@ -11,7 +11,11 @@
 #   e.g. bench/callgrind_per_call.sh /tmp/base/build/jobgroupd
 # Environment: MEASURE, the measured load's duration (default 10s; calls
 # of 10,000 jobs need 30s or more under valgrind); SERVER_FLAGS, more flags
-# for jobgroupd (e.g. --backend=db=4).
+# for jobgroupd (e.g. --backend=db=4); WATCH=1, the live views open while
+# the load is measured: `jobgroup top --interval 100ms` (WatchServer) and
+# /statusz fetched every 2 s. Under valgrind the server runs tens of times
+# slower, so the views take that many more snapshots per call than they
+# would at full speed: what they cost here is a bound on what they cost.
 # Prints one line: calls=N instructions=I per_call=I/N (and per_job).
 # Needs valgrind (Debian: apt-get install valgrind).
 set -euo pipefail
@@ -29,20 +33,36 @@ done
 command -v valgrind >/dev/null || { echo "callgrind_per_call: valgrind is missing" >&2; exit 2; }
 work=$(mktemp -d)
 vpid=
-cleanup() { [[ -n $vpid ]] && kill "$vpid" 2>/dev/null; rm -rf "$work"; }
+watchers=()
+cleanup() {
+  for p in "${watchers[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -n $vpid ]] && kill "$vpid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
+echo callgrind-per-call-admin-token >"$work/admin"
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$server" \
-  --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 ${SERVER_FLAGS:-} 2>"$work/log" &
+  --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+  --admin_tokens_file="$work/admin" ${SERVER_FLAGS:-} 2>"$work/log" &
 vpid=$!
 port=
 for _ in $(seq 240); do
   port=$(grep -oP ' port=\K[0-9]+' "$work/log" | head -1 || true)
-  [[ -n $port ]] && break
+  mport=$(grep -oP 'metrics_port=\K[0-9]+' "$work/log" | head -1 || true)
+  [[ -n $port && -n $mport ]] && break
   sleep 0.5
 done
 [[ -n $port ]] || { echo "callgrind_per_call: jobgroupd did not start" >&2; cat "$work/log" >&2; exit 2; }
 bench() { "$client" --target "127.0.0.1:$port" bench "${load[@]}" --warmup 0 --json "$@"; }
 bench --duration 3s >/dev/null 2>&1 || true  # Warm-up; slow under valgrind.
+if [[ ${WATCH:-0} == 1 ]]; then
+  "$client" --target "127.0.0.1:$port" top --interval 100ms \
+    --admin-token-file "$work/admin" >/dev/null 2>&1 &
+  watchers+=($!)
+  (while true; do curl -fsS "http://127.0.0.1:$mport/statusz" >/dev/null || true; sleep 2; done) &
+  watchers+=($!)
+  sleep 2
+fi
 callgrind_control -z "$vpid" >/dev/null
 calls=$(bench --duration "${MEASURE:-10s}" 2>/dev/null | grep -oP '"calls_ended":\K[0-9]+' || true)
 [[ -n $calls && $calls -gt 0 ]] || { echo "callgrind_per_call: no call ended; give a longer MEASURE" >&2; exit 1; }

@@ -29,17 +29,6 @@ namespace {
 using v1::RunBatchRequest;
 using v1::RunBatchResponse;
 
-// The value of the series `series` (name and labels, as exposed) on the
-// server's /metrics page; -1 when it is not there.
-double MetricValue(const ServerProcess& server, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(server.Metrics(), '\n')) {
-    if (!absl::StartsWith(line, series + " ")) continue;
-    double v;
-    if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-  }
-  return -1;
-}
-
 std::string MetadataValue(
     const std::multimap<grpc::string_ref, grpc::string_ref>& md,
     const std::string& key) {
@@ -66,8 +55,8 @@ TEST(AdaptiveLimitTest, AQueueIsRefusedEarlyWithTheRetryHint) {
   ServerProcess server(JOBGROUPD_PATH,
                        {"--adaptive_limit", "--adaptive_limit_queue_delay=20ms",
                         "--max_inflight_jobs=10000", "--backend=slot=1"});
-  EXPECT_EQ(MetricValue(server, kLimit), 10000);
-  EXPECT_EQ(MetricValue(server, kRefused), 0);
+  EXPECT_EQ(server.MetricValue(kLimit), 10000);
+  EXPECT_EQ(server.MetricValue(kRefused), 0);
 
   // 16 clients, each with one call of 2 sleep(20 ms) jobs on the one-permit
   // backend at a time: the first job of a call waits for the ~30 jobs
@@ -110,23 +99,21 @@ TEST(AdaptiveLimitTest, AQueueIsRefusedEarlyWithTheRetryHint) {
   }
   for (std::thread& t : clients) t.join();
 
-  ASSERT_TRUE(refused.load())
-      << "no call was refused in " << ok_calls.load() << " calls; limit "
-      << MetricValue(server, kLimit);
+  ASSERT_TRUE(refused.load()) << "no call was refused in " << ok_calls.load()
+                              << " calls; limit " << server.MetricValue(kLimit);
   EXPECT_EQ(first.code, grpc::RESOURCE_EXHAUSTED) << first.message;
   EXPECT_TRUE(absl::StrContains(first.message, "adaptive limit"))
       << first.message;
   EXPECT_EQ(first.pushback, "250");
   EXPECT_EQ(first.retry_after, "250");
-  EXPECT_GE(MetricValue(server, kRefused), 1);
+  EXPECT_GE(server.MetricValue(kRefused), 1);
   // Under what the load held in flight (16 calls of 2 jobs), far under the
   // static limit.
-  double limit = MetricValue(server, kLimit);
+  double limit = server.MetricValue(kLimit);
   EXPECT_GE(limit, 1);
   EXPECT_LE(limit, 2 * kClients);
   EXPECT_GT(
-      MetricValue(
-          server,
+      server.MetricValue(
           "jobgroup_adaptive_limit_queue_delay_seconds{window=\"short\"}"),
       0.04);
   // The refusal did not cost the rest: with the load gone, a call is
@@ -171,19 +158,18 @@ TEST(AdaptiveLimitTest, LightLoadIsNeverRefused) {
   }
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(MetricValue(server, kRefused), 0)
+  EXPECT_EQ(server.MetricValue(kRefused), 0)
       << "short-term delay "
-      << MetricValue(
-             server,
+      << server.MetricValue(
              "jobgroup_adaptive_limit_queue_delay_seconds{window=\"short\"}");
   // Never used to half of it, so never moved from --max_inflight_jobs.
-  EXPECT_EQ(MetricValue(server, kLimit), 1000000);
+  EXPECT_EQ(server.MetricValue(kLimit), 1000000);
 }
 
 TEST(AdaptiveLimitTest, OffByDefault) {
   ServerProcess server(JOBGROUPD_PATH, {});
-  EXPECT_EQ(MetricValue(server, kLimit), -1);
-  EXPECT_EQ(MetricValue(server, kRefused), 0);
+  EXPECT_EQ(server.MetricValue(kLimit), -1);
+  EXPECT_EQ(server.MetricValue(kRefused), 0);
 }
 
 }  // namespace

@@ -315,16 +315,6 @@ TEST_F(HostileInputTest, ProcessStreamThatDoesNotReadStaysUnderTheBudget) {
   ExpectWholeAfterTheCall(*server);
 }
 
-// The value of a counter or gauge without labels in /metrics; -1 when
-// missing.
-double MetricValue(const ServerProcess& server, absl::string_view name) {
-  std::string text = server.Metrics();
-  std::string key = absl::StrCat("\n", name, " ");
-  size_t at = text.find(key);
-  if (at == std::string::npos) return -1;
-  return std::strtod(text.c_str() + at + key.size(), nullptr);
-}
-
 // A Process stream whose client reads its results slowly: the results the
 // server cannot send yet (and the jobs behind them) fill the memory budget,
 // the stream stops reading, and it resumes by itself as the client reads.
@@ -339,7 +329,7 @@ TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
   auto server =
       Start({"--memory_budget_bytes=134217728"});  // 96 MiB for calls.
   ASSERT_NE(server->port(), 0);
-  ASSERT_EQ(MetricValue(*server, "jobgroup_stream_memory_waits_total"), 0);
+  ASSERT_EQ(server->MetricValue("jobgroup_stream_memory_waits_total"), 0);
   constexpr int kMessages = 1500;
   constexpr int kJobsPerMessage = 64;
   const std::string payload(2048, 'p');  // 188 MiB of payloads in all.
@@ -372,7 +362,7 @@ TEST_F(HostileInputTest, ProcessStreamWaitsForTheBudgetAndResumes) {
   std::thread monitor([&] {
     for (int i = 0; i < 2400 && reading && !waited; ++i) {
       absl::SleepFor(absl::Milliseconds(50));
-      if (MetricValue(*server, "jobgroup_stream_memory_waits_total") > 0) {
+      if (server->MetricValue("jobgroup_stream_memory_waits_total") > 0) {
         waited = true;
       }
     }

@@ -12,6 +12,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace jobgroup::testing {
@@ -169,6 +172,15 @@ std::string ServerProcess::Metrics() const {
     pclose(p);
   }
   return out;
+}
+
+double ServerProcess::MetricValue(const std::string& series) const {
+  for (absl::string_view line : absl::StrSplit(Metrics(), '\n')) {
+    if (!absl::StartsWith(line, series + " ")) continue;
+    double v;
+    if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+  }
+  return -1;
 }
 
 }  // namespace jobgroup::testing

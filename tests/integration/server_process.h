@@ -38,6 +38,10 @@ class ServerProcess {
   // The server's /metrics page now (curl on the metrics port); empty when
   // it does not answer.
   std::string Metrics() const;
+  // The value of the series `series` (its name and labels, as exposed:
+  // `jobgroup_rejected_total{reason="memory_budget"}`) on /metrics now; -1
+  // when it is not there.
+  double MetricValue(const std::string& series) const;
 
   // Sends `sig`, waits up to `timeout_s` for exit; returns the exit code,
   // or -1 when it did not exit (it is then killed).

@@ -34,23 +34,12 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-// The value of the series `series` (name and labels, as exposed) on the
-// server's /metrics page; -1 when it is not there.
-double MetricValue(const ServerProcess& server, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(server.Metrics(), '\n')) {
-    if (!absl::StartsWith(line, series + " ")) continue;
-    double v;
-    if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-  }
-  return -1;
-}
-
 // Polls until the series has value `want`, for up to `timeout`.
 bool WaitForMetric(const ServerProcess& server, const std::string& series,
                    double want, absl::Duration timeout = absl::Seconds(20)) {
   absl::Time give_up = absl::Now() + timeout;
   while (absl::Now() < give_up) {
-    if (MetricValue(server, series) == want) return true;
+    if (server.MetricValue(series) == want) return true;
     absl::SleepFor(absl::Milliseconds(20));
   }
   return false;
@@ -153,8 +142,7 @@ TEST(StreamLimitsTest, ProcessStreamThatSendsNothingIsEndedAfterIdleLimit) {
       absl::StrContains(call.status().error_message(), "--stream_idle_timeout"))
       << call.status().error_message();
   EXPECT_EQ(
-      MetricValue(server, "jobgroup_rejected_total{reason=\"stream_idle\"}"),
-      1);
+      server.MetricValue("jobgroup_rejected_total{reason=\"stream_idle\"}"), 1);
   EXPECT_TRUE(WaitForMetric(server, "jobgroup_open_streams", 0));
   ExpectEchoCallSucceeds(server);
 }
@@ -186,11 +174,11 @@ TEST(StreamLimitsTest, OneConnectionNeverHasMoreThanItsLimitOpen) {
     calls.push_back(std::make_unique<SilentProcess>(*stub, 60000));
   }
   ASSERT_TRUE(WaitForMetric(server, "jobgroup_open_streams", kLimit))
-      << MetricValue(server, "jobgroup_open_streams") << "\n"
+      << server.MetricValue("jobgroup_open_streams") << "\n"
       << server.Log();
   // The others wait in the client's transport: the server never sees more.
   for (int i = 0; i < 20; ++i) {
-    EXPECT_LE(MetricValue(server, "jobgroup_open_streams"), kLimit);
+    EXPECT_LE(server.MetricValue("jobgroup_open_streams"), kLimit);
     absl::SleepFor(absl::Milliseconds(25));
   }
   for (auto& c : calls) EXPECT_FALSE(c->WaitDone(absl::ZeroDuration()));
@@ -240,9 +228,9 @@ TEST(StreamLimitsTest, PastTheTotalCapNewStreamsAreRefusedAndCounted) {
   EXPECT_EQ(stub->RunBatch(&ctx, request, &response).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(
-      MetricValue(server, "jobgroup_rejected_total{reason=\"open_streams\"}"),
+      server.MetricValue("jobgroup_rejected_total{reason=\"open_streams\"}"),
       3);
-  EXPECT_EQ(MetricValue(server, "jobgroup_open_streams"), 3);
+  EXPECT_EQ(server.MetricValue("jobgroup_open_streams"), 3);
 
   // Once they end, the slots are back.
   for (auto& c : calls) c->Cancel();
