@@ -11,7 +11,7 @@
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
 #include "server/core/bounded_queue.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/notification.h"
 #include "server/core/semaphore.h"
@@ -138,7 +138,7 @@ class CountingSink : public ResultSink {
   uint64_t total = 0;
 };
 
-// Whole batches of echo jobs through the real dispatcher: permits, the
+// Whole batches of echo jobs through the real executor: permits, the
 // ready queue, worker threads, task groups and results; no gRPC.
 void BM_InProcessDispatch(benchmark::State& state) {
   TimerService timers;
@@ -150,7 +150,7 @@ void BM_InProcessDispatch(benchmark::State& state) {
                        [](JobContext& ctx) -> absl::StatusOr<std::string> {
                          return ctx.job().payload;
                        });
-  Dispatcher dispatcher(&pool, &timers);
+  Executor executor(&pool, &timers);
   auto job = std::make_shared<JobSpec>();
   job->kind = "echo";
   job->payload = "x";
@@ -159,7 +159,7 @@ void BM_InProcessDispatch(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   for (auto _ : state) {
     CountingSink sink;
-    auto run = BatchRun::Create(&dispatcher, {}, &sink);
+    auto run = BatchRun::Create(&executor, {}, &sink);
     run->AddJobs(n, [job](uint64_t) { return job; });
     run->CloseInput();
     sink.done.WaitForNotification();
@@ -168,6 +168,7 @@ void BM_InProcessDispatch(benchmark::State& state) {
   pool.Shutdown();
 }
 BENCHMARK(BM_InProcessDispatch)
+    ->Arg(10)
     ->Arg(10000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -6,8 +6,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "server/core/async_job_run.h"
-#include "server/core/sync_job_run.h"
 
 namespace jobgroup {
 namespace {
@@ -21,14 +19,14 @@ uint64_t WindowFor(const BatchRun::Options& o) {
 
 }  // namespace
 
-std::shared_ptr<BatchRun> BatchRun::Create(Dispatcher* dispatcher,
-                                           Options options, ResultSink* sink) {
-  auto run = std::make_shared<BatchRun>(dispatcher, options, sink);
+std::shared_ptr<BatchRun> BatchRun::Create(Executor* executor, Options options,
+                                           ResultSink* sink) {
+  auto run = std::make_shared<BatchRun>(executor, options, sink);
   if (options.deadline != absl::InfiniteFuture()) {
     // The call's own deadline covers time between rounds and idle input too.
     std::weak_ptr<BatchRun> weak = run;
     TimerService::TimerId id =
-        dispatcher->timers()->Schedule(options.deadline, [weak] {
+        executor->timers()->Schedule(options.deadline, [weak] {
           if (auto r = weak.lock()) r->Cancel(CancelCause::kDeadline);
         });
     MutexLock lock(&run->mu_);
@@ -37,8 +35,8 @@ std::shared_ptr<BatchRun> BatchRun::Create(Dispatcher* dispatcher,
   return run;
 }
 
-BatchRun::BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink)
-    : dispatcher_(dispatcher),
+BatchRun::BatchRun(Executor* executor, Options options, ResultSink* sink)
+    : executor_(executor),
       options_(options),
       sink_(sink),
       window_(WindowFor(options)),
@@ -220,55 +218,39 @@ void BatchRun::Pump() {
 uint64_t BatchRun::RunSizeFor(uint64_t left) const {
   // Enough runs for every worker to have two, each at most a run's worth
   // of jobs.
-  uint64_t workers = std::max<uint64_t>(1, dispatcher_->workers()->workers());
+  uint64_t workers = std::max<uint64_t>(1, executor_->workers()->workers());
   uint64_t jobs = std::min(left, window_);
   return std::clamp<uint64_t>(jobs / (2 * workers), 1, RunTask::kMaxJobs);
 }
 
 void BatchRun::SpawnBlock(TaskGroup& group, const JobFactory& factory,
                           uint64_t first, uint64_t count, uint64_t split) {
-  // Consecutive jobs of one kind that qualify go together as one run:
-  // synchronous ones run one after another (SyncJobRun), in runs of at most
-  // `split` unless the kind is so quick that the whole block fits one
-  // slice; asynchronous ones start together (AsyncJobRun). Others get a
-  // JobTask each.
-  enum class RunKind { kNone, kSync, kAsync };
+  // Consecutive plain jobs of one kind and backend go together as one
+  // Executor lease: synchronous ones run one after another, in leases of at
+  // most `split` unless the kind is so quick that the whole block fits one
+  // slice; asynchronous ones start together. Others get a JobTask each.
   std::vector<std::shared_ptr<const JobSpec>> run;
-  RunKind run_kind = RunKind::kNone;
   uint64_t run_first = 0;
   // Shared by the block's tasks (they all belong to `group`).
   std::shared_ptr<const JobTask::Options> task_options;
   auto spawn_run = [&] {
     if (run.empty()) return;
     uint32_t n = static_cast<uint32_t>(run.size());
-    std::shared_ptr<RunTask> task;
-    if (run_kind == RunKind::kSync) {
-      task = std::make_shared<SyncJobRun>(dispatcher_, std::move(run),
-                                          options_.deadline, group.scope());
-    } else {
-      task = std::make_shared<AsyncJobRun>(dispatcher_, std::move(run),
-                                           options_.deadline, group.scope());
-    }
-    group.SpawnRun(run_first, n, std::move(task));
+    group.SpawnRun(
+        run_first, n,
+        executor_->Run(std::move(run), options_.deadline, group.scope()));
     run.clear();
   };
   for (uint64_t index = first; index < first + count; ++index) {
     std::shared_ptr<const JobSpec> spec = factory(index);
-    RunKind kind = SyncJobRun::CanRun(*spec, options_.retry) ? RunKind::kSync
-                   : AsyncJobRun::CanRun(*spec, options_.retry)
-                       ? RunKind::kAsync
-                       : RunKind::kNone;
-    if (kind != RunKind::kNone) {
+    if (Lease::Plain(*spec, options_.retry)) {
       if (!run.empty() &&
-          (kind != run_kind || !SyncJobRun::SameRun(*run.front(), *spec) ||
-           (kind == RunKind::kSync && run.size() >= split &&
-            !SyncJobRun::Cheap(*spec->resolved_kind)))) {
+          (!Lease::SameLease(*run.front(), *spec) ||
+           (spec->resolved_kind->sync != nullptr && run.size() >= split &&
+            !Lease::Cheap(*spec->resolved_kind)))) {
         spawn_run();
       }
-      if (run.empty()) {
-        run_first = index;
-        run_kind = kind;
-      }
+      if (run.empty()) run_first = index;
       run.push_back(std::move(spec));
       continue;
     }
@@ -278,7 +260,7 @@ void BatchRun::SpawnBlock(TaskGroup& group, const JobFactory& factory,
           options_.deadline, options_.fallback_mode, options_.retry,
           options_.task_observer, group.scope()});
     }
-    group.Spawn(index, std::make_shared<JobTask>(dispatcher_, std::move(spec),
+    group.Spawn(index, std::make_shared<JobTask>(executor_, std::move(spec),
                                                  task_options));
   }
   spawn_run();
@@ -442,7 +424,7 @@ void BatchRun::MaybeFinish() {
     Emit(std::move(lost));  // Ends the run once they are delivered.
     return;
   }
-  if (timer != 0) dispatcher_->timers()->Cancel(timer);
+  if (timer != 0) executor_->timers()->Cancel(timer);
   sink_->OnDone(summary);
 }
 

@@ -36,7 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_task.h"
 #include "server/core/mutex.h"
@@ -86,9 +86,9 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
     JobTaskObserver* task_observer = nullptr;
   };
 
-  // `dispatcher` and `sink` must outlive the run (until OnDone returns).
-  static std::shared_ptr<BatchRun> Create(Dispatcher* dispatcher,
-                                          Options options, ResultSink* sink);
+  // `executor` and `sink` must outlive the run (until OnDone returns).
+  static std::shared_ptr<BatchRun> Create(Executor* executor, Options options,
+                                          ResultSink* sink);
 
   // BatchRun::AddJobs()
   //
@@ -145,7 +145,7 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // The window size: jobs running plus unconsumed results at most.
   uint64_t window() const { return window_; }
 
-  BatchRun(Dispatcher* dispatcher, Options options, ResultSink* sink);
+  BatchRun(Executor* executor, Options options, ResultSink* sink);
   BatchRun(const BatchRun&) = delete;
   BatchRun& operator=(const BatchRun&) = delete;
 
@@ -157,8 +157,8 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // are ready: enough runs for every worker to get two.
   uint64_t RunSizeFor(uint64_t left) const;
   // Spawns jobs [first, first + count) into `group`: runs of consecutive
-  // jobs that qualify as one SyncJobRun (of at most `split` jobs unless
-  // the kind is quick) or AsyncJobRun each, the others as a JobTask each.
+  // plain jobs as one Executor lease each (of at most `split` synchronous
+  // jobs unless the kind is quick), the others as a JobTask each.
   void SpawnBlock(TaskGroup& group, const JobFactory& factory, uint64_t first,
                   uint64_t count, uint64_t split);
   void CancelWith(Cancellation why);
@@ -174,7 +174,7 @@ class BatchRun : public std::enable_shared_from_this<BatchRun> {
   // Closes the current round once nothing more will be spawned into it.
   void CloseRoundIfDue();
 
-  Dispatcher* const dispatcher_;
+  Executor* const executor_;
   const Options options_;
   ResultSink* const sink_;
   const uint64_t window_;

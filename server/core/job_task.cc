@@ -44,11 +44,9 @@ AttemptEnd EndOf(const AttemptResult& r) {
 
 }  // namespace
 
-JobTask::JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+JobTask::JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
                  std::shared_ptr<const Options> options)
-    : dispatcher_(dispatcher),
-      job_(std::move(job)),
-      options_(std::move(options)) {}
+    : executor_(executor), job_(std::move(job)), options_(std::move(options)) {}
 
 std::shared_ptr<const JobSpec> JobTask::Candidate(uint32_t k) const {
   if (k == 0) return job_;
@@ -103,7 +101,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
     return;
   }
   std::shared_ptr<JobTask> self = shared_from_this();
-  std::shared_ptr<Attempt> attempt = dispatcher_->Start(
+  std::shared_ptr<Lease> attempt = executor_->Start(
       Candidate(candidate), options_->deadline,
       [self, candidate, try_number](AttemptResult r) {
         self->OnAttemptDone(candidate, try_number, std::move(r));
@@ -126,7 +124,7 @@ void JobTask::StartAttempt(uint32_t candidate, uint32_t try_number) {
 
 void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
                             AttemptResult r) {
-  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  std::vector<std::shared_ptr<Lease>> to_cancel;
   std::vector<uint32_t> to_start;
   DoneFn done;
   JobResult result;
@@ -170,7 +168,7 @@ void JobTask::OnAttemptDone(uint32_t candidate, uint32_t try_number,
         if (options_->observer) options_->observer->OnRetry(*job_);
         std::weak_ptr<JobTask> weak = weak_from_this();
         live_try_[candidate] = try_number + 1;  // Reserved for the retry.
-        retry_timer_ = dispatcher_->timers()->ScheduleAfter(
+        retry_timer_ = executor_->timers()->ScheduleAfter(
             decision.backoff, [weak, candidate, try_number] {
               auto self = weak.lock();
               if (!self) return;
@@ -220,12 +218,12 @@ void JobTask::AfterCandidateFailed(uint32_t candidate, AttemptEnd last,
     }
     failed.error = absl::Status(last_code_, absl::StrJoin(parts, "; "));
   }
-  std::vector<std::shared_ptr<Attempt>> none;
+  std::vector<std::shared_ptr<Lease>> none;
   SettleLocked(std::move(failed), &none, settled);
 }
 
 void JobTask::SettleLocked(JobResult result,
-                           std::vector<std::shared_ptr<Attempt>>* to_cancel,
+                           std::vector<std::shared_ptr<Lease>>* to_cancel,
                            JobResult* settled) {
   result.attempts = attempts_;
   result.queue_time = queue_time_;
@@ -237,13 +235,13 @@ void JobTask::SettleLocked(JobResult result,
     live_try_[k] = 0;
   }
   if (retry_timer_ != 0) {
-    dispatcher_->timers()->Cancel(retry_timer_);
+    executor_->timers()->Cancel(retry_timer_);
     retry_timer_ = 0;
   }
 }
 
 void JobTask::FillProgress(JobResult* result) {
-  std::vector<std::shared_ptr<Attempt>> live;
+  std::vector<std::shared_ptr<Lease>> live;
   {
     MutexLock lock(&mu_);
     result->attempts = attempts_;
@@ -266,13 +264,13 @@ Task::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
   JobResult c;
   c.outcome = OutcomeForCancellation(cancelled_);
   c.error = cancelled_;
-  std::vector<std::shared_ptr<Attempt>> none;  // None is live.
+  std::vector<std::shared_ptr<Lease>> none;  // None is live.
   SettleLocked(std::move(c), &none, result);
   return std::move(done_);
 }
 
 void JobTask::Cancel(const absl::Status& why) {
-  std::vector<std::shared_ptr<Attempt>> to_cancel;
+  std::vector<std::shared_ptr<Lease>> to_cancel;
   DoneFn done;
   JobResult result;
   {
@@ -283,7 +281,7 @@ void JobTask::Cancel(const absl::Status& why) {
     for (auto& a : live_) {
       if (a) to_cancel.push_back(a);
     }
-    if (retry_timer_ != 0 && dispatcher_->timers()->Cancel(retry_timer_)) {
+    if (retry_timer_ != 0 && executor_->timers()->Cancel(retry_timer_)) {
       // It was waiting for a retry: nothing else will settle it.
       retry_timer_ = 0;
       done = SettleCancelledLocked(&result);

@@ -31,7 +31,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "server/core/attempt_plan.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
 #include "server/core/task_group.h"
@@ -58,11 +58,11 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   };
 
   // `options` may be shared by every task of a group.
-  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+  JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
           std::shared_ptr<const Options> options);
-  JobTask(Dispatcher* dispatcher, std::shared_ptr<const JobSpec> job,
+  JobTask(Executor* executor, std::shared_ptr<const JobSpec> job,
           Options options)
-      : JobTask(dispatcher, std::move(job),
+      : JobTask(executor, std::move(job),
                 std::make_shared<const Options>(std::move(options))) {}
 
   void Start(DoneFn done) override;
@@ -86,14 +86,14 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   // caller to report once the lock is released), and takes the attempts
   // still live into `to_cancel`.
   void SettleLocked(JobResult result,
-                    std::vector<std::shared_ptr<Attempt>>* to_cancel,
+                    std::vector<std::shared_ptr<Lease>>* to_cancel,
                     JobResult* settled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Settles a job with no live attempt as cancelled_ says; returns done_
   // for the caller to run once the lock is released.
   DoneFn SettleCancelledLocked(JobResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  Dispatcher* const dispatcher_;
+  Executor* const executor_;
   const std::shared_ptr<const JobSpec> job_;
   const std::shared_ptr<const Options> options_;
 
@@ -103,7 +103,7 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
   absl::Status cancelled_ ABSL_GUARDED_BY(mu_);
   // Live attempt of each candidate, and which try it is (0: none live).
   // Inline for the common job with no fallback: no allocation per job.
-  absl::InlinedVector<std::shared_ptr<Attempt>, 1> live_ ABSL_GUARDED_BY(mu_);
+  absl::InlinedVector<std::shared_ptr<Lease>, 1> live_ ABSL_GUARDED_BY(mu_);
   absl::InlinedVector<uint32_t, 1> live_try_ ABSL_GUARDED_BY(mu_);
   bool settled_ ABSL_GUARDED_BY(mu_) = false;  // The job has its result.
   TimerService::TimerId retry_timer_ ABSL_GUARDED_BY(mu_) = 0;

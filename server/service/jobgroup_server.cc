@@ -195,9 +195,9 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
       LiveSources{workers_.get(), &backends_, nullptr, &jobs_in_flight_,
                   streams_.get(), memory_.get(), adaptive_.get()},
       JobgroupVersion());
-  dispatcher_ =
-      std::make_unique<Dispatcher>(workers_.get(), &timers_, metrics_.get());
-  metrics_->WatchDispatcher(dispatcher_.get());
+  executor_ =
+      std::make_unique<Executor>(workers_.get(), &timers_, metrics_.get());
+  metrics_->WatchExecutor(executor_.get());
   std::vector<std::string> configured;
   for (const BackendSpec& b : o.backends) configured.push_back(b.name);
   absl::StatusOr<KindBackends> kind_backends =
@@ -212,7 +212,7 @@ absl::Status JobgroupServer::Init(const KindRegistrar& extra_kinds) {
   ctx.options = &options_;
   ctx.kinds = &kinds_;
   ctx.backends = &backends_;
-  ctx.dispatcher = dispatcher_.get();
+  ctx.executor = executor_.get();
   ctx.workers = workers_.get();
   ctx.validator = validator_.get();
   ctx.metrics = metrics_.get();
@@ -400,7 +400,7 @@ void JobgroupServer::Drain() {
   if (admin_server_) admin_server_->Shutdown(std::chrono::system_clock::now());
   if (health_) health_->Shutdown();
   timers_.Shutdown();
-  int64_t stuck = dispatcher_->running_handlers();
+  int64_t stuck = executor_->running_handlers();
   if (stuck == 0) {
     workers_->Shutdown();
   } else {
@@ -427,7 +427,7 @@ JobgroupServer::~JobgroupServer() {
       admin_server_->Shutdown(std::chrono::system_clock::now());
     }
   }
-  if (dispatcher_ && dispatcher_->running_handlers() > 0) {
+  if (executor_ && executor_->running_handlers() > 0) {
     // Stuck workers cannot be joined; leave them (the process is ending).
     workers_.release();
   }

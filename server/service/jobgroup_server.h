@@ -1,5 +1,5 @@
 // JobgroupServer: jobgroupd assembled — the core runtime (timers, workers,
-// backends, kinds, dispatcher), the gRPC server with the job service,
+// backends, kinds, executor), the gRPC server with the job service,
 // health and reflection (over TLS when configured), the metrics endpoint
 // and the optional health-only server — plus graceful drain.
 //
@@ -20,7 +20,7 @@
 #include "server/core/adaptive_limit.h"
 #include "server/core/admission.h"
 #include "server/core/backends.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
@@ -65,9 +65,7 @@ class JobgroupServer {
   // The admin API's own port; 0 without --admin_listen.
   int admin_port() const { return admin_port_; }
   // Handlers still running after their job was cancelled.
-  int64_t abandoned_handlers() const {
-    return dispatcher_->abandoned_handlers();
-  }
+  int64_t abandoned_handlers() const { return executor_->abandoned_handlers(); }
 
  private:
   explicit JobgroupServer(ServerOptions options);
@@ -85,7 +83,7 @@ class JobgroupServer {
   // kind is destroyed.
   std::unique_ptr<MemoryBudget> memory_;
   KindRegistry kinds_;
-  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Executor> executor_;
   KindBackends kind_backends_;  // Set by Init(), read-only afterwards.
   std::unique_ptr<RequestValidator> validator_;
   std::unique_ptr<AdmissionLimit> admission_;

@@ -149,7 +149,7 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
   LiveCollector(LiveSources live, std::string version)
       : live_(live), version_(std::move(version)) {}
   // Before the first scrape only.
-  void set_dispatcher(const Dispatcher* d) { live_.dispatcher = d; }
+  void set_executor(const Executor* d) { live_.executor = d; }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
@@ -171,11 +171,11 @@ class ServerMetrics::LiveCollector : public prometheus::Collectable {
           live_.workers->busy());
       add("jobgroup_workers", "Worker threads.", live_.workers->workers());
     }
-    if (live_.dispatcher) {
+    if (live_.executor) {
       add("jobgroup_handlers_abandoned",
           "Handlers still running after their job was reported cancelled "
           "(ignoring cancellation).",
-          live_.dispatcher->abandoned_handlers());
+          live_.executor->abandoned_handlers());
     }
     if (live_.jobs_in_flight) {
       add("jobgroup_jobs_in_flight",
@@ -452,8 +452,8 @@ void ServerMetrics::SetStatusSource(
   status_source_ = std::move(source);
 }
 
-void ServerMetrics::WatchDispatcher(const Dispatcher* dispatcher) {
-  live_->set_dispatcher(dispatcher);
+void ServerMetrics::WatchExecutor(const Executor* executor) {
+  live_->set_executor(executor);
 }
 
 int ServerMetrics::port() const {

@@ -37,7 +37,7 @@
 #include "prometheus/registry.h"
 #include "server/core/adaptive_limit.h"
 #include "server/core/backends.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
 #include "server/core/job_task.h"
@@ -61,7 +61,7 @@ const char* MethodName(Method m);
 struct LiveSources {
   const WorkerPool* workers = nullptr;
   const BackendSet* backends = nullptr;
-  const Dispatcher* dispatcher = nullptr;
+  const Executor* executor = nullptr;
   const std::atomic<int64_t>* jobs_in_flight = nullptr;
   const StreamLimit* streams = nullptr;
   const MemoryBudget* memory = nullptr;
@@ -76,8 +76,8 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 
-  // Also reports `dispatcher`'s abandoned handlers; call before Serve().
-  void WatchDispatcher(const Dispatcher* dispatcher);
+  // Also reports `executor`'s abandoned handlers; call before Serve().
+  void WatchExecutor(const Executor* executor);
 
   // ServerMetrics::Serve()
   //

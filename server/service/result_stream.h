@@ -114,7 +114,7 @@ class StreamingCall : public ReactorBase {
   // Starts the run; `options` carry the deadline and observer already.
   void StartRun(const BatchRun::Options& options) {
     policy_ = options.policy;
-    run_ = BatchRun::Create(gate_.ctx().dispatcher, options, &sink_);
+    run_ = BatchRun::Create(gate_.ctx().executor, options, &sink_);
     gate_.Register(run_);
   }
 

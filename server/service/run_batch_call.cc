@@ -42,7 +42,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     results->Reserve(static_cast<int>(n));
     for (uint64_t i = 0; i < n; ++i) results->Add();
     policy_ = options->policy;
-    run_ = BatchRun::Create(ctx.dispatcher, *options, &sink_);
+    run_ = BatchRun::Create(ctx.executor, *options, &sink_);
     gate_.Register(run_);
     RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
   }

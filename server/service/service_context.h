@@ -1,5 +1,5 @@
 // ServiceContext: what every JobService call shares (options, kinds,
-// backends, the dispatcher, metrics, the log, admission, the call
+// backends, the executor, metrics, the log, admission, the call
 // registry). A plain struct of pointers, filled once by JobgroupServer;
 // every pointee outlives the service and is thread-safe itself.
 #ifndef JOBGROUP_SERVER_SERVICE_SERVICE_CONTEXT_H_
@@ -12,7 +12,7 @@
 #include "server/core/adaptive_limit.h"
 #include "server/core/admission.h"
 #include "server/core/backends.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/memory_budget.h"
 #include "server/core/worker_pool.h"
@@ -30,7 +30,7 @@ struct ServiceContext {
   const ServerOptions* options = nullptr;
   const KindRegistry* kinds = nullptr;
   const BackendSet* backends = nullptr;
-  Dispatcher* dispatcher = nullptr;
+  Executor* executor = nullptr;
   const WorkerPool* workers = nullptr;
   const RequestValidator* validator = nullptr;
   ServerMetrics* metrics = nullptr;

@@ -1,4 +1,4 @@
-// Tests of BatchRun over the real dispatcher, workers, timers and backends:
+// Tests of BatchRun over the real executor, workers, timers and backends:
 // rounds, the window, backend caps, deadline, fail-fast, cancellation and
 // exactly one result per job.
 #include "server/core/batch_run.h"
@@ -23,7 +23,7 @@ using testing::TestEnv;
 std::shared_ptr<BatchRun> RunAll(TestEnv& env, BatchRun::Options o,
                                  ResultSink* sink, uint64_t n,
                                  JobFactory factory) {
-  auto run = BatchRun::Create(&env.dispatcher(), o, sink);
+  auto run = BatchRun::Create(&env.executor(), o, sink);
   run->AddJobs(n, std::move(factory));
   run->CloseInput();
   return run;
@@ -121,7 +121,7 @@ TEST(BatchRunTest, RoundsNeverOverlap) {
   }
   BatchRun::Options o;
   o.batch_size = 8;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(40, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -144,7 +144,7 @@ TEST(BatchRunTest, NextRoundStartsOnlyAfterThePreviousEnded) {
   BatchRun::Options o;
   o.batch_size = 4;
   absl::Time start = absl::Now();
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(8, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -168,7 +168,7 @@ TEST(BatchRunTest, DeadlineGivesPartialResults) {
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(100);
   o.max_concurrency = 10;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(20, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
@@ -195,7 +195,7 @@ TEST(BatchRunTest, FailFastCancelsEverythingElse) {
     jobs.push_back(env.Job("sleep", {{"ms", "2000"}}));
   BatchRun::Options o;
   o.max_concurrency = 10;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(50, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait(absl::Seconds(3)));
@@ -228,7 +228,7 @@ TEST(BatchRunTest, CancelCauseReachesTheSummary) {
                             CancelCause::kShutdown, CancelCause::kDeadline}) {
     TestEnv env;
     CollectingSink sink;
-    auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+    auto run = BatchRun::Create(&env.executor(), {}, &sink);
     run->AddJobs(20, Repeat(env.Job("sleep", {{"ms", "10000"}})));
     run->CloseInput();
     run->Cancel(cause);
@@ -257,7 +257,7 @@ TEST(BatchRunTest, CollectAllRunsEveryJob) {
   }
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(30, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -269,7 +269,7 @@ TEST(BatchRunTest, CancelFreesEveryPermitAndEndsEveryJob) {
   TestEnv env;
   CollectingSink sink;
   auto job = env.Job("sleep", {{"ms", "10000"}}, "db");
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(100, Repeat(job));
   run->CloseInput();
   // Every job is either running (3 handlers started) or waiting for a
@@ -303,7 +303,7 @@ TEST(BatchRunTest, ThrowingHandlerCostsOnlyItsJob) {
       env.Job("echo"), env.Job("throw"), env.Job("echo")};
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(3, [&](uint64_t i) { return jobs[i]; });
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -320,7 +320,7 @@ TEST(BatchRunTest, HungHandlerStillAnswersAtTheDeadline) {
   auto job = env.Job("hang");
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(80);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(1, Repeat(job));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait(absl::Seconds(2)));
@@ -328,17 +328,17 @@ TEST(BatchRunTest, HungHandlerStillAnswersAtTheDeadline) {
   // The reply goes first; the handler is told to stop right after, and,
   // ignoring it, shows as abandoned.
   absl::Time give_up = absl::Now() + absl::Seconds(2);
-  while (env.dispatcher().abandoned_handlers() == 0 && absl::Now() < give_up) {
+  while (env.executor().abandoned_handlers() == 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 1);
+  EXPECT_EQ(env.executor().abandoned_handlers(), 1);
   EXPECT_EQ(env.backends().Find("local")->in_use(), 1);
   env.release_hang.Notify();
   give_up = absl::Now() + absl::Seconds(2);
-  while (env.dispatcher().abandoned_handlers() > 0 && absl::Now() < give_up) {
+  while (env.executor().abandoned_handlers() > 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 0);
+  EXPECT_EQ(env.executor().abandoned_handlers(), 0);
   EXPECT_EQ(env.backends().Find("local")->in_use(), 0);
 }
 
@@ -348,7 +348,7 @@ TEST(BatchRunTest, SlowSinkHoldsTheWindow) {
   auto job = env.Job("echo");
   BatchRun::Options o;
   o.max_concurrency = 5;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(20, Repeat(job));
   run->CloseInput();
   // Waits until `n` results are in, then a little more, to give results
@@ -382,7 +382,7 @@ TEST(BatchRunTest, DeadlinePastBeforeTheJobsAreAddedStillAnswersEveryJob) {
   CollectingSink sink;
   BatchRun::Options o;
   o.deadline = absl::Now() - absl::Milliseconds(1);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   WaitForTimersDueBy(env, o.deadline);  // The run's deadline timer ran.
   EXPECT_FALSE(sink.done());
   EXPECT_TRUE(run->AddJobs(100, Repeat(env.Job("echo"))));
@@ -400,7 +400,7 @@ TEST(BatchRunTest, DeadlineFiringBetweenCreateAndAddJobsStillAnswersEveryJob) {
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(20);
   o.batch_size = 7;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   WaitForTimersDueBy(env, o.deadline);
   EXPECT_FALSE(sink.done());
   EXPECT_TRUE(run->AddJobs(50, Repeat(env.Job("sleep", {{"ms", "1"}}))));
@@ -415,7 +415,7 @@ TEST(BatchRunTest, CancelBeforeTheJobsAreAddedStillAnswersEveryJob) {
   CollectingSink sink;
   BatchRun::Options o;
   o.max_concurrency = 3;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->Cancel(CancelCause::kClient);
   EXPECT_FALSE(sink.done());
   EXPECT_TRUE(run->AddJobs(40, Repeat(env.Job("sleep", {{"ms", "1"}}, "db"))));
@@ -430,7 +430,7 @@ TEST(BatchRunTest, CancelledRunWithNoJobsEndsWhenItsInputCloses) {
   CollectingSink sink;
   BatchRun::Options o;
   o.deadline = absl::Now() - absl::Seconds(1);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   WaitForTimersDueBy(env, o.deadline);
   EXPECT_FALSE(sink.done());
   run->CloseInput();
@@ -449,7 +449,7 @@ TEST(BatchRunTest, CancelBetweenStreamedAddsAnswersEveryJobAddedLater) {
     CollectingSink sink;
     BatchRun::Options o;
     o.max_concurrency = 8;
-    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    auto run = BatchRun::Create(&env.executor(), o, &sink);
     std::vector<std::shared_ptr<const JobSpec>> jobs;
     for (int i = 0; i < 60; ++i) {
       jobs.push_back(i < 5 ? env.Job("echo")
@@ -507,7 +507,7 @@ TEST(BatchRunTest, SinkIsToldOfTheCancellationAndMayCloseTheInput) {
   };
   TestEnv env;
   ClosingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   sink.run = run;
   std::vector<std::shared_ptr<const JobSpec>> jobs = {
       env.Job("sleep", {{"ms", "10000"}}), env.Job("sleep", {{"ms", "10000"}}),
@@ -533,7 +533,7 @@ TEST(BatchRunTest, RoundsThatEndWhileSpawningStillLeadToTheNext) {
   rejected->rejected = absl::InvalidArgumentError("bad job");
   BatchRun::Options o;
   o.batch_size = 1;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   EXPECT_TRUE(run->AddJobs(10, Repeat(rejected)));
   run->CloseInput();
   ExpectEveryJobSettled(env, *run, sink, 10, JobOutcome::kRejected);
@@ -543,7 +543,7 @@ TEST(BatchRunTest, StreamedInputRunsAsItArrives) {
   TestEnv env;
   CollectingSink sink;
   auto job = env.Job("echo");
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   for (int i = 0; i < 10; ++i) {
     run->AddJobs(10, Repeat(job));
     absl::SleepFor(absl::Milliseconds(2));
@@ -575,7 +575,7 @@ TEST(BatchRunTest, RandomCancellationsLoseNoJobAndNoPermit) {
                          : env.Job("sleep", {{"ms", std::to_string(i % 4)}},
                                    i % 2 ? "db" : ""));
     }
-    auto run = BatchRun::Create(&env.dispatcher(), o, sinks.back().get());
+    auto run = BatchRun::Create(&env.executor(), o, sinks.back().get());
     run->AddJobs(50, [jobs](uint64_t i) { return jobs[i]; });
     run->CloseInput();
     runs.push_back(run);
@@ -623,7 +623,7 @@ TEST(BatchRunTest, FinishedRunsLeaveNothingBehind) {
     // Time for the 30 quick jobs (10 waves of 1 ms) however slow the
     // machine; the slow ones end at the deadline.
     o.deadline = absl::Now() + absl::Seconds(1);
-    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    auto run = BatchRun::Create(&env.executor(), o, &sink);
     run->AddJobs(60, [&](uint64_t i) { return i < 30 ? job : slow; });
     run->CloseInput();
     ASSERT_TRUE(sink.Wait());

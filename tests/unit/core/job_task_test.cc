@@ -22,7 +22,7 @@ struct Outcome {
 
 std::shared_ptr<JobTask> StartTask(TestEnv& env, std::shared_ptr<JobSpec> job,
                                    JobTask::Options o, Outcome* out) {
-  auto task = std::make_shared<JobTask>(&env.dispatcher(), job, o);
+  auto task = std::make_shared<JobTask>(&env.executor(), job, o);
   task->Start([out](JobResult r) {
     out->result = std::move(r);
     out->done.Notify();

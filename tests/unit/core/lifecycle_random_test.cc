@@ -146,7 +146,7 @@ class RandomCall {
   }
 
   void Start() {
-    run_ = BatchRun::Create(&env_.dispatcher(), options_, sink_.get());
+    run_ = BatchRun::Create(&env_.executor(), options_, sink_.get());
     driver_ = std::thread([this] { Drive(); });
     if (cancel_after_ >= absl::ZeroDuration()) {
       canceller_ = std::thread([this] {
@@ -528,8 +528,7 @@ TEST(LifecycleRandomTest, EveryJobOfEveryCallGetsExactlyOneOutcome) {
     bool all_done = true;
     for (auto& c : set) {
       if (!c->Join()) {
-        ADD_FAILURE() << c->Describe()
-                      << ": did not end; jobs with no result:"
+        ADD_FAILURE() << c->Describe() << ": did not end; jobs with no result:"
                       << c->stuck_results();
         all_done = false;
       }

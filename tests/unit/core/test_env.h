@@ -1,5 +1,5 @@
 // Test fixtures for the core: a runtime (timers, workers, backends, kinds,
-// dispatcher) with test kinds, and a sink that checks exactly-once results.
+// executor) with test kinds, and a sink that checks exactly-once results.
 #ifndef JOBGROUP_TESTS_UNIT_CORE_TEST_ENV_H_
 #define JOBGROUP_TESTS_UNIT_CORE_TEST_ENV_H_
 
@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
 #include "server/core/notification.h"
@@ -53,7 +53,7 @@ struct InsideCounter {
 class TestEnv {
  public:
   explicit TestEnv(size_t workers = 2, size_t queue = 64)
-      : pool_(workers, queue), dispatcher_(&pool_, &timers_) {
+      : pool_(workers, queue), executor_(&pool_, &timers_) {
     // A second outcome, or a job without one, fails the test at once.
     SetLifecycleErrorsFatal(true);
     EXPECT_TRUE(backends_.Add({"local", 1 << 20}).ok());
@@ -153,8 +153,8 @@ class TestEnv {
   bool Idle(absl::Duration timeout = absl::Seconds(10)) {
     absl::Time end = absl::Now() + timeout;
     while (absl::Now() < end) {
-      bool idle = dispatcher_.running_handlers() == 0 &&
-                  dispatcher_.abandoned_handlers() == 0;
+      bool idle = executor_.running_handlers() == 0 &&
+                  executor_.abandoned_handlers() == 0;
       for (const Semaphore* b : backends_.List()) {
         idle = idle && b->in_use() == 0;
       }
@@ -169,7 +169,7 @@ class TestEnv {
   // For a test's own kinds, registered before its jobs are made.
   KindRegistry& kinds() { return kinds_; }
   BackendSet& backends() { return backends_; }
-  Dispatcher& dispatcher() { return dispatcher_; }
+  Executor& executor() { return executor_; }
 
   std::map<std::string, InsideCounter> inside;  // Keys made up front.
   std::atomic<int> started{0};
@@ -182,7 +182,7 @@ class TestEnv {
   WorkerPool pool_;
   BackendSet backends_;
   KindRegistry kinds_;
-  Dispatcher dispatcher_;
+  Executor executor_;
 };
 
 // Records results; fails the test on a second result for an index.
@@ -289,7 +289,7 @@ inline void RandomCancelRounds(
         rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
     std::vector<std::shared_ptr<const JobSpec>> jobs = make_jobs();
     const uint64_t n = jobs.size();
-    auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+    auto run = BatchRun::Create(&env.executor(), o, &sink);
     run->AddJobs(n, FromList(std::move(jobs)));
     absl::Duration delay =
         absl::Microseconds(rng() % absl::ToInt64Microseconds(max_delay));

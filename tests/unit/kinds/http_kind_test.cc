@@ -1,5 +1,5 @@
 // Tests of the http job kind through the real core (BatchRun, TaskGroup,
-// Dispatcher, backends, workers, timers) against a real HTTP server on
+// Executor, backends, workers, timers) against a real HTTP server on
 // loopback: output, truncation, per-host and global caps, cancellation and
 // deadlines closing connections, retries with Retry-After, fallbacks,
 // keep-alive, and every request-forgery route refused.
@@ -49,7 +49,7 @@ std::map<uint64_t, JobResult> RunJobs(
     BatchRun::Options o = {}) {
   o.policy = FailurePolicy::kCollectAll;
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   size_t n = jobs.size();
   run->AddJobs(n, [jobs = std::move(jobs)](uint64_t i) { return jobs[i]; });
   run->CloseInput();
@@ -282,7 +282,7 @@ TEST(HttpKindTest, CancelDuringRetryAfterWaitEndsAtOnce) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(1, testing::Repeat(env.Job(
                       {{"url", server.Url("/retry_after?key=c&secs=20")}})));
   run->CloseInput();
@@ -387,7 +387,7 @@ TEST(HttpKindTest, AJobWaitingForBodyBytesIsCancelledAtOnce) {
   MemoryBudget server_memory(uint64_t{1} << 30);
   HttpTestEnv env(o, /*workers=*/2, &server_memory);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   // The first holds the whole cap for 20 s; the second waits for it.
   run->AddJobs(2, testing::Repeat(env.Job(
                       {{"url", server.Url("/slow?ms=20000")},
@@ -445,7 +445,7 @@ TEST(HttpKindTest, CancellationAbortsTheTransferAndClosesTheConnection) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(
       1, testing::Repeat(env.Job({{"url", server.Url("/slow?ms=20000")}})));
   run->CloseInput();
@@ -470,7 +470,7 @@ TEST(HttpKindTest, CancellingJobsWaitingForTheHostWithdrawsThem) {
   o.max_per_host = 1;
   HttpTestEnv env(o);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(
       5, testing::Repeat(env.Job({{"url", server.Url("/slow?ms=20000")}})));
   run->CloseInput();

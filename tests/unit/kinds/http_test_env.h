@@ -1,5 +1,5 @@
 // HttpTestEnv: the real core runtime (timers, workers, backends, kinds,
-// dispatcher) with the http kind registered, for driving http jobs through
+// executor) with the http kind registered, for driving http jobs through
 // BatchRun as the service does, and the helpers to build and run them.
 #ifndef JOBGROUP_TESTS_UNIT_KINDS_HTTP_TEST_ENV_H_
 #define JOBGROUP_TESTS_UNIT_KINDS_HTTP_TEST_ENV_H_
@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
 #include "server/core/batch_run.h"
-#include "server/core/dispatcher.h"
+#include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
@@ -28,7 +28,7 @@ class HttpTestEnv {
   // `server_memory` (may be null) must outlive the env.
   explicit HttpTestEnv(HttpOptions options, size_t workers = 2,
                        MemoryBudget* server_memory = nullptr)
-      : pool_(workers, 1024), dispatcher_(&pool_, &timers_) {
+      : pool_(workers, 1024), executor_(&pool_, &timers_) {
     absl::StatusOr<std::shared_ptr<HttpKind>> kind =
         HttpKind::Create(std::move(options), server_memory);
     EXPECT_TRUE(kind.ok()) << kind.status();
@@ -71,7 +71,7 @@ class HttpTestEnv {
                                     uint64_t n = 1, BatchRun::Options o = {}) {
     o.policy = FailurePolicy::kCollectAll;
     CollectingSink sink;
-    auto run = BatchRun::Create(&dispatcher_, o, &sink);
+    auto run = BatchRun::Create(&executor_, o, &sink);
     run->AddJobs(n, Repeat(std::move(job)));
     run->CloseInput();
     EXPECT_TRUE(sink.Wait(absl::Seconds(30)));
@@ -85,7 +85,7 @@ class HttpTestEnv {
 
   HttpKind& kind() { return *kind_; }
   Semaphore& http_backend() { return *backends_.Find("http"); }
-  Dispatcher& dispatcher() { return dispatcher_; }
+  Executor& executor() { return executor_; }
   TimerService& timers() { return timers_; }
 
  private:
@@ -93,7 +93,7 @@ class HttpTestEnv {
   WorkerPool pool_;
   BackendSet backends_;
   KindRegistry kinds_;
-  Dispatcher dispatcher_;
+  Executor executor_;
   std::shared_ptr<HttpKind> kind_;
 };
 

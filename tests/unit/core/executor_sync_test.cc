@@ -1,10 +1,8 @@
-// Tests of SyncJobRun, the fast path for short synchronous jobs, alone in a
-// TaskGroup and inside BatchRun, over the real dispatcher, workers, timers
-// and backends: exactly one result per job, one permit per run, time
-// slices that let others in, cancellation, deadline and fail-fast inside a
-// run, and every permit back afterwards.
-#include "server/core/sync_job_run.h"
-
+// Tests of the Executor's leases of plain synchronous jobs (time slices),
+// the fast path for short jobs, alone in a TaskGroup and inside BatchRun, over
+// the real executor, workers, timers and backends: exactly one result per job,
+// one permit per run, time slices that let others in, cancellation, deadline
+// and fail-fast inside a run, and every permit back afterwards.
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -16,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/batch_run.h"
+#include "server/core/executor.h"
 #include "server/core/task_group.h"
 #include "tests/unit/core/test_env.h"
 
@@ -118,38 +117,36 @@ class RunEnv : public TestEnv {
   std::atomic<int> told_to_stop{0};
 };
 
-TEST(SyncJobRunTest, OnlyPlainSynchronousJobsQualify) {
+TEST(SyncLeaseTest, OnlyPlainJobsOfOneKindAndBackendShareALease) {
   RunEnv env;
   RetryPolicy none;
-  EXPECT_TRUE(SyncJobRun::CanRun(*env.Job("echo"), none));
-  EXPECT_FALSE(SyncJobRun::CanRun(*env.Job("sleep"), none));  // Async.
+  EXPECT_TRUE(Lease::Plain(*env.Job("echo"), none));
+  EXPECT_TRUE(Lease::Plain(*env.Job("sleep"), none));  // Async kinds too.
   auto timed = env.Job("echo");
   timed->timeout = absl::Seconds(1);
-  EXPECT_FALSE(SyncJobRun::CanRun(*timed, none));
+  EXPECT_FALSE(Lease::Plain(*timed, none));
   auto with_fallback = env.Job("echo");
   with_fallback->fallbacks.push_back(*env.Job("echo"));
-  EXPECT_FALSE(SyncJobRun::CanRun(*with_fallback, none));
+  EXPECT_FALSE(Lease::Plain(*with_fallback, none));
   auto rejected = env.Job("echo");
   rejected->rejected = absl::InvalidArgumentError("bad");
-  EXPECT_FALSE(SyncJobRun::CanRun(*rejected, none));
+  EXPECT_FALSE(Lease::Plain(*rejected, none));
   RetryPolicy retry;
   retry.max_attempts = 2;
-  EXPECT_FALSE(SyncJobRun::CanRun(*env.Job("echo"), retry));
-  EXPECT_TRUE(SyncJobRun::SameRun(*env.Job("echo"), *env.Job("echo")));
-  EXPECT_FALSE(SyncJobRun::SameRun(*env.Job("echo"), *env.Job("spin")));
-  EXPECT_FALSE(
-      SyncJobRun::SameRun(*env.Job("spin"), *env.Job("spin", {}, "db")));
+  EXPECT_FALSE(Lease::Plain(*env.Job("echo"), retry));
+  EXPECT_TRUE(Lease::SameLease(*env.Job("echo"), *env.Job("echo")));
+  EXPECT_FALSE(Lease::SameLease(*env.Job("echo"), *env.Job("spin")));
+  EXPECT_FALSE(Lease::SameLease(*env.Job("spin"), *env.Job("spin", {}, "db")));
 }
 
-TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
+TEST(SyncLeaseTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   RunEnv env;
   GroupOutcomes out;
   auto group = out.Group();
   auto jobs = env.Spins(64, "db", 10);
   group->SpawnRun(
       1000, 64,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
-                                   absl::InfiniteFuture(), group->scope()));
+      env.executor().Run(jobs, absl::InfiniteFuture(), group->scope()));
   group->Close();
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   auto got = out.Get();
@@ -171,10 +168,10 @@ TEST(SyncJobRunTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
+TEST(SyncLeaseTest, RunsOfACallShareTheBackendCapacity) {
   RunEnv env(/*workers=*/4);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   // Each job waits, before its work, until 3 handlers have been inside db
   // at once (up to 10 s): 3 runs can only be seen inside together if the
   // call's runs share db's capacity, however the workers are scheduled.
@@ -196,56 +193,55 @@ TEST(SyncJobRunTest, RunsOfACallShareTheBackendCapacity) {
 // The typical run time is a running average of the slices' averages, fed
 // here with samples rather than with measured handlers, whose times depend
 // on the machine (and on ThreadSanitizer).
-TEST(SyncJobRunTest, TheTypicalRunTimeIsARunningAverageOfSlices) {
+TEST(SyncLeaseTest, TheTypicalRunTimeIsARunningAverageOfSlices) {
   // The first slice is all there is to know.
-  EXPECT_EQ(SyncJobRun::NextTypicalRunNs(0, absl::Microseconds(64), 64), 1000);
+  EXPECT_EQ(Lease::NextTypicalRunNs(0, absl::Microseconds(64), 64), 1000);
   // A later one weighs 1/4: 1000 and a slice of 5 µs a job make 2000.
-  EXPECT_EQ(SyncJobRun::NextTypicalRunNs(1000, absl::Microseconds(50), 10),
-            2000);
+  EXPECT_EQ(Lease::NextTypicalRunNs(1000, absl::Microseconds(50), 10), 2000);
   // Steady slices of 20 µs a job draw the average to 20 µs.
   int64_t ns = 1000;
   for (int i = 0; i < 40; ++i) {
-    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(20 * 64), 64);
+    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(20 * 64), 64);
   }
   EXPECT_NEAR(ns, 20000, 10);
 }
 
 // Cheap() from the statistic written directly: a kind is cheap when a full
 // run (kMaxBatch jobs) of its typical run time fits one slice.
-TEST(SyncJobRunTest, AKindIsCheapWhenAWholeRunFitsInASlice) {
+TEST(SyncLeaseTest, AKindIsCheapWhenAWholeRunFitsInASlice) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
   EXPECT_EQ(spin->typical_run_ns.load(), 0) << "unknown before any run";
-  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << "unknown is not cheap";
-  const int64_t limit = absl::ToInt64Nanoseconds(SyncJobRun::kSlice) /
-                        static_cast<int64_t>(SyncJobRun::kMaxBatch);
+  EXPECT_FALSE(Lease::Cheap(*spin)) << "unknown is not cheap";
+  const int64_t limit = absl::ToInt64Nanoseconds(Lease::kSlice) /
+                        static_cast<int64_t>(Lease::kMaxBatch);
   spin->typical_run_ns.store(limit);
-  EXPECT_TRUE(SyncJobRun::Cheap(*spin)) << limit << " ns";
+  EXPECT_TRUE(Lease::Cheap(*spin)) << limit << " ns";
   spin->typical_run_ns.store(limit + 1);
-  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << limit + 1 << " ns";
+  EXPECT_FALSE(Lease::Cheap(*spin)) << limit + 1 << " ns";
   spin->typical_run_ns.store(1);
-  EXPECT_TRUE(SyncJobRun::Cheap(*spin));
+  EXPECT_TRUE(Lease::Cheap(*spin));
   // From samples: slices of 2 µs a job make a cheap kind, then slices of
   // 50 µs a job a costly one.
   int64_t ns = 0;
   for (int i = 0; i < 10; ++i) {
-    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(2 * 64), 64);
+    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(2 * 64), 64);
   }
   spin->typical_run_ns.store(ns);
-  EXPECT_TRUE(SyncJobRun::Cheap(*spin)) << ns << " ns";
+  EXPECT_TRUE(Lease::Cheap(*spin)) << ns << " ns";
   for (int i = 0; i < 10; ++i) {
-    ns = SyncJobRun::NextTypicalRunNs(ns, absl::Microseconds(50 * 64), 64);
+    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(50 * 64), 64);
   }
   spin->typical_run_ns.store(ns);
-  EXPECT_FALSE(SyncJobRun::Cheap(*spin)) << ns << " ns";
+  EXPECT_FALSE(Lease::Cheap(*spin)) << ns << " ns";
 }
 
-TEST(SyncJobRunTest, RunsRecordTheirKindsTypicalRunTime) {
+TEST(SyncLeaseTest, RunsRecordTheirKindsTypicalRunTime) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
   ASSERT_EQ(spin->typical_run_ns.load(), 0);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(env.Spins(64, "", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -254,15 +250,15 @@ TEST(SyncJobRunTest, RunsRecordTheirKindsTypicalRunTime) {
   EXPECT_GE(spin->typical_run_ns.load(), 1000);
 }
 
-TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
+TEST(SyncLeaseTest, AQuickKindRunsASmallCallAsOneRun) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
   // 1 µs a job, as runs of quick jobs record it.
   spin->typical_run_ns.store(1000);
-  ASSERT_TRUE(SyncJobRun::Cheap(*spin));
+  ASSERT_TRUE(Lease::Cheap(*spin));
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(10, FromList(env.Spins(10, "db", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -274,7 +270,7 @@ TEST(SyncJobRunTest, AQuickKindRunsASmallCallAsOneRun) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
+TEST(SyncLeaseTest, ALongRunYieldsItsPermitWithinASlice) {
   RunEnv env;
   GroupOutcomes out;
   auto group = out.Group();
@@ -286,20 +282,18 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   first->id = first->payload = "0";
   jobs[0] = first;
   group->SpawnRun(
-      0, 64,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
-                                   absl::InfiniteFuture(), group->scope()));
+      0, 64, env.executor().Run(jobs, absl::InfiniteFuture(), group->scope()));
   while (env.Ran().empty()) absl::SleepFor(absl::Microseconds(50));
   // Another job queues for the one permit meanwhile: it gets it at the end
   // of the run's slice, not at the end of the run.
   Notification other_done;
   auto other = env.Job("spin", {{"us", "1"}}, "one");
   other->id = "other";
-  auto attempt = env.dispatcher().Start(other, absl::InfiniteFuture(),
-                                        [&](AttemptResult r) {
-                                          EXPECT_TRUE(r.output.ok());
-                                          other_done.Notify();
-                                        });
+  auto attempt =
+      env.executor().Start(other, absl::InfiniteFuture(), [&](AttemptResult r) {
+        EXPECT_TRUE(r.output.ok());
+        other_done.Notify();
+      });
   ASSERT_TRUE(other_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   group->Close();
   ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -315,16 +309,14 @@ TEST(SyncJobRunTest, ALongRunYieldsItsPermitWithinASlice) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
+TEST(SyncLeaseTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   RunEnv env;
   GroupOutcomes out;
   auto group = out.Group();
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
   group->SpawnRun(
-      0, 10,
-      std::make_shared<SyncJobRun>(&env.dispatcher(), jobs,
-                                   absl::InfiniteFuture(), group->scope()));
+      0, 10, env.executor().Run(jobs, absl::InfiniteFuture(), group->scope()));
   group->Close();
   while (env.waiting.load() == 0) absl::SleepFor(absl::Microseconds(50));
   group->Cancel(absl::CancelledError("client went away"));
@@ -346,12 +338,12 @@ TEST(SyncJobRunTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   EXPECT_EQ(env.waiting.load(), 1) << "no job starts after the cancel";
 }
 
-TEST(SyncJobRunTest, TheCallDeadlineEndsARunMidway) {
+TEST(SyncLeaseTest, TheCallDeadlineEndsARunMidway) {
   RunEnv env;
   CollectingSink sink;
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   // 2000 jobs of 1 ms: a second of work on each of the 2 workers.
   run->AddJobs(2000, FromList(env.Spins(2000, "", 1000)));
   run->CloseInput();
@@ -375,7 +367,7 @@ TEST(SyncJobRunTest, TheCallDeadlineEndsARunMidway) {
   EXPECT_LE(env.Ran().size(), s.count(JobOutcome::kSucceeded) + 4);
 }
 
-TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
+TEST(SyncLeaseTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   RunEnv env;
   CollectingSink sink;
   auto jobs = env.Spins(512, "", 1);
@@ -383,7 +375,7 @@ TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   bad->id = "100";
   bad->payload = "fail";
   jobs[100] = bad;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(512, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -401,7 +393,7 @@ TEST(SyncJobRunTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
+TEST(SyncLeaseTest, AHandlerThatThrowsCostsOnlyItsJob) {
   RunEnv env;
   CollectingSink sink;
   auto jobs = env.Spins(100, "", 1);
@@ -410,7 +402,7 @@ TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   jobs[30] = bad;
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(100, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -421,11 +413,11 @@ TEST(SyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
+TEST(SyncLeaseTest, AfterShutdownJobsEndCancelledNotLost) {
   RunEnv env;
   env.pool().Shutdown();
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(300, FromList(env.Spins(300)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -438,7 +430,7 @@ TEST(SyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
 // random moments from another thread: every job has exactly one result
 // (CollectingSink fails the test on a second), and every permit and
 // handler count is back once idle.
-TEST(SyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
+TEST(SyncLeaseTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
   RunEnv env;
   std::mt19937 rng(12345);
   testing::RandomCancelRounds(env, rng, 150, absl::Milliseconds(3), [&] {

@@ -1,10 +1,8 @@
-// Tests of AsyncJobRun, the light path for asynchronous jobs, alone in a
-// TaskGroup and inside BatchRun, over the real dispatcher, workers, timers
+// Tests of the Executor's leases of plain asynchronous jobs, alone in a
+// TaskGroup and inside BatchRun, over the real executor, workers, timers
 // and backends: exactly one result per job in any order, one permit per
 // running handler, cancellation and deadline of waiting and running jobs,
 // handlers that ignore cancellation, and every permit back afterwards.
-#include "server/core/async_job_run.h"
-
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -15,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/batch_run.h"
+#include "server/core/executor.h"
 #include "server/core/task_group.h"
 #include "tests/unit/core/test_env.h"
 
@@ -72,11 +71,11 @@ class AsyncEnv : public TestEnv {
   std::vector<std::shared_ptr<JobContext>> held;
 };
 
-std::shared_ptr<AsyncJobRun> MakeRun(
+std::shared_ptr<Lease> MakeRun(
     TestEnv& env, TaskGroup& group,
     std::vector<std::shared_ptr<const JobSpec>> jobs) {
-  return std::make_shared<AsyncJobRun>(&env.dispatcher(), std::move(jobs),
-                                       absl::InfiniteFuture(), group.scope());
+  return env.executor().Run(std::move(jobs), absl::InfiniteFuture(),
+                            group.scope());
 }
 
 // A handler may finish on another thread (a timer of 0 ms) before it
@@ -101,26 +100,26 @@ TEST(JobContextTest, ACallbackRegisteredAfterFinishIsDroppedUnrun) {
   timers.Shutdown();
 }
 
-TEST(AsyncJobRunTest, OnlyPlainAsynchronousJobsQualify) {
+TEST(AsyncLeaseTest, OnlyPlainJobsQualify) {
   AsyncEnv env;
   RetryPolicy none;
-  EXPECT_TRUE(AsyncJobRun::CanRun(*env.Job("sleep"), none));
-  EXPECT_FALSE(AsyncJobRun::CanRun(*env.Job("echo"), none));  // Sync.
+  EXPECT_TRUE(Lease::Plain(*env.Job("sleep"), none));
+  EXPECT_TRUE(Lease::Plain(*env.Job("echo"), none));  // Sync kinds too.
   auto timed = env.Job("sleep");
   timed->timeout = absl::Seconds(1);
-  EXPECT_FALSE(AsyncJobRun::CanRun(*timed, none));
+  EXPECT_FALSE(Lease::Plain(*timed, none));
   auto with_fallback = env.Job("sleep");
   with_fallback->fallbacks.push_back(*env.Job("sleep"));
-  EXPECT_FALSE(AsyncJobRun::CanRun(*with_fallback, none));
+  EXPECT_FALSE(Lease::Plain(*with_fallback, none));
   auto rejected = env.Job("sleep");
   rejected->rejected = absl::InvalidArgumentError("bad");
-  EXPECT_FALSE(AsyncJobRun::CanRun(*rejected, none));
+  EXPECT_FALSE(Lease::Plain(*rejected, none));
   RetryPolicy retry;
   retry.max_attempts = 3;
-  EXPECT_FALSE(AsyncJobRun::CanRun(*env.Job("sleep"), retry));
+  EXPECT_FALSE(Lease::Plain(*env.Job("sleep"), retry));
 }
 
-TEST(AsyncJobRunTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
+TEST(AsyncLeaseTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
   AsyncEnv env;
   GroupOutcomes out;
   auto group = out.Group();
@@ -148,10 +147,10 @@ TEST(AsyncJobRunTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
+TEST(AsyncLeaseTest, TheBackendCapsTheHandlersOfARun) {
   AsyncEnv env;
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   // db has 3 permits: 60 jobs of 5 ms take 20 waves.
   absl::Time start = absl::Now();
   run->AddJobs(60, FromList(env.Sleeps(60, "db", [](int) { return 5; })));
@@ -164,7 +163,7 @@ TEST(AsyncJobRunTest, TheBackendCapsTheHandlersOfARun) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
+TEST(AsyncLeaseTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   AsyncEnv env;
   GroupOutcomes out;
   auto group = out.Group();
@@ -192,12 +191,12 @@ TEST(AsyncJobRunTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   EXPECT_EQ(env.backends().Find("db")->peak_in_use(), 3);
 }
 
-TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
+TEST(AsyncLeaseTest, TheCallDeadlineEndsItsJobs) {
   AsyncEnv env;
   CollectingSink sink;
   BatchRun::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   // 3 at a time, 20 ms each: about 9 finish before the deadline, and all
   // of them would take 1.3 s.
   run->AddJobs(200, FromList(env.Sleeps(200, "db", [](int) { return 20; })));
@@ -221,13 +220,13 @@ TEST(AsyncJobRunTest, TheCallDeadlineEndsItsJobs) {
             s.count(JobOutcome::kSucceeded) + 6);
 }
 
-TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
+TEST(AsyncLeaseTest, AFailureCancelsTheRestUnderFailFast) {
   AsyncEnv env;
   CollectingSink sink;
   auto jobs = env.Sleeps(64, "", [](int) { return 10000; });
   auto bad = env.Job("sleep", {{"ms", "5"}, {"fail", "1"}});
   jobs[10] = bad;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(jobs));
   run->CloseInput();
   // The others would sleep 10 s.
@@ -239,7 +238,7 @@ TEST(AsyncJobRunTest, AFailureCancelsTheRestUnderFailFast) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
+TEST(AsyncLeaseTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   AsyncEnv env;
   GroupOutcomes out;
   auto group = out.Group();
@@ -254,7 +253,7 @@ TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
     EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << i;
   }
   // The three handlers still hold their db permits, counted as abandoned.
-  EXPECT_EQ(env.dispatcher().abandoned_handlers(), 3);
+  EXPECT_EQ(env.executor().abandoned_handlers(), 3);
   EXPECT_EQ(env.backends().Find("db")->in_use(), 3);
   env.FinishHeld();
   EXPECT_TRUE(env.Idle());
@@ -262,7 +261,7 @@ TEST(AsyncJobRunTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   EXPECT_EQ(out.Get().size(), 5u);
 }
 
-TEST(AsyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
+TEST(AsyncLeaseTest, AHandlerThatThrowsCostsOnlyItsJob) {
   AsyncEnv env;
   CollectingSink sink;
   std::vector<std::shared_ptr<const JobSpec>> jobs;
@@ -273,7 +272,7 @@ TEST(AsyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   }
   BatchRun::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.dispatcher(), o, &sink);
+  auto run = BatchRun::Create(&env.executor(), o, &sink);
   run->AddJobs(6, FromList(jobs));
   run->CloseInput();
   // 3 permits: the throwing job frees its own, so 3 are held, then more.
@@ -290,11 +289,11 @@ TEST(AsyncJobRunTest, AHandlerThatThrowsCostsOnlyItsJob) {
   EXPECT_TRUE(env.Idle());
 }
 
-TEST(AsyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
+TEST(AsyncLeaseTest, AfterShutdownJobsEndCancelledNotLost) {
   AsyncEnv env;
   env.pool().Shutdown();
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.dispatcher(), {}, &sink);
+  auto run = BatchRun::Create(&env.executor(), {}, &sink);
   run->AddJobs(300, FromList(env.Sleeps(300, "", [](int) { return 1; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -307,7 +306,7 @@ TEST(AsyncJobRunTest, AfterShutdownJobsEndCancelledNotLost) {
 // at random moments from another thread: every job has exactly one result
 // (CollectingSink fails the test on a second) and every permit and handler
 // count is back once idle.
-TEST(AsyncJobRunTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
+TEST(AsyncLeaseTest, RandomCancelsLeaveOneResultPerJobAndEveryPermitBack) {
   AsyncEnv env;
   std::mt19937 rng(777);
   testing::RandomCancelRounds(env, rng, 150, absl::Milliseconds(4), [&] {
