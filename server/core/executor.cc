@@ -9,6 +9,21 @@
 #include "absl/time/clock.h"
 
 namespace jobgroup {
+namespace {
+
+// A handler's output as its job's result: SUCCEEDED with the output, or
+// FAILED with the handler's error.
+void SetOutput(absl::StatusOr<std::string>&& output, JobResult& r) {
+  if (output.ok()) {
+    r.outcome = JobOutcome::kSucceeded;
+    r.output = *std::move(output);
+  } else {
+    r.outcome = JobOutcome::kFailed;
+    r.error = output.status();
+  }
+}
+
+}  // namespace
 
 bool Lease::Plain(const JobSpec& job, const RetryPolicy& retry) {
   return job.rejected.ok() && job.resolved_kind != nullptr &&
@@ -349,13 +364,7 @@ void Lease::OnFinished(uint32_t i, absl::StatusOr<std::string> output) {
     done(std::move(result));
     return;
   }
-  if (output.ok()) {
-    r.outcome = JobOutcome::kSucceeded;
-    r.output = *std::move(output);
-  } else {
-    r.outcome = JobOutcome::kFailed;
-    r.error = output.status();
-  }
+  SetOutput(std::move(output), r);
   AddResult(std::move(r));
 }
 
@@ -417,16 +426,11 @@ void Lease::RunSlice() {
     r.attempts = 1;
     r.queue_time = started - admitted_;
     r.run_time = now - started;
-    if (out.ok()) {
-      r.outcome = JobOutcome::kSucceeded;
-      r.output = *std::move(out);
-    } else {
-      r.outcome = JobOutcome::kFailed;
-      r.error = out.status();
-    }
+    SetOutput(std::move(out), r);
     ++next_;
-    if (next_ < jobs_.size() && (!out.ok() || batch.size() >= kMaxBatch ||
-                                 now - last_report >= kFlushAfter)) {
+    if (next_ < jobs_.size() &&
+        (r.outcome == JobOutcome::kFailed || batch.size() >= kMaxBatch ||
+         now - last_report >= kFlushAfter)) {
       // A failure goes out at once: under fail-fast it cancels the rest.
       Report(&batch);
       last_report = now;
