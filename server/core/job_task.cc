@@ -1,4 +1,3 @@
-// Implementation of JobTask.
 #include "server/core/job_task.h"
 
 #include <algorithm>
@@ -260,7 +259,7 @@ void JobTask::FillProgress(JobResult* result) {
   }
 }
 
-Task::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
+JobTask::DoneFn JobTask::SettleCancelledLocked(JobResult* result) {
   JobResult c;
   c.outcome = OutcomeForCancellation(cancelled_);
   c.error = cancelled_;

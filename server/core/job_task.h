@@ -1,5 +1,7 @@
-// JobTask: one job of a call as a Task of its TaskGroup: the primary
-// attempt, retries of failed attempts, and fallbacks.
+// JobTask: the attempt state of one job of a call that needs one (a
+// timeout, fallbacks or retries; plain jobs have none): the primary
+// attempt, retries of failed attempts, and fallbacks. Its TaskGroup starts
+// and cancels it, and gets its one result.
 //
 //  - Retries: failed attempts are retried, up to RetryPolicy's
 //    max_attempts per candidate (the primary or one fallback), after a
@@ -29,30 +31,32 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "server/core/attempt_plan.h"
 #include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/mutex.h"
-#include "server/core/task_group.h"
 
 namespace jobgroup {
 
-// Receives per-job events, e.g. for metrics. Thread-safe; must not block.
-class JobTaskObserver {
+// Receives per-job attempt events, e.g. for metrics. Thread-safe; must not
+// block.
+class AttemptObserver {
  public:
-  virtual ~JobTaskObserver() = default;
+  virtual ~AttemptObserver() = default;
   virtual void OnRetry(const JobSpec& job) {}
   virtual void OnFallbackServed(const JobSpec& primary, uint32_t served_by) {}
 };
 
-class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
+class JobTask : public std::enable_shared_from_this<JobTask> {
  public:
+  using DoneFn = absl::AnyInvocable<void(JobResult)>;
   struct Options {
     absl::Time deadline = absl::InfiniteFuture();
     FallbackMode fallback_mode = FallbackMode::kSequential;
     RetryPolicy retry;
-    JobTaskObserver* observer = nullptr;
+    AttemptObserver* observer = nullptr;
     // The group's scope: once cancelled, no attempt starts its handler.
     std::shared_ptr<const CancellationSignal> scope;
   };
@@ -65,10 +69,20 @@ class JobTask : public Task, public std::enable_shared_from_this<JobTask> {
       : JobTask(executor, std::move(job),
                 std::make_shared<const Options>(std::move(options))) {}
 
-  void Start(DoneFn done) override;
-  void Cancel(const absl::Status& why) override;
-  const JobKind* kind() const override { return job_->resolved_kind; }
-  void FillProgress(JobResult* result) override;
+  // JobTask::Start()
+  //
+  // Starts the primary attempt; must not block. Calls `done` exactly once,
+  // with the job's one result, as its last action. Cancel() may come
+  // before Start().
+  void Start(DoneFn done);
+  // JobTask::Cancel()
+  //
+  // Asks the job to stop (its live attempts, a retry waiting); idempotent;
+  // must not block. The job then ends with `why`, unless it has ended.
+  void Cancel(const absl::Status& why);
+  // Fills what is known so far of the job (attempts, queue and run time)
+  // into `result`, for the result its group settles when it cancels it.
+  void FillProgress(JobResult* result);
 
  private:
   // Candidate 0 is the primary, k the k-th fallback.

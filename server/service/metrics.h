@@ -68,7 +68,7 @@ struct LiveSources {
   const AdaptiveLimit* adaptive = nullptr;  // Null unless --adaptive_limit.
 };
 
-class ServerMetrics : public DispatchObserver, public JobTaskObserver {
+class ServerMetrics : public DispatchObserver, public AttemptObserver {
  public:
   ServerMetrics(const KindRegistry& kinds, LiveSources live,
                 const std::string& version);
@@ -115,7 +115,7 @@ class ServerMetrics : public DispatchObserver, public JobTaskObserver {
   // A Process stream stopped reading until the memory budget had room.
   void StreamPausedForMemory();
 
-  // DispatchObserver and JobTaskObserver.
+  // DispatchObserver and AttemptObserver.
   void OnPermitWait(const Semaphore& backend, absl::Duration waited) override;
   void OnRetry(const JobSpec& job) override;
   void OnFallbackServed(const JobSpec& primary, uint32_t served_by) override;

@@ -34,7 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "jobgroup/v1/jobgroup.pb.h"
-#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
 #include "server/service/call_gate.h"
 #include "server/service/proto_mapping.h"
 
@@ -112,9 +112,9 @@ class StreamingCall : public ReactorBase {
   }
 
   // Starts the run; `options` carry the deadline and observer already.
-  void StartRun(const BatchRun::Options& options) {
+  void StartRun(const TaskGroup::Options& options) {
     policy_ = options.policy;
-    run_ = BatchRun::Create(gate_.ctx().executor, options, &sink_);
+    run_ = TaskGroup::Create(gate_.ctx().executor, options, &sink_);
     gate_.Register(run_);
   }
 
@@ -123,7 +123,7 @@ class StreamingCall : public ReactorBase {
   }
 
   CallGate gate_;
-  std::shared_ptr<BatchRun> run_;
+  std::shared_ptr<TaskGroup> run_;
 
  private:
   struct Pending {
