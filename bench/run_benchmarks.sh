@@ -131,6 +131,7 @@ done
 echo "jobgroupd against the null gRPC service (bench/null_bench.sh)" >&2
 if ((quick)); then
   BUILD_DIR=$build bash bench/null_bench.sh --quick >/dev/null
+  BUILD_DIR=$build bash bench/cpu_per_job.sh --quick >/dev/null
   bash bench/http_bench.sh --quick "$server" "$cli" >/dev/null
   echo "bench: quick run ok (echo $(median "${echo_rates[@]}") jobs/s)"
   exit 0

@@ -36,13 +36,17 @@ absl::Status BackendSet::Add(const BackendSpec& spec) {
     return absl::InvalidArgumentError(
         absl::StrCat("backend ", spec.name, ": bad name or capacity"));
   }
-  backends_[spec.name] = std::make_unique<Semaphore>(spec.name, spec.capacity);
+  auto& backend = backends_[spec.name];
+  // A replaced backend's lookups remembered by threads are forgotten.
+  if (backend != nullptr) id_ = NewTableId();
+  backend = std::make_unique<Semaphore>(spec.name, spec.capacity);
   return absl::OkStatus();
 }
 
 Semaphore* BackendSet::Find(absl::string_view name) const {
-  auto it = backends_.find(name);
-  return it == backends_.end() ? nullptr : it->second.get();
+  return FindRememberingLastHit<Semaphore>(
+      backends_, id_, name,
+      [](const Semaphore& s) -> const std::string& { return s.name(); });
 }
 
 std::vector<Semaphore*> BackendSet::List() const {

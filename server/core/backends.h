@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/core/last_hit.h"
 #include "server/core/semaphore.h"
 
 namespace jobgroup {
@@ -43,6 +44,9 @@ class BackendSet {
   std::vector<Semaphore*> List() const;
 
  private:
+  // The table's id for FindRememberingLastHit() (last_hit.h); a new one
+  // when Add() replaces a backend.
+  uint64_t id_ = NewTableId();
   absl::flat_hash_map<std::string, std::unique_ptr<Semaphore>> backends_;
 };
 

@@ -2,18 +2,14 @@
 #include "server/core/job_kind.h"
 
 #include <algorithm>
-#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/last_hit.h"
 
 namespace jobgroup {
 
-namespace {
-std::atomic<uint64_t> next_registry_id{1};
-}  // namespace
-
-KindRegistry::KindRegistry() : id_(next_registry_id.fetch_add(1)) {}
+KindRegistry::KindRegistry() : id_(NewTableId()) {}
 
 absl::Status KindRegistry::Register(KindInfo info, SyncHandler handler,
                                     ParamValidator validate) {
@@ -51,20 +47,10 @@ absl::Status KindRegistry::Add(std::unique_ptr<JobKind> kind) {
 }
 
 const JobKind* KindRegistry::Find(absl::string_view name) const {
-  // A call names one or two kinds for all its jobs, and each job is looked
-  // up more than once: each thread remembers its last hit, which a compare
-  // of the name confirms for less than the hash costs. Kinds are never
-  // removed, so a hit stays valid as long as its registry lives.
-  struct LastHit {
-    uint64_t registry = 0;
-    const JobKind* kind = nullptr;
-  };
-  thread_local LastHit last;
-  if (last.registry == id_ && last.kind->info.name == name) return last.kind;
-  auto it = kinds_.find(name);
-  if (it == kinds_.end()) return nullptr;
-  last = {id_, it->second.get()};
-  return last.kind;
+  // Kinds are never removed.
+  return FindRememberingLastHit<const JobKind>(
+      kinds_, id_, name,
+      [](const JobKind& k) -> const std::string& { return k.info.name; });
 }
 
 std::vector<const JobKind*> KindRegistry::List() const {

@@ -154,8 +154,7 @@ class KindRegistry {
 
  private:
   absl::Status Add(std::unique_ptr<JobKind> kind);
-  // Unique among the registries of the process (Find()'s per-thread memory
-  // of its last hit names its registry by it, not by address).
+  // The table's id for FindRememberingLastHit() (last_hit.h).
   const uint64_t id_;
   absl::flat_hash_map<std::string, std::unique_ptr<JobKind>> kinds_;
 };

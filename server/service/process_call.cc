@@ -29,6 +29,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
+#include "server/service/arena_messages.h"
 #include "server/service/job_calls.h"
 #include "server/service/result_stream.h"
 
@@ -158,7 +160,7 @@ class ProcessCall final
         read_outstanding_ = false;
         return;
       }
-      for (const v1::Job& job : request_.jobs()) {
+      for (const v1::Job& job : request_->jobs()) {
         uint64_t index = next_index_++;
         absl::Status s = ctx.validator->ValidateJob(job, {index});
         if (s.ok()) s = CheckIdIsFree(job, index);
@@ -197,7 +199,8 @@ class ProcessCall final
       if (!taken) gate_.AddJobs(-static_cast<int64_t>(added));
     }
     // The jobs are specs now: the parsed message goes, and its reservation.
-    request_ = v1::ProcessRequest();
+    request_arena_.Reset();
+    request_ = NewRequest();
     gate_.ReleaseRequest();
     bool close = false;
     {
@@ -345,10 +348,15 @@ class ProcessCall final
 
   static constexpr int kJobsField = 2;  // ProcessRequest.jobs
 
+  v1::ProcessRequest* NewRequest() {
+    return google::protobuf::Arena::CreateMessage<v1::ProcessRequest>(
+        &request_arena_);
+  }
+
   // Parses buffer_ into request_ (and empties buffer_).
   bool Parse() {
     return grpc::SerializationTraits<v1::ProcessRequest>::Deserialize(&buffer_,
-                                                                      &request_)
+                                                                      request_)
         .ok();
   }
 
@@ -358,7 +366,7 @@ class ProcessCall final
     if (run_ || refused_) return !refused_;
     const ServiceContext& ctx = gate_.ctx();
     absl::StatusOr<TaskGroup::Options> options =
-        ctx.validator->ToBatchOptions(request_.options());
+        ctx.validator->ToBatchOptions(request_->options());
     absl::Status s = options.status();
     if (s.ok()) {
       window_ = options->max_concurrency > 0 ? options->max_concurrency
@@ -504,30 +512,29 @@ class ProcessCall final
 
   void OnWindowFreed() override { ReadMoreIfRoom(); }
 
-  std::pair<std::string, std::string> KindAndId(const JobResult& r,
-                                                uint64_t* freed) override {
-    std::pair<std::string, std::string> out;
-    {
-      absl::MutexLock lock(&input_mu_);
-      auto it = live_.find(r.index);
-      if (it == live_.end()) return {"", ""};
-      const JobSpec& spec = *it->second.spec;
-      out = {spec.kind, spec.id};
-      *freed = it->second.held_bytes;
-      // A rejected duplicate is not the owner of its id.
-      if (auto id = live_ids_.find(spec.id);
-          id != live_ids_.end() && id->second == r.index) {
-        live_ids_.erase(id);
-      }
-      live_.erase(it);
+  JobName NameOf(const JobResult& r, uint64_t* freed) override {
+    absl::MutexLock lock(&input_mu_);
+    auto it = live_.find(r.index);
+    if (it == live_.end()) return {};
+    // The spec goes with the result, and keeps its kind and id alive.
+    std::shared_ptr<JobSpec> spec = std::move(it->second.spec);
+    *freed = it->second.held_bytes;
+    // A rejected duplicate is not the owner of its id.
+    if (auto id = live_ids_.find(spec->id);
+        id != live_ids_.end() && id->second == r.index) {
+      live_ids_.erase(id);
     }
-    return out;
+    live_.erase(it);
+    return {spec->kind, spec->id, std::move(spec)};
   }
 
   // The message being read, raw, and parsed. Used by one OnReadDone() at a
   // time (read_outstanding_).
   grpc::ByteBuffer buffer_;
-  v1::ProcessRequest request_;
+  // request_ is on request_arena_, emptied once its jobs are specs: a
+  // message's jobs and their strings cost no malloc each and go at once.
+  google::protobuf::Arena request_arena_{CallArenaOptions()};
+  v1::ProcessRequest* request_ = NewRequest();
   uint64_t messages_read_ = 0;  // By OnReadDone() only.
   bool refused_ = false;
   uint64_t window_ = 0;

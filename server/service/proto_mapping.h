@@ -47,13 +47,21 @@ inline constexpr uint64_t kSummaryBytesAtMost = 600;
 
 // ResultBytesAtMost()
 //
-// An upper bound on the bytes `r` takes in a reply message (its field tag
-// and length included): its strings plus room for every other field at its
-// largest. Cheap (no serialization), for cutting messages by size.
+// An upper bound on the bytes a result takes in a reply message (its field
+// tag and length included): its strings plus room for every other field at
+// its largest. Cheap (no serialization), for cutting messages by size.
+// index, outcome, attempts, served_by, error.code, queue_time, run_time,
+// the tags and lengths of the strings and of the result: under 128.
+inline constexpr uint64_t kResultFieldsBytesAtMost = 128;
 inline uint64_t ResultBytesAtMost(const v1::JobResult& r) {
-  // index, outcome, attempts, served_by, error.code, queue_time, run_time,
-  // the tags and lengths of the strings and of the result: under 128.
-  return 128 + r.id().size() + r.output().size() + r.error().message().size();
+  return kResultFieldsBytesAtMost + r.id().size() + r.output().size() +
+         r.error().message().size();
+}
+// The same for the result FillResult() makes of `r` and `id` (an empty id
+// becomes the index, 20 digits at most).
+inline uint64_t ResultBytesAtMost(const JobResult& r, absl::string_view id) {
+  return kResultFieldsBytesAtMost + (id.empty() ? 20 : id.size()) +
+         r.output.size() + r.error.message().size();
 }
 
 }  // namespace jobgroup

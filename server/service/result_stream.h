@@ -16,8 +16,14 @@
 // until the message carrying it has been written; results never written
 // (the client went away) are given back with the gate.
 //
+// Results wait as the core's JobResult and become protobuf messages only
+// when their message is built, on a protobuf Arena of the stream's that is
+// emptied once the message is written: a result costs no malloc of its own
+// (nor do its durations), and a message's results are freed at once.
+//
 // Thread-safety: the sink's callbacks run on worker and timer threads,
-// OnWriteDone on gRPC's; the write queue is guarded by mu_.
+// OnWriteDone on gRPC's; the write queue is guarded by mu_. One thread at a
+// time is the writer (writing_), which alone builds and sends the message.
 #ifndef JOBGROUP_SERVER_SERVICE_RESULT_STREAM_H_
 #define JOBGROUP_SERVER_SERVICE_RESULT_STREAM_H_
 
@@ -28,13 +34,16 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/task_group.h"
+#include "server/service/arena_messages.h"
 #include "server/service/call_gate.h"
 #include "server/service/proto_mapping.h"
 
@@ -47,6 +56,15 @@ inline constexpr int kResultsPerMessage = 1024;
 // spread over many results.
 inline constexpr uint64_t kMessageBytes = 1 << 20;
 
+// The kind and id of a job whose result is on its way out. `holder` keeps
+// the two views alive until the result is written (null when the call
+// keeps them alive itself).
+struct JobName {
+  absl::string_view kind;
+  absl::string_view id;
+  std::shared_ptr<const JobSpec> holder;
+};
+
 template <class ReactorBase, class Response>
 class StreamingCall : public ReactorBase {
  protected:
@@ -55,13 +73,13 @@ class StreamingCall : public ReactorBase {
       : gate_(ctx, context, method),
         message_bytes_(
             std::min(kMessageBytes, ctx.options->max_message_bytes / 2)),
-        sink_(this) {}
+        sink_(this),
+        arena_(CallArenaOptions()) {}
 
-  // Kind and id of the job at `index`, for the result message and metrics;
-  // sets `freed` to the bytes the call held for the job until its result
-  // (given back by JobDone(), netted against the output it holds).
-  virtual std::pair<std::string, std::string> KindAndId(const JobResult& r,
-                                                        uint64_t* freed) = 0;
+  // Kind and id of the job whose result `r` is, for the result message and
+  // metrics; sets `freed` to the bytes the call held for the job until its
+  // result (given back by JobDone(), netted against the output it holds).
+  virtual JobName NameOf(const JobResult& r, uint64_t* freed) = 0;
   // A written batch of results freed window slots.
   virtual void OnWindowFreed() {}
   // The run was cancelled (ResultSink::OnCancelled()). Any thread, no lock
@@ -108,7 +126,7 @@ class StreamingCall : public ReactorBase {
     if (written > 0 && run_) run_->Ack(written);
     if (written > 0) OnWindowFreed();
     if (finish) return FinishCall();
-    if (start) this->StartWrite(&message_);
+    if (start) WriteMessage();
   }
 
   // Starts the run; `options` carry the deadline and observer already.
@@ -127,8 +145,9 @@ class StreamingCall : public ReactorBase {
 
  private:
   struct Pending {
-    v1::JobResult result;
-    uint64_t bytes;  // ResultBytesAtMost(result).
+    JobResult result;
+    JobName name;
+    uint64_t bytes;  // ResultBytesAtMost(result, name.id).
   };
 
   class Sink : public ResultSink {
@@ -136,8 +155,8 @@ class StreamingCall : public ReactorBase {
     explicit Sink(StreamingCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
       uint64_t freed = 0;
-      auto [kind, id] = call_->KindAndId(r, &freed);
-      if (call_->gate_.JobDone(kind, r, freed) &&
+      JobName name = call_->NameOf(r, &freed);
+      if (call_->gate_.JobDone(name.kind, r, freed) &&
           call_->policy_ == FailurePolicy::kFailFast) {
         // The run counted it as a success: its failure cancels the others
         // here, as any failure does under FAIL_FAST.
@@ -146,16 +165,15 @@ class StreamingCall : public ReactorBase {
             absl::CancelledError(absl::StrCat("cancelled because job ", r.index,
                                               " failed: ", r.error.message())));
       }
-      Pending p;
-      FillResult(r, id, &p.result);
-      p.bytes = ResultBytesAtMost(p.result);
+      const uint64_t bytes = ResultBytesAtMost(r, name.id);
       bool start;
       {
         absl::MutexLock lock(&call_->mu_);
-        call_->pending_.push_back(std::move(p));
+        call_->pending_.push_back(
+            Pending{std::move(r), std::move(name), bytes});
         start = !call_->writing_ && !call_->broken_ && call_->PrepareLocked();
       }
-      if (start) call_->StartWrite(&call_->message_);
+      if (start) call_->WriteMessage();
       return false;  // Acked once written.
     }
     void OnCancelled(const Cancellation& why) override {
@@ -181,19 +199,19 @@ class StreamingCall : public ReactorBase {
         }
       }
       if (finish) return call_->FinishCall();
-      if (start) call_->StartWrite(&call_->message_);
+      if (start) call_->WriteMessage();
     }
 
    private:
     StreamingCall* const call_;
   };
 
-  // Fills message_ with pending results (and the summary when it is the
-  // last message). Returns true when there is something to write; the
-  // caller then starts the write outside the lock.
+  // Takes the pending results of the next message into to_write_ (and the
+  // summary, when it is the last message), making the caller the writer.
+  // Returns true when there is something to write; the caller then calls
+  // WriteMessage() outside the lock.
   bool PrepareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (pending_.empty() && !summary_ready_) return false;
-    message_.Clear();
     int n = 0;
     uint64_t bytes = 0;
     uint64_t output_bytes = 0;
@@ -201,19 +219,38 @@ class StreamingCall : public ReactorBase {
            (n == 0 || bytes + pending_.front().bytes <= message_bytes_)) {
       bytes += pending_.front().bytes;
       // Held in the memory budget since CallGate::JobDone().
-      output_bytes += pending_.front().result.output().size();
-      *message_.add_results() = std::move(pending_.front().result);
+      output_bytes += pending_.front().result.output.size();
+      to_write_.push_back(std::move(pending_.front()));
       pending_.pop_front();
       ++n;
     }
     in_message_ = n;
     in_message_output_bytes_ = output_bytes;
-    if (pending_.empty() && summary_ready_) {
-      gate_.FillSummary(summary_, jobs_read_, message_.mutable_summary());
+    write_summary_ = pending_.empty() && summary_ready_;
+    if (write_summary_) {
+      summary_to_write_ = summary_;
+      jobs_read_to_write_ = jobs_read_;
       summary_sent_ = true;
     }
     writing_ = true;
     return true;
+  }
+
+  // The writer builds the message PrepareLocked() chose, on an emptied
+  // arena (the last message was written), and starts its write.
+  void WriteMessage() {
+    arena_.Reset();
+    message_ = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+    auto* results = message_->mutable_results();
+    results->Reserve(static_cast<int>(to_write_.size()));
+    for (Pending& p : to_write_)
+      FillResult(p.result, p.name.id, results->Add());
+    to_write_.clear();
+    if (write_summary_) {
+      gate_.FillSummary(summary_to_write_, jobs_read_to_write_,
+                        message_->mutable_summary());
+    }
+    this->StartWrite(message_);
   }
 
   void FinishCall() {
@@ -236,7 +273,15 @@ class StreamingCall : public ReactorBase {
   Sink sink_;
   absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
-  Response message_;  // Owned by gRPC while a write is under way.
+  // The writer's (see writing_): the next message's results and summary,
+  // chosen by PrepareLocked(), and the message, on arena_, owned by gRPC
+  // while its write is under way.
+  std::vector<Pending> to_write_;
+  bool write_summary_ = false;
+  BatchSummary summary_to_write_;
+  uint64_t jobs_read_to_write_ = 0;
+  google::protobuf::Arena arena_;
+  Response* message_ = nullptr;
   uint64_t in_message_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t in_message_output_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -44,10 +44,10 @@ class StreamBatchCall final
   void OnDone() override { delete this; }
 
  private:
-  std::pair<std::string, std::string> KindAndId(const JobResult& r,
-                                                uint64_t*) override {
+  JobName NameOf(const JobResult& r, uint64_t*) override {
+    // The request lives as long as the call.
     const v1::Job& job = request_->jobs(static_cast<int>(r.index));
-    return {job.kind(), job.id()};
+    return {job.kind(), job.id(), nullptr};
   }
 
   static constexpr int kJobsField = 1;  // StreamBatchRequest.jobs

@@ -19,8 +19,8 @@
 #include "google/rpc/error_details.pb.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/backends.h"
-#include "server/core/task_group.h"
 #include "server/core/job_kind.h"
+#include "server/core/task_group.h"
 #include "server/service/kind_backends.h"
 #include "server/service/server_options.h"
 

@@ -11,9 +11,9 @@
 
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
-#include "server/core/task_group.h"
 #include "server/core/executor.h"
 #include "server/core/job_kind.h"
+#include "server/core/task_group.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 #include "server/kinds/http_kind.h"

@@ -1,11 +1,14 @@
-// Tests of KindRegistry::Find(), whose per-thread memory of its last hit
-// must never answer for another registry or another name.
-#include "server/core/job_kind.h"
+// Tests of the tables that look names up remembering each thread's last hit
+// (last_hit.h): KindRegistry::Find() and BackendSet::Find() must never
+// answer for another table, another name, or an entry since replaced.
+#include "server/core/last_hit.h"
 
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/core/backends.h"
+#include "server/core/job_kind.h"
 
 namespace jobgroup {
 namespace {
@@ -44,6 +47,34 @@ TEST(KindRegistryTest, ANewRegistryIsNeverAnsweredFromAnOldOnesHit) {
     auto r = RegistryWith("k", "backend" + std::to_string(i));
     ASSERT_EQ(r->Find("k")->info.backend, "backend" + std::to_string(i));
   }
+}
+
+TEST(BackendSetTest, FindAnswersForItsOwnSetAndName) {
+  BackendSet a, b;
+  ASSERT_TRUE(a.Add({"db", 3}).ok());
+  ASSERT_TRUE(a.Add({"cpu", 2}).ok());
+  ASSERT_TRUE(b.Add({"db", 7}).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(a.Find("db"), nullptr);
+    EXPECT_EQ(a.Find("db")->capacity(), 3);
+    EXPECT_EQ(b.Find("db")->capacity(), 7);
+    EXPECT_EQ(a.Find("cpu")->name(), "cpu");
+    EXPECT_EQ(b.Find("cpu"), nullptr);
+    EXPECT_EQ(a.Find("missing"), nullptr);
+    EXPECT_EQ(a.Find(""), nullptr);
+  }
+}
+
+TEST(BackendSetTest, ABackendAddedAgainIsFoundAsItsNewSelf) {
+  // Add() replaces the semaphore of a backend not yet used: a thread that
+  // found the old one must not be answered with it (freed) again; without
+  // the new table id, AddressSanitizer reports the read of the freed one.
+  BackendSet set;
+  ASSERT_TRUE(set.Add({"db", 3}).ok());
+  ASSERT_EQ(set.Find("db")->capacity(), 3);
+  ASSERT_TRUE(set.Add({"db", 5}).ok());
+  ASSERT_NE(set.Find("db"), nullptr);
+  EXPECT_EQ(set.Find("db")->capacity(), 5);
 }
 
 }  // namespace
