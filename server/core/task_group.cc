@@ -1,10 +1,14 @@
 #include "server/core/task_group.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <random>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
 namespace jobgroup {
@@ -15,6 +19,42 @@ uint64_t WindowFor(const TaskGroup::Options& o) {
   if (o.max_concurrency > 0) w = o.max_concurrency;
   if (o.batch_size > 0) w = std::min<uint64_t>(w, o.batch_size);
   return w;
+}
+
+absl::Duration Backoff(const RetryPolicy& p, uint32_t retry_number) {
+  double mult = p.multiplier > 0 ? p.multiplier : 2.0;
+  double secs = absl::ToDoubleSeconds(p.initial_backoff) *
+                std::pow(mult, static_cast<double>(retry_number - 1));
+  secs = std::min(secs, absl::ToDoubleSeconds(p.max_backoff));
+  if (p.jitter > 0) {
+    // Seeded once per thread from std::random_device, not from Abseil's
+    // shared seed pool: that pool lives in an uninstrumented Debian
+    // library, where ThreadSanitizer cannot see its lock and reports a
+    // race on every first draw of a thread.
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    double j = std::clamp(p.jitter, 0.0, 1.0);
+    secs = secs * (1 - j) +
+           secs * j * std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+  }
+  return absl::Seconds(std::max(secs, 0.0));
+}
+
+// How an attempt ended, for the decisions of attempt_plan.h.
+AttemptEnd EndOf(const AttemptResult& r) {
+  if (r.output.ok()) return AttemptEnd::kSucceeded;
+  if (r.timed_out) return AttemptEnd::kTimedOut;
+  if (!r.cancelled) return AttemptEnd::kFailed;
+  return OutcomeForCancellation(r.output.status()) ==
+                 JobOutcome::kDeadlineExceeded
+             ? AttemptEnd::kOutOfTime
+             : AttemptEnd::kCancelled;
+}
+
+// Candidate 0 of `job` is the job, k its k-th fallback.
+std::shared_ptr<const JobSpec> Candidate(
+    const std::shared_ptr<const JobSpec>& job, uint32_t k) {
+  if (k == 0) return job;
+  return std::shared_ptr<const JobSpec>(job, &job->fallbacks[k - 1]);
 }
 
 }  // namespace
@@ -106,7 +146,19 @@ void TaskGroup::CancelLocked(const Cancellation& why, Outbox* out) {
       if (live.lease != nullptr) {
         live.lease->FillProgress(&r);
       } else {
-        live.task->FillProgress(&r);
+        AttemptState& st = *live.state;
+        r.attempts = st.attempts;
+        r.queue_time = st.queue_time;
+        r.run_time = st.run_time;
+        for (const std::shared_ptr<Lease>& attempt : st.live) {
+          absl::Duration queued, ran;
+          if (attempt != nullptr && attempt->Progress(&queued, &ran)) {
+            r.queue_time = queued;
+            r.run_time = ran;
+          }
+        }
+        if (st.retry_timer != 0) executor_->timers()->Cancel(st.retry_timer);
+        st.retry_timer = 0;
       }
       r.index = first + i;
       r.outcome = outcome;
@@ -164,9 +216,17 @@ void TaskGroup::Deliver(Outbox out) {
   for (Live& live : out.to_stop) {
     if (live.lease != nullptr) {
       live.lease->Cancel(out.cancelled.status);
-    } else {
-      live.task->Cancel(out.cancelled.status);
+      continue;
     }
+    for (const std::shared_ptr<Lease>& attempt : live.state->live) {
+      if (attempt != nullptr) attempt->Cancel(out.cancelled.status);
+    }
+  }
+  for (const std::shared_ptr<Lease>& attempt : out.losers) {
+    attempt->Cancel(absl::CancelledError("lost the race"));
+  }
+  for (const Outbox::Start& start : out.to_start) {
+    StartAttempt(start.index, start.candidate, 1);
   }
   Pump();
   MaybeFinish();
@@ -280,11 +340,10 @@ void TaskGroup::SpawnBlock(const JobFactory& factory, uint64_t first,
   // Consecutive plain jobs of one kind and backend go together as one
   // lease: synchronous ones run one after another, in leases of at most
   // `split` unless the kind is so quick that the whole block fits one
-  // slice; asynchronous ones start together. Others get a JobTask each.
+  // slice; asynchronous ones start together. Others go one attempt at a
+  // time, with attempt state.
   std::vector<std::shared_ptr<const JobSpec>> run;
   uint64_t run_first = 0;
-  // Shared by the block's JobTasks.
-  std::shared_ptr<const JobTask::Options> task_options;
   auto spawn_run = [&] {
     if (run.empty()) return;
     Live live;
@@ -308,15 +367,14 @@ void TaskGroup::SpawnBlock(const JobFactory& factory, uint64_t first,
       continue;
     }
     spawn_run();
-    if (task_options == nullptr) {
-      task_options = std::make_shared<const JobTask::Options>(
-          JobTask::Options{options_.deadline, options_.fallback_mode,
-                           options_.retry, options_.attempt_observer, scope_});
-    }
     Live live;
     live.kind = spec->resolved_kind;
-    live.task =
-        std::make_shared<JobTask>(executor_, std::move(spec), task_options);
+    live.state = std::make_unique<AttemptState>();
+    const size_t candidates = 1 + spec->fallbacks.size();
+    live.state->live.resize(candidates);
+    live.state->live_try.assign(candidates, 0);
+    live.state->errors.resize(candidates);
+    live.state->job = std::move(spec);
     Spawn(index, std::move(live));
   }
   spawn_run();
@@ -324,8 +382,7 @@ void TaskGroup::SpawnBlock(const JobFactory& factory, uint64_t first,
 
 void TaskGroup::Spawn(uint64_t first, Live live) {
   std::shared_ptr<Lease> lease = live.lease;
-  std::shared_ptr<JobTask> task = live.task;
-  Outbox late;
+  Outbox settled;
   {
     MutexLock lock(&mu_);
     if (cancelled_.cancelled()) {
@@ -336,27 +393,211 @@ void TaskGroup::Spawn(uint64_t first, Live live) {
         r.index = first + i;
         r.outcome = outcome;
         r.error = cancelled_.status;
-        if (DeliverLocked(std::move(r), &late)) --running_;
+        if (DeliverLocked(std::move(r), &settled)) --running_;
       }
+    } else if (lease == nullptr && !live.state->job->rejected.ok()) {
+      // Refused by validation: it never runs.
+      JobResult r;
+      r.index = first;
+      r.outcome = JobOutcome::kRejected;
+      r.error = live.state->job->rejected;
+      r.kind = live.kind;
+      if (DeliverLocked(std::move(r), &settled)) --running_;
     } else {
       live_.emplace(first, std::move(live));
     }
   }
-  if (!late.results.empty()) {
-    Deliver(std::move(late));
+  if (!settled.results.empty()) {
+    Deliver(std::move(settled));
     return;
   }
-  std::shared_ptr<TaskGroup> self = shared_from_this();
-  if (lease != nullptr) {
-    lease->Start([self, first](std::vector<JobResult> rs) {
-      self->OnReport(first, rs.data(), rs.size());
-    });
-  } else {
-    task->Start([self, first](JobResult r) {
-      r.index = 0;
-      self->OnReport(first, &r, 1);
-    });
+  if (lease == nullptr) {
+    StartAttempt(first, 0, 1);
+    return;
   }
+  lease->Start([self = shared_from_this(), first](std::vector<JobResult> rs) {
+    self->OnReport(first, rs.data(), rs.size());
+  });
+}
+
+void TaskGroup::StartAttempt(uint64_t index, uint32_t candidate,
+                             uint32_t try_number) {
+  std::shared_ptr<const JobSpec> job;
+  {
+    MutexLock lock(&mu_);
+    auto it = live_.find(index);
+    if (it == live_.end()) return;  // Settled meanwhile.
+    AttemptState& st = *it->second.state;
+    ++st.attempts;
+    st.live_try[candidate] = try_number;
+    job = Candidate(st.job, candidate);
+  }
+  std::shared_ptr<Lease> attempt = executor_->Start(
+      std::move(job), options_.deadline,
+      [self = shared_from_this(), index, candidate,
+       try_number](AttemptResult r) {
+        self->OnAttemptDone(index, candidate, try_number, std::move(r));
+      },
+      scope_);
+  absl::Status cancel_it;
+  {
+    MutexLock lock(&mu_);
+    auto it = live_.find(index);
+    if (it == live_.end()) {
+      // Settled while the attempt was being made (a cancellation, which
+      // could not see it); its scope keeps its handler from starting.
+      cancel_it = cancelled_.cancelled() ? cancelled_.status
+                                         : absl::CancelledError("job settled");
+    } else {
+      AttemptState& st = *it->second.state;
+      // Unless the attempt is over already.
+      if (st.live_try[candidate] == try_number) st.live[candidate] = attempt;
+    }
+  }
+  if (!cancel_it.ok()) attempt->Cancel(cancel_it);
+}
+
+void TaskGroup::OnAttemptDone(uint64_t index, uint32_t candidate,
+                              uint32_t try_number, AttemptResult r) {
+  Outbox out;
+  {
+    MutexLock lock(&mu_);
+    auto it = live_.find(index);
+    if (it == live_.end()) return;  // Settled already.
+    AttemptState& st = *it->second.state;
+    if (st.live_try[candidate] == try_number) {
+      st.live_try[candidate] = 0;
+      st.live[candidate] = nullptr;
+    }
+    st.queue_time = r.queue_time;
+    st.run_time = r.run_time;
+    const AttemptEnd end = EndOf(r);
+    const bool failed =
+        end == AttemptEnd::kFailed || end == AttemptEnd::kTimedOut;
+    AttemptDecision decision = DecideAfterAttempt(
+        end, try_number, options_.retry,
+        failed ? Backoff(options_.retry, try_number) : absl::ZeroDuration(),
+        options_.deadline - absl::Now());
+    if (failed) {
+      st.last_code = r.output.status().code();
+      st.errors[candidate] = std::string(r.output.status().message());
+    }
+    Cancellation fail_fast;
+    switch (decision.action) {
+      case AttemptDecision::Action::kSettle: {
+        JobResult settle;
+        settle.index = index;
+        settle.outcome = decision.outcome;
+        if (r.output.ok()) {
+          settle.output = *std::move(r.output);
+          settle.served_by = candidate;
+          if (candidate > 0 && options_.attempt_observer != nullptr) {
+            options_.attempt_observer->OnFallbackServed(*st.job, candidate);
+          }
+        } else {
+          settle.error = r.output.status();
+        }
+        SettleAttemptsLocked(index, std::move(settle), &fail_fast, &out);
+        break;
+      }
+      case AttemptDecision::Action::kRetry: {
+        if (options_.attempt_observer != nullptr) {
+          options_.attempt_observer->OnRetry(*st.job);
+        }
+        st.live_try[candidate] = try_number + 1;  // Reserved for the retry.
+        std::weak_ptr<TaskGroup> weak = weak_from_this();
+        st.retry_timer = executor_->timers()->ScheduleAfter(
+            decision.backoff, [weak, index, candidate, try_number] {
+              if (auto self = weak.lock()) {
+                self->OnRetryDue(index, candidate, try_number + 1);
+              }
+            });
+        break;
+      }
+      case AttemptDecision::Action::kGiveUpCandidate:
+        if (decision.retry_past_deadline) {
+          st.errors[candidate] += " (no retry: it would pass the deadline)";
+        }
+        AfterCandidateFailed(index, st, candidate, end, &fail_fast, &out);
+        break;
+    }
+    if (fail_fast.cancelled()) CancelLocked(fail_fast, &out);
+  }
+  Deliver(std::move(out));
+}
+
+void TaskGroup::OnRetryDue(uint64_t index, uint32_t candidate,
+                           uint32_t try_number) {
+  {
+    MutexLock lock(&mu_);
+    auto it = live_.find(index);
+    if (it == live_.end()) return;  // Settled while it waited.
+    AttemptState& st = *it->second.state;
+    st.retry_timer = 0;
+    st.live_try[candidate] = 0;
+  }
+  StartAttempt(index, candidate, try_number);
+}
+
+void TaskGroup::AfterCandidateFailed(uint64_t index, AttemptState& st,
+                                     uint32_t candidate, AttemptEnd last,
+                                     Cancellation* fail_fast, Outbox* out) {
+  const uint32_t n = static_cast<uint32_t>(st.job->fallbacks.size());
+  if (options_.fallback_mode == FallbackMode::kRace && candidate > 0) {
+    ++st.race_given_up;
+  }
+  CandidateDecision next = DecideAfterCandidate(
+      candidate, n, options_.fallback_mode, st.race_given_up);
+  for (uint32_t k : next.start) out->to_start.push_back({index, k});
+  if (!next.all_failed) return;
+  JobResult failed;
+  failed.index = index;
+  failed.outcome = OutcomeWhenAllFailed(last);
+  if (n == 0) {
+    failed.error = absl::Status(st.last_code, st.errors[0]);
+  } else {
+    std::vector<std::string> parts;
+    for (uint32_t k = 0; k <= n; ++k) {
+      parts.push_back(
+          absl::StrCat(k == 0 ? "primary" : absl::StrCat("fallback ", k), ": ",
+                       st.errors[k]));
+    }
+    failed.error = absl::Status(st.last_code, absl::StrJoin(parts, "; "));
+  }
+  SettleAttemptsLocked(index, std::move(failed), fail_fast, out);
+}
+
+void TaskGroup::SettleAttemptsLocked(uint64_t index, JobResult r,
+                                     Cancellation* fail_fast, Outbox* out) {
+  auto it = live_.find(index);
+  Live& live = it->second;
+  AttemptState& st = *live.state;
+  r.attempts = st.attempts;
+  r.queue_time = st.queue_time;
+  r.run_time = st.run_time;
+  r.kind = live.kind;
+  for (std::shared_ptr<Lease>& attempt : st.live) {
+    if (attempt != nullptr) out->losers.push_back(std::move(attempt));
+  }
+  if (st.retry_timer != 0) executor_->timers()->Cancel(st.retry_timer);
+  live_.erase(it);
+  SettleLiveLocked(std::move(r), fail_fast, out);
+}
+
+void TaskGroup::SettleLiveLocked(JobResult r, Cancellation* fail_fast,
+                                 Outbox* out) {
+  // The first failure cancels the rest of the call; the results reported
+  // with it all count.
+  if (r.outcome == JobOutcome::kFailed &&
+      options_.policy == FailurePolicy::kFailFast && !cancelled_.cancelled() &&
+      !fail_fast->cancelled()) {
+    *fail_fast = Cancellation::Of(
+        CancelCause::kFailFast,
+        absl::CancelledError(absl::StrCat("cancelled because job ", r.index,
+                                          " failed: ", r.error.message())));
+    fail_fast->failed_job_index = r.index;
+  }
+  if (DeliverLocked(std::move(r), out)) --running_;
 }
 
 void TaskGroup::OnReport(uint64_t first, JobResult* results, size_t n) {
@@ -377,18 +618,7 @@ void TaskGroup::OnReport(uint64_t first, JobResult* results, size_t n) {
       live.reported |= bit;
       r.index += first;
       r.kind = live.kind;
-      // The batch's own results all count; the first failure then cancels
-      // the rest of the call.
-      if (r.outcome == JobOutcome::kFailed &&
-          options_.policy == FailurePolicy::kFailFast &&
-          !cancelled_.cancelled() && !fail_fast.cancelled()) {
-        fail_fast = Cancellation::Of(
-            CancelCause::kFailFast,
-            absl::CancelledError(absl::StrCat("cancelled because job ", r.index,
-                                              " failed: ", r.error.message())));
-        fail_fast.failed_job_index = r.index;
-      }
-      if (DeliverLocked(std::move(r), &out)) --running_;
+      SettleLiveLocked(std::move(r), &fail_fast, &out);
     }
     if (live.all_reported()) {
       finished = std::move(live);

@@ -10,10 +10,26 @@
 // into its JobSpec only when it is about to start, so a call holds no more
 // than its window in memory beyond the request itself.
 //
-// The group hands its jobs to the Executor as Leases: consecutive plain jobs
-// of one kind and backend share one (up to Lease::kMaxJobs); a job with a
-// timeout, fallbacks or retries gets its own attempt state (a JobTask, which
-// applies attempt_plan.h's decisions); plain jobs carry none.
+// The group hands its jobs to the Executor as Leases, the only code that
+// runs them: consecutive plain jobs of one kind and backend share one (up
+// to Lease::kMaxJobs); a job with a timeout, fallbacks or retries goes one
+// attempt at a time (a lease of one, Executor::Start()) and has attempt
+// state in the group; plain jobs carry none. After an attempt, the group
+// does what attempt_plan.h's decisions say:
+//
+//  - Retries: failed attempts are retried, up to RetryPolicy's
+//    max_attempts per candidate (the primary or one fallback), after a
+//    backoff that parks on the timer (no thread) and never runs past the
+//    deadline. An attempt that runs out of the job's own timeout is a
+//    failed attempt (unless RetryPolicy::timeout_ends_job).
+//  - Fallbacks: tried only when the primary fails for good (not when it is
+//    cancelled or the call runs out of time). SEQUENTIAL tries them in
+//    order; RACE starts them all at once, the first success wins and the
+//    others are cancelled.
+//  - A job that fails for good is FAILED, or DEADLINE_EXCEEDED when its
+//    last attempt timed out; its error lists each candidate's last error.
+//    The result says which candidate served (served_by) and counts every
+//    attempt.
 //
 //  - The window counts jobs running plus results the sink has not consumed
 //    yet, so a slow reader stops the call from starting more jobs.
@@ -47,16 +63,26 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/core/attempt_plan.h"
 #include "server/core/cancellation.h"
 #include "server/core/executor.h"
 #include "server/core/job.h"
-#include "server/core/job_task.h"
 #include "server/core/mutex.h"
 #include "server/core/outcome_ledger.h"
 
 namespace jobgroup {
+
+// Receives per-job attempt events, e.g. for metrics. Thread-safe; must not
+// block (it is called under the group's lock).
+class AttemptObserver {
+ public:
+  virtual ~AttemptObserver() = default;
+  virtual void OnRetry(const JobSpec& job) {}
+  virtual void OnFallbackServed(const JobSpec& primary, uint32_t served_by) {}
+};
 
 class ResultSink {
  public:
@@ -166,12 +192,30 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   TaskGroup& operator=(const TaskGroup&) = delete;
 
  private:
+  // What the group keeps of a job that goes one attempt at a time.
+  // Candidate 0 is the primary, k the k-th fallback; inline room for the
+  // common job with no fallback.
+  struct AttemptState {
+    std::shared_ptr<const JobSpec> job;
+    // The live attempt of each candidate, and which try it is (0: none;
+    // set while a retry waits for its timer too).
+    absl::InlinedVector<std::shared_ptr<Lease>, 1> live;
+    absl::InlinedVector<uint32_t, 1> live_try;
+    TimerService::TimerId retry_timer = 0;
+    uint32_t attempts = 0;
+    uint32_t race_given_up = 0;
+    // The last error of each candidate, for the final error message.
+    absl::InlinedVector<std::string, 1> errors;
+    absl::StatusCode last_code = absl::StatusCode::kUnknown;
+    absl::Duration queue_time = absl::ZeroDuration();
+    absl::Duration run_time = absl::ZeroDuration();
+  };
   // Jobs [first, first + count) in flight: a lease of plain jobs, or one
   // job with its attempt state. Bit i of `reported` is set once job
   // first + i has its outcome.
   struct Live {
     std::shared_ptr<Lease> lease;
-    std::shared_ptr<JobTask> task;
+    std::unique_ptr<AttemptState> state;
     const JobKind* kind = nullptr;
     uint32_t count = 1;
     uint64_t reported = 0;
@@ -181,11 +225,20 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
     }
   };
   // What a change of state decided under the lock, to be done outside it:
-  // results for the sink, the sink's OnCancelled(), work to stop.
+  // results for the sink, the sink's OnCancelled(), work to stop, attempts
+  // to start.
   struct Outbox {
     std::vector<JobResult> results;
     Cancellation cancelled;  // Set when this change cancelled the call.
     std::vector<Live> to_stop;
+    // Attempts no longer wanted (a race lost), and why.
+    std::vector<std::shared_ptr<Lease>> losers;
+    // Candidates of the job at `index` to start (try 1).
+    struct Start {
+      uint64_t index;
+      uint32_t candidate;
+    };
+    std::vector<Start> to_start;
   };
 
   // Starts what the window and the round allow; opens the next round when
@@ -196,12 +249,35 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
   uint64_t RunSizeFor(uint64_t left) const;
   // Starts jobs [first, first + count): runs of consecutive plain jobs as
   // one lease each (of at most `split` synchronous jobs unless the kind is
-  // quick), the others as a JobTask each.
+  // quick), the others one attempt at a time each.
   void SpawnBlock(const JobFactory& factory, uint64_t first, uint64_t count,
                   uint64_t split);
   // Registers `live` as jobs [first, first + count) and starts it; when the
   // call was cancelled meanwhile, settles them instead.
   void Spawn(uint64_t first, Live live);
+  // Starts try `try_number` of `candidate` of the job at `index`, unless
+  // the job has its result.
+  void StartAttempt(uint64_t index, uint32_t candidate, uint32_t try_number);
+  void OnAttemptDone(uint64_t index, uint32_t candidate, uint32_t try_number,
+                     AttemptResult result);
+  // The backoff of the job at `index` is over: its retry starts.
+  void OnRetryDue(uint64_t index, uint32_t candidate, uint32_t try_number);
+  // The job at `index` (with its attempt state `state`) gives `candidate`
+  // up, its last attempt having ended `last`: starts the next candidates,
+  // or settles the job FAILED or DEADLINE_EXCEEDED.
+  void AfterCandidateFailed(uint64_t index, AttemptState& state,
+                            uint32_t candidate, AttemptEnd last,
+                            Cancellation* fail_fast, Outbox* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Settles the job at `index`, which has attempt state, with `r`: its
+  // other live attempts and its retry timer go.
+  void SettleAttemptsLocked(uint64_t index, JobResult r,
+                            Cancellation* fail_fast, Outbox* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the first outcome of a live job (its index set) for delivery,
+  // and starts fail-fast when it FAILED; `fail_fast` collects the first.
+  void SettleLiveLocked(JobResult r, Cancellation* fail_fast, Outbox* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Results of the work at `first` (their index: the place in it).
   void OnReport(uint64_t first, JobResult* results, size_t n);
   void CancelWith(Cancellation why);

@@ -40,7 +40,7 @@
 #include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
-#include "server/core/job_task.h"
+#include "server/core/task_group.h"
 #include "server/core/memory_budget.h"
 #include "server/core/worker_pool.h"
 #include "server/service/sharded_counter.h"
