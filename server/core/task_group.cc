@@ -186,7 +186,7 @@ void TaskGroup::SettlePendingLocked(const Cancellation& why, Outbox* out) {
   }
 }
 
-bool TaskGroup::DeliverLocked(JobResult r, Outbox* out) {
+bool TaskGroup::DeliverLocked(JobResult&& r, Outbox* out) {
   if (!ledger_.Settle(r.index, r.outcome)) return false;
   ++unacked_;
   ++delivering_;
@@ -584,7 +584,7 @@ void TaskGroup::SettleAttemptsLocked(uint64_t index, JobResult r,
   SettleLiveLocked(std::move(r), fail_fast, out);
 }
 
-void TaskGroup::SettleLiveLocked(JobResult r, Cancellation* fail_fast,
+void TaskGroup::SettleLiveLocked(JobResult&& r, Cancellation* fail_fast,
                                  Outbox* out) {
   // The first failure cancels the rest of the call; the results reported
   // with it all count.

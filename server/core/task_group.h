@@ -276,7 +276,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records the first outcome of a live job (its index set) for delivery,
   // and starts fail-fast when it FAILED; `fail_fast` collects the first.
-  void SettleLiveLocked(JobResult r, Cancellation* fail_fast, Outbox* out)
+  void SettleLiveLocked(JobResult&& r, Cancellation* fail_fast, Outbox* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Results of the work at `first` (their index: the place in it).
   void OnReport(uint64_t first, JobResult* results, size_t n);
@@ -290,7 +290,7 @@ class TaskGroup : public std::enable_shared_from_this<TaskGroup> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records `r` in the ledger and, when it is the job's first outcome,
   // for delivery; returns whether it was.
-  bool DeliverLocked(JobResult r, Outbox* out)
+  bool DeliverLocked(JobResult&& r, Outbox* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Delivers what `out` holds (its deliveries were counted under the
   // lock), stops its work, then starts more or ends the call.
