@@ -1,7 +1,7 @@
 // Micro-benchmarks of the core (Google Benchmark), in ns per operation:
 // queue push and pop, semaphore acquire and release, timer schedule and
-// cancel, task group spawn and join, and job dispatch inside the process
-// (no gRPC): the ceiling for the service's job throughput.
+// cancel, a cancelled task group settling its jobs, and job dispatch inside the
+// process (no gRPC): the ceiling for the service's job throughput.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -9,7 +9,6 @@
 
 #include "benchmark/benchmark.h"
 #include "server/core/backends.h"
-#include "server/core/batch_run.h"
 #include "server/core/bounded_queue.h"
 #include "server/core/executor.h"
 #include "server/core/job_kind.h"
@@ -100,33 +99,6 @@ void BM_TimerScheduleCancel(benchmark::State& state) {
 }
 BENCHMARK(BM_TimerScheduleCancel);
 
-class DoneTask : public Task {
- public:
-  void Start(DoneFn done) override {
-    JobResult r;
-    r.outcome = JobOutcome::kSucceeded;
-    done(std::move(r));
-  }
-  void Cancel(const absl::Status&) override {}
-};
-
-// Spawning tasks that finish at once into a group, then closing it.
-void BM_TaskGroupSpawnJoin(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  for (auto _ : state) {
-    int64_t outcomes = 0;
-    bool done = false;
-    auto group = TaskGroup::Create(
-        {}, [&](absl::Span<JobResult> rs) { outcomes += rs.size(); }, nullptr,
-        [&](const absl::Status&) { done = true; });
-    for (int i = 0; i < n; ++i) group->Spawn(i, std::make_shared<DoneTask>());
-    group->Close();
-    benchmark::DoNotOptimize(done);
-  }
-  state.SetItemsProcessed(state.iterations() * n);
-}
-BENCHMARK(BM_TaskGroupSpawnJoin)->Arg(1000);
-
 class CountingSink : public ResultSink {
  public:
   bool OnResult(JobResult) override { return true; }
@@ -138,8 +110,29 @@ class CountingSink : public ResultSink {
   uint64_t total = 0;
 };
 
+// A call cancelled before its jobs come: AddJobs() settles them all in one
+// pass over the ledger and delivers them, with no executor work.
+void BM_TaskGroupCancelledSettle(benchmark::State& state) {
+  TimerService timers;
+  WorkerPool pool(1, 16);
+  Executor executor(&pool, &timers);
+  auto job = std::make_shared<JobSpec>();
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    CountingSink sink;
+    auto group = TaskGroup::Create(&executor, {}, &sink);
+    group->Cancel(CancelCause::kClient);
+    group->AddJobs(n, [job](uint64_t) { return job; });
+    group->CloseInput();
+    benchmark::DoNotOptimize(sink.total);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  pool.Shutdown();
+}
+BENCHMARK(BM_TaskGroupCancelledSettle)->Arg(1000);
+
 // Whole batches of echo jobs through the real executor: permits, the
-// ready queue, worker threads, task groups and results; no gRPC.
+// ready queue, worker threads, the task group and results; no gRPC.
 void BM_InProcessDispatch(benchmark::State& state) {
   TimerService timers;
   WorkerPool pool(std::max(2u, std::thread::hardware_concurrency()), 4096);
@@ -159,7 +152,7 @@ void BM_InProcessDispatch(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   for (auto _ : state) {
     CountingSink sink;
-    auto run = BatchRun::Create(&executor, {}, &sink);
+    auto run = TaskGroup::Create(&executor, {}, &sink);
     run->AddJobs(n, [job](uint64_t) { return job; });
     run->CloseInput();
     sink.done.WaitForNotification();

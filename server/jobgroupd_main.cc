@@ -196,7 +196,7 @@ uint64_t DefaultMaxMessageBytes(const ServerOptions& o) {
 // to negative, and every call then fails), a negative margin or grace
 // means nothing, and a Process window can neither pass the admission
 // limit (every Process call without max_concurrency would be refused) nor
-// 2^32 (BatchRun's window is 32 bits).
+// 2^32 (TaskGroup's window is 32 bits).
 absl::Status CheckFlagCombinations(const ServerOptions& o) {
   const absl::Duration max_grpc_ms =
       absl::Milliseconds(std::numeric_limits<int>::max());

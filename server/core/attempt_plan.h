@@ -1,7 +1,7 @@
 // Attempt decisions: what a job does when one of its attempts ends (settle,
 // retry the same candidate, or give that candidate up) and which candidates
 // start when one is given up. Plain functions of the attempt's end, the
-// policy and the time left: no state, no locks, no clock. JobTask applies
+// policy and the time left: no state, no locks, no clock. TaskGroup applies
 // them; attempt_plan_test.cc checks them as a table.
 //
 // Thread-safe: pure functions.

@@ -135,7 +135,7 @@ void Lease::AcquireLocked(uint32_t i, bool* submit, int* granted_at_once) {
   // OnPermit and finds the step it needs.
   s.step = Step::kWaitingPermit;
   std::shared_ptr<Lease> self = shared_from_this();
-  // The owner is the scope: the round of the call whose jobs wait.
+  // The owner is the scope: the call whose jobs wait.
   s.waiter = backend_->AcquireOrWait(
       [self, i](absl::Duration waited) { self->OnPermit(i, waited); },
       scope_.get());

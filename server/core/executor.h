@@ -1,7 +1,7 @@
 // Executor and Lease: the one path from a job to its handler,
 //   backend permit (FIFO) -> worker -> handler -> permit back.
 //
-// A Lease is 1 to RunTask::kMaxJobs jobs of one kind and backend. The
+// A Lease is 1 to Lease::kMaxJobs jobs of one kind and backend. The
 // Executor is the only code that takes backend permits, submits to the
 // workers and calls handlers, and a Lease handles each of these once, for
 // every way a job runs: a handler's exception (it costs that job only), the
@@ -41,7 +41,7 @@
 // holds more handlers than its capacity, even when a handler ignores
 // cancellation (it then counts in abandoned_handlers()).
 //
-// Every permit request names the lease's scope (the call's round) as its
+// Every permit request names the lease's scope (its call's TaskGroup) as its
 // owner, so that Semaphore::WaitingByOwner() shows which call waits where.
 //
 // Thread-safe. A lease lives as long as its handlers: each holds its
@@ -67,7 +67,6 @@
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
 #include "server/core/semaphore.h"
-#include "server/core/task_group.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 
@@ -99,12 +98,14 @@ class DispatchObserver {
 
 class Executor;
 
-class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
+class Lease : public std::enable_shared_from_this<Lease> {
  public:
+  // Jobs in one lease at most.
+  static constexpr uint32_t kMaxJobs = 64;
   // Work before a lease of synchronous jobs yields its permit and worker.
   static constexpr absl::Duration kSlice = absl::Microseconds(500);
   // Results per batch, and the longest a result waits to be reported.
-  static constexpr size_t kMaxBatch = RunTask::kMaxJobs;
+  static constexpr size_t kMaxBatch = kMaxJobs;
   static constexpr absl::Duration kFlushAfter = absl::Microseconds(200);
 
   // True when `job` needs nothing per job beyond its permit: a validated,
@@ -125,11 +126,27 @@ class Lease : public RunTask, public std::enable_shared_from_this<Lease> {
   static int64_t NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
                                   size_t jobs);
 
-  // RunTask.
-  void Start(ReportFn report) override;
-  void Cancel(const absl::Status& why) override;
-  const JobKind* kind() const override { return kind_; }
-  void FillProgress(JobResult* result) override;
+  // Results of some of the lease's jobs, each with `index` set to the
+  // job's place in the lease (0 to size - 1).
+  using ReportFn = absl::AnyInvocable<void(std::vector<JobResult>)>;
+  // Lease::Start()
+  //
+  // Starts a lease of Executor::Run(); must not block. Reports every job's
+  // result exactly once, in any order, in one or more calls, never two at
+  // once; the call with the last result is its last action. After Cancel()
+  // it may stop reporting: its owner has settled the rest.
+  void Start(ReportFn report);
+  // Lease::Cancel()
+  //
+  // Stops the jobs waiting for a permit or a worker and asks running
+  // handlers to stop; idempotent; must not block. An attempt
+  // (Executor::Start()) ends at once with `why`.
+  void Cancel(const absl::Status& why);
+  // Fills what is known so far (attempts, queue and run time) of the job
+  // at place `result->index` in the lease, when its handler runs now.
+  void FillProgress(JobResult* result);
+  // The kind of the lease's jobs.
+  const JobKind* kind() const { return kind_; }
 
   // Lease::Progress()
   //
@@ -275,10 +292,10 @@ class Executor {
 
   // Executor::Run()
   //
-  // A lease for `jobs` (1 to RunTask::kMaxJobs, all Lease::Plain() and of
-  // one lease, Lease::SameLease()), to be spawned
-  // into a TaskGroup, which starts it. `deadline` is the call's; once
-  // `scope` (may be null) is cancelled no further job starts.
+  // A lease for `jobs` (1 to Lease::kMaxJobs, all Lease::Plain() and of
+  // one lease, Lease::SameLease()), for a TaskGroup, which starts it.
+  // `deadline` is the call's; once `scope` (may be null) is cancelled no
+  // further job starts.
   std::shared_ptr<Lease> Run(std::vector<std::shared_ptr<const JobSpec>> jobs,
                              absl::Time deadline,
                              std::shared_ptr<const CancellationSignal> scope);

@@ -123,9 +123,9 @@ absl::string_view CancelCauseName(CancelCause cause);  // "none", "client", ...
 // finished: DEADLINE_EXCEEDED for kDeadline, CANCELLED otherwise.
 JobOutcome OutcomeForCancelCause(CancelCause cause);
 
-// The cancellation of a call (or of a round of it): its cause, the status
-// each job it ends gets (the message is for people, never parsed), and for
-// kFailFast the job whose failure caused it. A plain value.
+// The cancellation of a call: its cause, the status each job it ends gets
+// (the message is for people, never parsed), and for kFailFast the job
+// whose failure caused it. A plain value.
 struct Cancellation {
   CancelCause cause = CancelCause::kNone;
   absl::Status status;                       // OK for kNone.

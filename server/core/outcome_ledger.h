@@ -1,7 +1,7 @@
 // OutcomeLedger: one slot per job of a call, each settled exactly once, and
 // the call's tally of outcomes.
 //
-// The owner of a call (BatchRun) records every outcome here before the
+// The owner of a call (its TaskGroup) records every outcome here before the
 // result goes anywhere. A second outcome for one job, or an outcome for a
 // job the call never took, is a bug of the lifecycle: Settle() refuses it,
 // so no client ever sees two, and it is counted process-wide

@@ -41,7 +41,7 @@ absl::string_view OneValue(const grpc::CallbackServerContext& context,
   return absl::string_view(first->second.data(), first->second.size());
 }
 
-uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs) {
+uint64_t WindowOf(const TaskGroup::Options& o, uint64_t jobs) {
   uint64_t w = jobs;
   if (o.batch_size > 0) w = std::min<uint64_t>(w, o.batch_size);
   if (o.max_concurrency > 0) w = std::min<uint64_t>(w, o.max_concurrency);
@@ -68,7 +68,7 @@ void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
   if (absl::IsInvalidArgument(s)) ctx.metrics->Rejected("invalid_argument");
 }
 
-void RunAllJobs(BatchRun& run, const RequestValidator& validator,
+void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
                 const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
                 std::shared_ptr<const std::string> traceparent) {
   const RequestValidator* v = &validator;
@@ -148,13 +148,13 @@ void CallGate::PushBack() {
   context_->AddTrailingMetadata(kRetryAfterKey, kRetryAfterMs);
 }
 
-absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
+absl::StatusOr<TaskGroup::Options> CallGate::AcceptBatch(
     const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
     const v1::BatchOptions& proto_options) {
   absl::Status s = ctx_.validator->ValidateJobs(jobs);
-  absl::StatusOr<BatchRun::Options> options =
+  absl::StatusOr<TaskGroup::Options> options =
       s.ok() ? ctx_.validator->ToBatchOptions(proto_options)
-             : absl::StatusOr<BatchRun::Options>(s);
+             : absl::StatusOr<TaskGroup::Options>(s);
   if (!options.ok()) {
     CountInvalid(ctx_, options.status());
     return options.status();
@@ -163,7 +163,7 @@ absl::StatusOr<BatchRun::Options> CallGate::AcceptBatch(
   s = Admit(WindowOf(*options, n), n);
   if (!s.ok()) return s;
   options->deadline = Deadline(n);
-  options->task_observer = ctx_.metrics;
+  options->attempt_observer = ctx_.metrics;
   return options;
 }
 
@@ -357,7 +357,7 @@ BatchSummary CallGate::Summary(const BatchSummary& run) const {
 
 void CallGate::Cancelled() { cancelled_.store(true); }
 
-void CallGate::Register(std::shared_ptr<BatchRun> run) {
+void CallGate::Register(std::shared_ptr<TaskGroup> run) {
   registry_id_ = ctx_.calls->Add(live_, std::move(run));
 }
 

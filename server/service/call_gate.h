@@ -27,14 +27,14 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "jobgroup/v1/jobgroup.pb.h"
-#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
 #include "server/service/live_call.h"
 #include "server/service/service_context.h"
 
 namespace jobgroup {
 
 // The window a call reserves on admission: the jobs it may hold at once.
-uint64_t WindowOf(const BatchRun::Options& o, uint64_t jobs);
+uint64_t WindowOf(const TaskGroup::Options& o, uint64_t jobs);
 
 // The value of metadata `key`, or empty when the client sent none (or more
 // than one).
@@ -55,7 +55,7 @@ void CountInvalid(const ServiceContext& ctx, const absl::Status& s);
 // Hands every job of a request to `run` (each made into its JobSpec only
 // when it starts, with the call's `traceparent`, may be null) and closes
 // its input. `jobs` must outlive the run.
-void RunAllJobs(BatchRun& run, const RequestValidator& validator,
+void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
                 const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
                 std::shared_ptr<const std::string> traceparent);
 
@@ -137,7 +137,7 @@ class CallGate {
   // ReadRequest() has parsed them: validates the jobs and options, and
   // admits the call's window. Returns the run's options (deadline and
   // observer set) or the status to refuse the call with.
-  absl::StatusOr<BatchRun::Options> AcceptBatch(
+  absl::StatusOr<TaskGroup::Options> AcceptBatch(
       const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
       const v1::BatchOptions& proto_options);
 
@@ -200,7 +200,7 @@ class CallGate {
   void Cancelled();
 
   // Puts the call's run in the drain registry until End().
-  void Register(std::shared_ptr<BatchRun> run);
+  void Register(std::shared_ptr<TaskGroup> run);
 
   // CallGate::End()
   //

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
 #include "server/service/live_call.h"
 
 namespace jobgroup {
@@ -25,11 +25,11 @@ class CallRegistry {
   // A call in flight, as List() sees it.
   struct Entry {
     std::shared_ptr<LiveCall> call;
-    std::shared_ptr<BatchRun> run;
+    std::shared_ptr<TaskGroup> run;
   };
 
   // Registers a call and its run; returns the id to Remove() it with.
-  uint64_t Add(std::shared_ptr<LiveCall> call, std::shared_ptr<BatchRun> run) {
+  uint64_t Add(std::shared_ptr<LiveCall> call, std::shared_ptr<TaskGroup> run) {
     absl::MutexLock lock(&mu_);
     uint64_t id = next_id_++;
     entries_.emplace(id, Entry{std::move(call), std::move(run)});

@@ -1,6 +1,6 @@
 // JobService: the gRPC face of jobgroup, thin over the core. Each call is a
 // small callback reactor that validates, admits, hands the jobs to a
-// BatchRun and turns its results into protobuf messages; no reaction
+// TaskGroup and turns its results into protobuf messages; no reaction
 // blocks. gRPC status is made from absl::Status in proto_mapping only.
 // RunBatch, StreamBatch and Process are registered with raw requests
 // (job_calls.h), so they have no typed method here.

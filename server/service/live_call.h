@@ -1,7 +1,7 @@
 // LiveCall: what the server knows of one job-running call (RunBatch,
 // StreamBatch, Process) besides its run: who made it, when, and its
 // deadline. The jobs, their outcomes so far and why the call was cancelled
-// are the run's (BatchRun::progress()).
+// are the run's (TaskGroup::progress()).
 // The admin API (admin_service.h) and the status page read it through the
 // CallRegistry; the call's CallGate fills it.
 //

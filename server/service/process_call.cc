@@ -365,7 +365,7 @@ class ProcessCall final
   bool EnsureRun() {
     if (run_ || refused_) return !refused_;
     const ServiceContext& ctx = gate_.ctx();
-    absl::StatusOr<BatchRun::Options> options =
+    absl::StatusOr<TaskGroup::Options> options =
         ctx.validator->ToBatchOptions(request_->options());
     absl::Status s = options.status();
     if (s.ok()) {
@@ -385,7 +385,7 @@ class ProcessCall final
       return false;
     }
     options->deadline = gate_.Deadline();
-    options->task_observer = ctx.metrics;
+    options->attempt_observer = ctx.metrics;
     StartRun(*options);
     return true;
   }

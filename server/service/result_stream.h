@@ -42,7 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
 #include "jobgroup/v1/jobgroup.pb.h"
-#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
 #include "server/service/arena_messages.h"
 #include "server/service/call_gate.h"
 #include "server/service/proto_mapping.h"
@@ -130,9 +130,9 @@ class StreamingCall : public ReactorBase {
   }
 
   // Starts the run; `options` carry the deadline and observer already.
-  void StartRun(const BatchRun::Options& options) {
+  void StartRun(const TaskGroup::Options& options) {
     policy_ = options.policy;
-    run_ = BatchRun::Create(gate_.ctx().executor, options, &sink_);
+    run_ = TaskGroup::Create(gate_.ctx().executor, options, &sink_);
     gate_.Register(run_);
   }
 
@@ -141,7 +141,7 @@ class StreamingCall : public ReactorBase {
   }
 
   CallGate gate_;
-  std::shared_ptr<BatchRun> run_;
+  std::shared_ptr<TaskGroup> run_;
 
  private:
   struct Pending {

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/batch_run.h"
+#include "server/core/task_group.h"
 #include "server/service/call_gate.h"
 #include "server/service/job_calls.h"
 #include "server/service/proto_mapping.h"
@@ -33,7 +33,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
         !s.ok()) {
       return Fail(s);
     }
-    absl::StatusOr<BatchRun::Options> options =
+    absl::StatusOr<TaskGroup::Options> options =
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return Fail(options.status());
     uint64_t n = request_->jobs_size();
@@ -42,7 +42,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     results->Reserve(static_cast<int>(n));
     for (uint64_t i = 0; i < n; ++i) results->Add();
     policy_ = options->policy;
-    run_ = BatchRun::Create(ctx.executor, *options, &sink_);
+    run_ = TaskGroup::Create(ctx.executor, *options, &sink_);
     gate_.Register(run_);
     RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
   }
@@ -123,7 +123,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   v1::RunBatchResponse* const response_;
   Sink sink_;
   FailurePolicy policy_ = FailurePolicy::kFailFast;
-  std::shared_ptr<BatchRun> run_;
+  std::shared_ptr<TaskGroup> run_;
 };
 }  // namespace
 

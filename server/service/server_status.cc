@@ -44,7 +44,7 @@ void ServerStatus::FillCall(const CallRegistry::Entry& e, absl::Time now,
                             const BackendWaits& waits,
                             admin::v1::CallInfo* out) const {
   const LiveCall& c = *e.call;
-  const BatchRun::Progress p = e.run->progress();
+  const TaskGroup::Progress p = e.run->progress();
   out->set_call_id(c.id().call_id);
   out->set_method(MethodName(c.id().method));
   out->set_peer(c.id().peer);

@@ -30,7 +30,7 @@ class StreamBatchCall final
         !s.ok()) {
       return FailBeforeRun(s);
     }
-    absl::StatusOr<BatchRun::Options> options =
+    absl::StatusOr<TaskGroup::Options> options =
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return FailBeforeRun(options.status());
     StartRun(*options);

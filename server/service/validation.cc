@@ -239,9 +239,9 @@ absl::Status RequestValidator::ValidateJob(const v1::Job& job,
   return absl::OkStatus();
 }
 
-absl::StatusOr<BatchRun::Options> RequestValidator::ToBatchOptions(
+absl::StatusOr<TaskGroup::Options> RequestValidator::ToBatchOptions(
     const v1::BatchOptions& o) const {
-  BatchRun::Options out;
+  TaskGroup::Options out;
   out.batch_size = o.batch_size();
   if (o.max_concurrency() > options_->max_concurrency) {
     return Invalid(

@@ -19,8 +19,8 @@
 #include "google/rpc/error_details.pb.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/backends.h"
-#include "server/core/batch_run.h"
 #include "server/core/job_kind.h"
+#include "server/core/task_group.h"
 #include "server/service/kind_backends.h"
 #include "server/service/server_options.h"
 
@@ -92,7 +92,7 @@ class RequestValidator {
   // RequestValidator::ToBatchOptions()
   //
   // Checks BatchOptions and converts them (deadline not set).
-  absl::StatusOr<BatchRun::Options> ToBatchOptions(
+  absl::StatusOr<TaskGroup::Options> ToBatchOptions(
       const v1::BatchOptions& options) const;
 
   // RequestValidator::ToJobSpec()

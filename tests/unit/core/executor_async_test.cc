@@ -1,8 +1,8 @@
-// Tests of the Executor's leases of plain asynchronous jobs, alone in a
-// TaskGroup and inside BatchRun, over the real executor, workers, timers
-// and backends: exactly one result per job in any order, one permit per
-// running handler, cancellation and deadline of waiting and running jobs,
-// handlers that ignore cancellation, and every permit back afterwards.
+// Tests of the Executor's leases of plain asynchronous jobs, alone (hosted
+// as a TaskGroup hosts one) and inside a TaskGroup, over the real executor,
+// workers, timers and backends: exactly one result per job in any order, one
+// permit per running handler, cancellation and deadline of waiting and running
+// jobs, handlers that ignore cancellation, and every permit back afterwards.
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "server/core/batch_run.h"
 #include "server/core/executor.h"
 #include "server/core/task_group.h"
 #include "tests/unit/core/test_env.h"
@@ -22,7 +21,7 @@ namespace {
 
 using testing::CollectingSink;
 using testing::FromList;
-using testing::GroupOutcomes;
+using testing::LeaseHost;
 using testing::TestEnv;
 
 // TestEnv plus an asynchronous kind that ignores cancellation.
@@ -72,7 +71,7 @@ class AsyncEnv : public TestEnv {
 };
 
 std::shared_ptr<Lease> MakeRun(
-    TestEnv& env, TaskGroup& group,
+    TestEnv& env, LeaseHost& group,
     std::vector<std::shared_ptr<const JobSpec>> jobs) {
   return env.executor().Run(std::move(jobs), absl::InfiniteFuture(),
                             group.scope());
@@ -121,8 +120,8 @@ TEST(AsyncLeaseTest, OnlyPlainJobsQualify) {
 
 TEST(AsyncLeaseTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
   AsyncEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   // Job i sleeps 64 - i ms: they finish in reverse order.
   auto jobs = env.Sleeps(64, "", [](int i) { return 64 - i; });
   absl::Time start = absl::Now();
@@ -150,7 +149,7 @@ TEST(AsyncLeaseTest, JobsRunTogetherAndEachResultComesOnceInAnyOrder) {
 TEST(AsyncLeaseTest, TheBackendCapsTheHandlersOfARun) {
   AsyncEnv env;
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   // db has 3 permits: 60 jobs of 5 ms take 20 waves.
   absl::Time start = absl::Now();
   run->AddJobs(60, FromList(env.Sleeps(60, "db", [](int) { return 5; })));
@@ -165,8 +164,8 @@ TEST(AsyncLeaseTest, TheBackendCapsTheHandlersOfARun) {
 
 TEST(AsyncLeaseTest, CancelEndsRunningAndWaitingJobsAtOnce) {
   AsyncEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   // 3 run (db has 3 permits), 61 wait.
   auto jobs = env.Sleeps(64, "db", [](int) { return 10000; });
   group->SpawnRun(0, 64, MakeRun(env, *group, jobs));
@@ -194,9 +193,9 @@ TEST(AsyncLeaseTest, CancelEndsRunningAndWaitingJobsAtOnce) {
 TEST(AsyncLeaseTest, TheCallDeadlineEndsItsJobs) {
   AsyncEnv env;
   CollectingSink sink;
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
-  auto run = BatchRun::Create(&env.executor(), o, &sink);
+  auto run = TaskGroup::Create(&env.executor(), o, &sink);
   // 3 at a time, 20 ms each: about 9 finish before the deadline, and all
   // of them would take 1.3 s.
   run->AddJobs(200, FromList(env.Sleeps(200, "db", [](int) { return 20; })));
@@ -226,7 +225,7 @@ TEST(AsyncLeaseTest, AFailureCancelsTheRestUnderFailFast) {
   auto jobs = env.Sleeps(64, "", [](int) { return 10000; });
   auto bad = env.Job("sleep", {{"ms", "5"}, {"fail", "1"}});
   jobs[10] = bad;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(jobs));
   run->CloseInput();
   // The others would sleep 10 s.
@@ -240,8 +239,8 @@ TEST(AsyncLeaseTest, AFailureCancelsTheRestUnderFailFast) {
 
 TEST(AsyncLeaseTest, AHandlerThatIgnoresCancellationHoldsOnlyItsPermit) {
   AsyncEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(env.Job("hold"));
   group->SpawnRun(0, 5, MakeRun(env, *group, jobs));
@@ -270,9 +269,9 @@ TEST(AsyncLeaseTest, AHandlerThatThrowsCostsOnlyItsJob) {
     if (i == 2) j->payload = "throw";
     jobs.push_back(std::move(j));
   }
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.executor(), o, &sink);
+  auto run = TaskGroup::Create(&env.executor(), o, &sink);
   run->AddJobs(6, FromList(jobs));
   run->CloseInput();
   // 3 permits: the throwing job frees its own, so 3 are held, then more.
@@ -293,7 +292,7 @@ TEST(AsyncLeaseTest, AfterShutdownJobsEndCancelledNotLost) {
   AsyncEnv env;
   env.pool().Shutdown();
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(300, FromList(env.Sleeps(300, "", [](int) { return 1; })));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());

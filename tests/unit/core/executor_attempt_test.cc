@@ -1,6 +1,6 @@
 // Tests of the Executor's leases of one attempt (Executor::Start(), what
-// JobTask uses for jobs with a timeout, fallbacks or retries), over the real
-// workers, timers and backends: exactly one AttemptResult, cancelled while
+// a TaskGroup uses for jobs with a timeout, fallbacks or retries), over the
+// real workers, timers and backends: exactly one AttemptResult, cancelled while
 // waiting for a permit, while queued for a worker and while running with a
 // handler that ignores cancellation, the job's timeout, exceptions, a
 // cancelled scope, shutdown, and every permit back afterwards.

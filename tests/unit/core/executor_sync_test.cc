@@ -1,5 +1,6 @@
 // Tests of the Executor's leases of plain synchronous jobs (time slices),
-// the fast path for short jobs, alone in a TaskGroup and inside BatchRun, over
+// the fast path for short jobs, alone (hosted as a TaskGroup hosts
+// one) and inside a TaskGroup, over
 // the real executor, workers, timers and backends: exactly one result per job,
 // one permit per run, time slices that let others in, cancellation, deadline
 // and fail-fast inside a run, and every permit back afterwards.
@@ -13,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "server/core/batch_run.h"
 #include "server/core/executor.h"
 #include "server/core/task_group.h"
 #include "tests/unit/core/test_env.h"
@@ -23,7 +23,7 @@ namespace {
 
 using testing::CollectingSink;
 using testing::FromList;
-using testing::GroupOutcomes;
+using testing::LeaseHost;
 using testing::Repeat;
 using testing::TestEnv;
 
@@ -141,8 +141,8 @@ TEST(SyncLeaseTest, OnlyPlainJobsOfOneKindAndBackendShareALease) {
 
 TEST(SyncLeaseTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
   RunEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   auto jobs = env.Spins(64, "db", 10);
   group->SpawnRun(
       1000, 64,
@@ -171,7 +171,7 @@ TEST(SyncLeaseTest, ReportsEveryJobOnceInOrderUnderOnePermit) {
 TEST(SyncLeaseTest, RunsOfACallShareTheBackendCapacity) {
   RunEnv env(/*workers=*/4);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   // Each job waits, before its work, until 3 handlers have been inside db
   // at once (up to 10 s): 3 runs can only be seen inside together if the
   // call's runs share db's capacity, however the workers are scheduled.
@@ -241,7 +241,7 @@ TEST(SyncLeaseTest, RunsRecordTheirKindsTypicalRunTime) {
   const JobKind* spin = env.Job("spin")->resolved_kind;
   ASSERT_EQ(spin->typical_run_ns.load(), 0);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(env.Spins(64, "", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -258,7 +258,7 @@ TEST(SyncLeaseTest, AQuickKindRunsASmallCallAsOneRun) {
   ASSERT_TRUE(Lease::Cheap(*spin));
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(10, FromList(env.Spins(10, "db", 1)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -272,8 +272,8 @@ TEST(SyncLeaseTest, AQuickKindRunsASmallCallAsOneRun) {
 
 TEST(SyncLeaseTest, ALongRunYieldsItsPermitWithinASlice) {
   RunEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   // 64 jobs of 200 µs on a backend with one permit: 12.8 ms of work. The
   // first one holds on until the other job below waits for the permit, so
   // that the other job is sure to be queued before the first slice ends.
@@ -311,8 +311,8 @@ TEST(SyncLeaseTest, ALongRunYieldsItsPermitWithinASlice) {
 
 TEST(SyncLeaseTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
   RunEnv env;
-  GroupOutcomes out;
-  auto group = out.Group();
+  auto group = std::make_shared<LeaseHost>();
+  LeaseHost& out = *group;
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   for (int i = 0; i < 10; ++i) jobs.push_back(env.Job("wait", {}, "db"));
   group->SpawnRun(
@@ -341,9 +341,9 @@ TEST(SyncLeaseTest, CancelSettlesTheRestAtOnceAndStopsTheHandler) {
 TEST(SyncLeaseTest, TheCallDeadlineEndsARunMidway) {
   RunEnv env;
   CollectingSink sink;
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(60);
-  auto run = BatchRun::Create(&env.executor(), o, &sink);
+  auto run = TaskGroup::Create(&env.executor(), o, &sink);
   // 2000 jobs of 1 ms: a second of work on each of the 2 workers.
   run->AddJobs(2000, FromList(env.Spins(2000, "", 1000)));
   run->CloseInput();
@@ -375,7 +375,7 @@ TEST(SyncLeaseTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   bad->id = "100";
   bad->payload = "fail";
   jobs[100] = bad;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(512, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -400,9 +400,9 @@ TEST(SyncLeaseTest, AHandlerThatThrowsCostsOnlyItsJob) {
   auto bad = env.Job("spin", {{"us", "1"}});
   bad->payload = "throw";
   jobs[30] = bad;
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.policy = FailurePolicy::kCollectAll;
-  auto run = BatchRun::Create(&env.executor(), o, &sink);
+  auto run = TaskGroup::Create(&env.executor(), o, &sink);
   run->AddJobs(100, FromList(jobs));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());
@@ -417,7 +417,7 @@ TEST(SyncLeaseTest, AfterShutdownJobsEndCancelledNotLost) {
   RunEnv env;
   env.pool().Shutdown();
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(300, FromList(env.Spins(300)));
   run->CloseInput();
   ASSERT_TRUE(sink.Wait());

@@ -1,5 +1,5 @@
 // A randomized test of a job's lifecycle through the core (no gRPC): many
-// calls (BatchRun) with random sizes and kinds (quick synchronous, waiting
+// calls (TaskGroup) with random sizes and kinds (quick synchronous, waiting
 // asynchronous, failing, throwing, flaky under retries, fallbacks in
 // SEQUENTIAL and RACE, per-job timeouts, rejected jobs, handlers that
 // ignore cancellation), deadlines already past, expiring during spawn and
@@ -30,9 +30,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "server/core/batch_run.h"
 #include "server/core/mutex.h"
 #include "server/core/notification.h"
+#include "server/core/task_group.h"
 #include "tests/unit/core/test_env.h"
 
 namespace jobgroup {
@@ -87,7 +87,7 @@ class CheckingSink : public ResultSink {
   }
 
   // Acks what is unconsumed (some of it).
-  void AckSome(BatchRun& run, std::mt19937_64& rng) {
+  void AckSome(TaskGroup& run, std::mt19937_64& rng) {
     uint64_t n = unacked_.load();
     if (n == 0) return;
     n = 1 + rng() % n;
@@ -146,7 +146,7 @@ class RandomCall {
   }
 
   void Start() {
-    run_ = BatchRun::Create(&env_.executor(), options_, sink_.get());
+    run_ = TaskGroup::Create(&env_.executor(), options_, sink_.get());
     driver_ = std::thread([this] { Drive(); });
     if (cancel_after_ >= absl::ZeroDuration()) {
       canceller_ = std::thread([this] {
@@ -457,7 +457,7 @@ class RandomCall {
   const int id_;
   uint64_t seed_ = 0;
   uint64_t driver_seed_ = 0;
-  BatchRun::Options options_;
+  TaskGroup::Options options_;
   std::string deadline_note_;
   std::vector<std::shared_ptr<JobSpec>> jobs_;
   std::vector<JobPlan> plans_;
@@ -467,7 +467,7 @@ class RandomCall {
   bool cancel_inline_ = false;
   bool cancel_inline_done_ = false;
   CancelCause cause_ = CancelCause::kClient;
-  std::shared_ptr<BatchRun> run_;
+  std::shared_ptr<TaskGroup> run_;
   std::thread driver_;
   std::thread canceller_;
   std::thread acker_;

@@ -16,7 +16,6 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
-#include "server/core/batch_run.h"
 #include "server/core/executor.h"
 #include "server/core/job_kind.h"
 #include "server/core/mutex.h"
@@ -248,28 +247,96 @@ inline JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
   return [all](uint64_t i) { return (*all)[i]; };
 }
 
-// The outcomes of one TaskGroup, by index, with duplicates counted.
-struct GroupOutcomes {
+// Hosts one lease as its TaskGroup does, for the tests of the lease alone:
+// starts it at an index, records its results there (duplicates counted),
+// and on Cancel() settles the jobs it has not reported (with what
+// Lease::FillProgress() knows) before telling it to stop.
+class LeaseHost : public std::enable_shared_from_this<LeaseHost> {
+ public:
+  // The outcomes, by index.
   Mutex mu;
   std::map<uint64_t, JobResult> by_index;
   int duplicates = 0;
+  // Closed, and every job of the lease has its result.
   Notification done;
 
-  std::shared_ptr<TaskGroup> Group(TaskGroup::Options o = {}) {
-    return TaskGroup::Create(
-        o,
-        [this](absl::Span<JobResult> rs) {
-          MutexLock lock(&mu);
-          for (JobResult& r : rs) {
-            if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
-          }
-        },
-        nullptr, [this](const absl::Status&) { done.Notify(); });
+  std::shared_ptr<const CancellationSignal> scope() const { return scope_; }
+
+  // Starts `lease` as the jobs [first, first + count).
+  void SpawnRun(uint64_t first, uint32_t count, std::shared_ptr<Lease> lease) {
+    {
+      MutexLock lock(&mu);
+      first_ = first;
+      count_ = count;
+      lease_ = lease;
+    }
+    lease->Start([self = shared_from_this()](std::vector<JobResult> rs) {
+      self->OnReport(rs);
+    });
+  }
+  void Close() {
+    MutexLock lock(&mu);
+    closed_ = true;
+    MaybeDoneLocked();
+  }
+  void Cancel(CancelCause cause, absl::Status why = absl::OkStatus()) {
+    Cancel(Cancellation::Of(cause, std::move(why)));
+  }
+  void Cancel(absl::Status why) {
+    Cancel(Cancellation::FromStatus(std::move(why)));
   }
   std::map<uint64_t, JobResult> Get() {
     MutexLock lock(&mu);
     return by_index;
   }
+
+ private:
+  void Cancel(const Cancellation& why) {
+    std::shared_ptr<Lease> lease;
+    {
+      MutexLock lock(&mu);
+      if (cancelled_) return;
+      cancelled_ = true;
+      scope_->Cancel(why.status);
+      lease = lease_;
+      for (uint32_t i = 0; lease != nullptr && i < count_; ++i) {
+        if (by_index.count(first_ + i) != 0) continue;
+        JobResult r;
+        r.index = i;
+        lease->FillProgress(&r);
+        r.index = first_ + i;
+        r.outcome = why.outcome();
+        r.error = why.status;
+        r.kind = lease->kind();
+        by_index.emplace(r.index, std::move(r));
+      }
+      MaybeDoneLocked();
+    }
+    if (lease != nullptr) lease->Cancel(why.status);
+  }
+  void OnReport(std::vector<JobResult>& rs) {
+    MutexLock lock(&mu);
+    if (cancelled_) return;  // Settled by Cancel().
+    for (JobResult& r : rs) {
+      r.index += first_;
+      r.kind = lease_->kind();
+      if (!by_index.emplace(r.index, std::move(r)).second) ++duplicates;
+    }
+    MaybeDoneLocked();
+  }
+  void MaybeDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (closed_ && by_index.size() == count_ && !done.HasBeenNotified()) {
+      done.Notify();
+    }
+  }
+
+  const std::shared_ptr<CancellationSignal> scope_ =
+      std::make_shared<CancellationSignal>();
+  uint64_t first_ ABSL_GUARDED_BY(mu) = 0;
+  uint32_t count_ ABSL_GUARDED_BY(mu) = 0;
+  std::shared_ptr<Lease> lease_ ABSL_GUARDED_BY(mu);
+  bool closed_ ABSL_GUARDED_BY(mu) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu) = false;
 };
 
 // Runs `rounds` calls, each of the jobs `make_jobs` draws, with a random
@@ -283,13 +350,13 @@ inline void RandomCancelRounds(
         make_jobs) {
   for (int round = 0; round < rounds; ++round) {
     CollectingSink sink;
-    BatchRun::Options o;
+    TaskGroup::Options o;
     o.max_concurrency = 1 + rng() % 300;
     o.policy =
         rng() % 2 ? FailurePolicy::kFailFast : FailurePolicy::kCollectAll;
     std::vector<std::shared_ptr<const JobSpec>> jobs = make_jobs();
     const uint64_t n = jobs.size();
-    auto run = BatchRun::Create(&env.executor(), o, &sink);
+    auto run = TaskGroup::Create(&env.executor(), o, &sink);
     run->AddJobs(n, FromList(std::move(jobs)));
     absl::Duration delay =
         absl::Microseconds(rng() % absl::ToInt64Microseconds(max_delay));

@@ -1,4 +1,4 @@
-// Tests of the http job kind through the real core (BatchRun, TaskGroup,
+// Tests of the http job kind through the real core (TaskGroup,
 // Executor, backends, workers, timers) against a real HTTP server on
 // loopback: output, truncation, per-host and global caps, cancellation and
 // deadlines closing connections, retries with Retry-After, fallbacks,
@@ -46,10 +46,10 @@ int ClosedPort() {
 // Runs `jobs` in one call (COLLECT_ALL) and waits for every result.
 std::map<uint64_t, JobResult> RunJobs(
     HttpTestEnv& env, std::vector<std::shared_ptr<JobSpec>> jobs,
-    BatchRun::Options o = {}) {
+    TaskGroup::Options o = {}) {
   o.policy = FailurePolicy::kCollectAll;
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), o, &sink);
+  auto run = TaskGroup::Create(&env.executor(), o, &sink);
   size_t n = jobs.size();
   run->AddJobs(n, [jobs = std::move(jobs)](uint64_t i) { return jobs[i]; });
   run->CloseInput();
@@ -115,7 +115,7 @@ TEST(HttpKindTest, RequestsCarryTheCallsTraceparentAndTheTimeLeft) {
   own->traceparent = std::make_shared<const std::string>(tp);
   std::shared_ptr<JobSpec> plain =
       env.Job({{"url", server.Url("/big?bytes=1")}});
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.deadline = absl::Now() + absl::Seconds(60);
   auto results = RunJobs(env, {traced, own, plain}, o);
   for (const auto& [i, r] : results) {
@@ -218,7 +218,7 @@ TEST(HttpKindTest, ServerErrorsRateLimitsAndConnectionErrorsFail) {
 TEST(HttpKindTest, FailedRequestsAreRetriedByTheCallsRetryPolicy) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.retry = Retries(3);
   JobResult r =
       env.RunOne(env.Job({{"url", server.Url("/flaky?key=f1&fails=2")}}), o);
@@ -233,7 +233,7 @@ TEST(HttpKindTest, FailedRequestsAreRetriedByTheCallsRetryPolicy) {
 TEST(HttpKindTest, RetryAfterIsWaitedOutBeforeTheRetry) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.retry = Retries(2);
   for (int code : {429, 503}) {
     std::string key = absl::StrCat("ra", code);
@@ -282,7 +282,7 @@ TEST(HttpKindTest, CancelDuringRetryAfterWaitEndsAtOnce) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(1, testing::Repeat(env.Job(
                       {{"url", server.Url("/retry_after?key=c&secs=20")}})));
   run->CloseInput();
@@ -387,7 +387,7 @@ TEST(HttpKindTest, AJobWaitingForBodyBytesIsCancelledAtOnce) {
   MemoryBudget server_memory(uint64_t{1} << 30);
   HttpTestEnv env(o, /*workers=*/2, &server_memory);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   // The first holds the whole cap for 20 s; the second waits for it.
   run->AddJobs(2, testing::Repeat(env.Job(
                       {{"url", server.Url("/slow?ms=20000")},
@@ -445,7 +445,7 @@ TEST(HttpKindTest, CancellationAbortsTheTransferAndClosesTheConnection) {
   TestHttpServer server;
   HttpTestEnv env(LoopbackOptions());
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(
       1, testing::Repeat(env.Job({{"url", server.Url("/slow?ms=20000")}})));
   run->CloseInput();
@@ -470,7 +470,7 @@ TEST(HttpKindTest, CancellingJobsWaitingForTheHostWithdrawsThem) {
   o.max_per_host = 1;
   HttpTestEnv env(o);
   CollectingSink sink;
-  auto run = BatchRun::Create(&env.executor(), {}, &sink);
+  auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(
       5, testing::Repeat(env.Job({{"url", server.Url("/slow?ms=20000")}})));
   run->CloseInput();
@@ -508,7 +508,7 @@ TEST(HttpKindTest, TheJobsDeadlineAbortsTheTransfer) {
   EXPECT_TRUE(server.WaitFor([&] { return server.closed_while_waiting() == 1; },
                              absl::Seconds(5)));
   // The call's deadline works the same way.
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.deadline = absl::Now() + absl::Milliseconds(300);
   r = env.RunOne(env.Job({{"url", server.Url("/slow?ms=20000")}}), o);
   EXPECT_EQ(r.outcome, JobOutcome::kDeadlineExceeded) << r.error;
@@ -540,7 +540,7 @@ TEST(HttpKindTest, RacedFallbacksCancelTheSlowMirror) {
   auto job = env.Job({{"url", server.Url("/status?code=500")}});
   job->fallbacks = {*env.Job({{"url", server.Url("/slow?ms=20000")}}),
                     *env.Job({{"url", server.Url("/ok")}})};
-  BatchRun::Options o;
+  TaskGroup::Options o;
   o.fallback_mode = FallbackMode::kRace;
   absl::Time start = absl::Now();
   JobResult r = env.RunOne(job, o);

@@ -1,6 +1,6 @@
 // HttpTestEnv: the real core runtime (timers, workers, backends, kinds,
 // executor) with the http kind registered, for driving http jobs through
-// BatchRun as the service does, and the helpers to build and run them.
+// TaskGroup as the service does, and the helpers to build and run them.
 #ifndef JOBGROUP_TESTS_UNIT_KINDS_HTTP_TEST_ENV_H_
 #define JOBGROUP_TESTS_UNIT_KINDS_HTTP_TEST_ENV_H_
 
@@ -11,9 +11,9 @@
 
 #include "gtest/gtest.h"
 #include "server/core/backends.h"
-#include "server/core/batch_run.h"
 #include "server/core/executor.h"
 #include "server/core/job_kind.h"
+#include "server/core/task_group.h"
 #include "server/core/timer_service.h"
 #include "server/core/worker_pool.h"
 #include "server/kinds/http_kind.h"
@@ -68,16 +68,16 @@ class HttpTestEnv {
 
   // Runs `n` copies of `job` in one call and waits for every result.
   std::map<uint64_t, JobResult> Run(std::shared_ptr<JobSpec> job,
-                                    uint64_t n = 1, BatchRun::Options o = {}) {
+                                    uint64_t n = 1, TaskGroup::Options o = {}) {
     o.policy = FailurePolicy::kCollectAll;
     CollectingSink sink;
-    auto run = BatchRun::Create(&executor_, o, &sink);
+    auto run = TaskGroup::Create(&executor_, o, &sink);
     run->AddJobs(n, Repeat(std::move(job)));
     run->CloseInput();
     EXPECT_TRUE(sink.Wait(absl::Seconds(30)));
     return sink.results();
   }
-  JobResult RunOne(std::shared_ptr<JobSpec> job, BatchRun::Options o = {}) {
+  JobResult RunOne(std::shared_ptr<JobSpec> job, TaskGroup::Options o = {}) {
     auto results = Run(std::move(job), 1, o);
     EXPECT_EQ(results.size(), 1u);
     return results.empty() ? JobResult() : results.begin()->second;
