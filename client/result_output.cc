@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/util/json_util.h"
 #include "client/human_duration.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace jobgroup::client {
 namespace {

@@ -116,7 +116,7 @@ void Lease::Begin() {
       AcquireLocked(i, &submit, &granted_at_once);
     }
   }
-  if (DispatchObserver* observer = executor_->observer_) {
+  if (ExecutorObserver* observer = executor_->observer_) {
     for (int k = 0; k < granted_at_once; ++k) {
       observer->OnPermitWait(*backend_, absl::ZeroDuration());
     }
@@ -379,7 +379,7 @@ void Lease::RunSlice() {
   }
   // One count for the whole slice: it runs one handler at a time.
   executor_->running_.fetch_add(1, std::memory_order_relaxed);
-  DispatchObserver* observer = executor_->observer_;
+  ExecutorObserver* observer = executor_->observer_;
   const absl::Time slice_start = absl::Now();
   const size_t slice_first = next_;
   absl::Time now = slice_start;

@@ -7,7 +7,7 @@
 // every way a job runs: a handler's exception (it costs that job only), the
 // server shutting down (the workers refuse: the jobs end CANCELLED), a
 // permit granted after a cancel (given back), the running and abandoned
-// handler counts, the DispatchObserver's calls, and the check of the call's
+// handler counts, the ExecutorObserver's calls, and the check of the call's
 // scope and deadline before a handler starts.
 //
 // How a lease runs depends on its jobs:
@@ -88,9 +88,9 @@ struct AttemptResult {
 
 // Receives timings, e.g. for metrics. Called from any thread; must be
 // thread-safe and must not block.
-class DispatchObserver {
+class ExecutorObserver {
  public:
-  virtual ~DispatchObserver() = default;
+  virtual ~ExecutorObserver() = default;
   virtual void OnPermitWait(const Semaphore& backend, absl::Duration waited) {}
   virtual void OnHandlerStart(const JobSpec& job, absl::Duration queued) {}
   virtual void OnHandlerEnd(const JobSpec& job, absl::Duration ran) {}
@@ -285,7 +285,7 @@ class Executor {
 
   // Every pointer must outlive the executor; `observer` may be null.
   Executor(WorkerPool* workers, TimerService* timers,
-           DispatchObserver* observer = nullptr)
+           ExecutorObserver* observer = nullptr)
       : workers_(workers), timers_(timers), observer_(observer) {}
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -323,7 +323,7 @@ class Executor {
   friend class Lease;
   WorkerPool* const workers_;
   TimerService* const timers_;
-  DispatchObserver* const observer_;
+  ExecutorObserver* const observer_;
   std::atomic<int64_t> running_{0};
   std::atomic<int64_t> abandoned_{0};
 };

@@ -35,7 +35,7 @@
 
 namespace jobgroup {
 
-// What a handler sees of its running job. Created by the dispatcher for each
+// What a handler sees of its running job. Created by the executor for each
 // attempt; thread-safe.
 class JobContext {
  public:
@@ -92,7 +92,7 @@ class JobContext {
   }
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
-  // For the dispatcher: asks the handler to stop.
+  // For the executor: asks the handler to stop.
   void RequestCancel(absl::Status why) { cancellation_.Cancel(std::move(why)); }
 
  private:
@@ -124,7 +124,7 @@ class JobKind {
   AsyncHandler async;
   ParamValidator validate;
   // A running average of how long one handler call of this kind takes, in
-  // nanoseconds (0 until known), kept by the dispatcher to decide how many
+  // nanoseconds (0 until known), kept by the executor to decide how many
   // jobs to run one after another on one worker. Relaxed atomic: a hint.
   mutable std::atomic<int64_t> typical_run_ns{0};
 };

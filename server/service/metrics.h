@@ -40,8 +40,8 @@
 #include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
-#include "server/core/task_group.h"
 #include "server/core/memory_budget.h"
+#include "server/core/task_group.h"
 #include "server/core/worker_pool.h"
 #include "server/service/sharded_counter.h"
 #include "server/service/sharded_histogram.h"
@@ -68,7 +68,7 @@ struct LiveSources {
   const AdaptiveLimit* adaptive = nullptr;  // Null unless --adaptive_limit.
 };
 
-class ServerMetrics : public DispatchObserver, public AttemptObserver {
+class ServerMetrics : public ExecutorObserver, public AttemptObserver {
  public:
   ServerMetrics(const KindRegistry& kinds, LiveSources live,
                 const std::string& version);
@@ -115,7 +115,7 @@ class ServerMetrics : public DispatchObserver, public AttemptObserver {
   // A Process stream stopped reading until the memory budget had room.
   void StreamPausedForMemory();
 
-  // DispatchObserver and AttemptObserver.
+  // ExecutorObserver and AttemptObserver.
   void OnPermitWait(const Semaphore& backend, absl::Duration waited) override;
   void OnRetry(const JobSpec& job) override;
   void OnFallbackServed(const JobSpec& primary, uint32_t served_by) override;

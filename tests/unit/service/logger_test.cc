@@ -82,8 +82,10 @@ TEST(LoggerTest, TextLinesQuoteOnlyWhatNeedsIt) {
   ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E3SZ", ts, &t, &err)) << ts;
   EXPECT_GE(t, absl::FromUnixMillis(absl::ToUnixMillis(before)));
   EXPECT_LE(t, absl::Now());
-  EXPECT_EQ(out.substr(24), R"( INFO call_finished code=OK jobs=10 error="a b" empty="" eq="x=y")"
-                            "\n");
+  EXPECT_EQ(
+      out.substr(24),
+      R"( INFO call_finished code=OK jobs=10 error="a b" empty="" eq="x=y")"
+      "\n");
 }
 
 TEST(LoggerTest, JsonLinesWriteNumbersBare) {
@@ -94,9 +96,10 @@ TEST(LoggerTest, JsonLinesWriteNumbersBare) {
   const size_t ts_end = out.find("\",\"level\"");
   ASSERT_NE(ts_end, std::string::npos) << out;
   EXPECT_EQ(out.substr(0, 7), "{\"ts\":\"");
-  EXPECT_EQ(out.substr(ts_end),
-            R"(","level":"WARN","event":"e","msg":"m \"q\"","n":12,"s":"x\ty","b":true})"
-            "\n");
+  EXPECT_EQ(
+      out.substr(ts_end),
+      R"(","level":"WARN","event":"e","msg":"m \"q\"","n":12,"s":"x\ty","b":true})"
+      "\n");
 }
 
 }  // namespace
