@@ -516,7 +516,7 @@ class ProcessCall final
     absl::MutexLock lock(&input_mu_);
     auto it = live_.find(r.index);
     if (it == live_.end()) return {};
-    // The spec goes with the result, and keeps its kind and id alive.
+    // The spec keeps its kind and id alive while the sink takes the result.
     std::shared_ptr<JobSpec> spec = std::move(it->second.spec);
     *freed = it->second.held_bytes;
     // A rejected duplicate is not the owner of its id.

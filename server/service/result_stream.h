@@ -56,9 +56,10 @@ inline constexpr int kResultsPerMessage = 1024;
 // spread over many results.
 inline constexpr uint64_t kMessageBytes = 1 << 20;
 
-// The kind and id of a job whose result is on its way out. `holder` keeps
-// the two views alive until the result is written (null when the call
-// keeps them alive itself).
+// The kind and id of a job whose result has come. `holder` keeps the two
+// views alive while the sink takes the result (null when the call keeps
+// them alive itself); the result then keeps a copy of the id only, so that
+// a job's spec is not held past its result (its bytes are given back then).
 struct JobName {
   absl::string_view kind;
   absl::string_view id;
@@ -146,8 +147,8 @@ class StreamingCall : public ReactorBase {
  private:
   struct Pending {
     JobResult result;
-    JobName name;
-    uint64_t bytes;  // ResultBytesAtMost(result, name.id).
+    std::string id;
+    uint64_t bytes;  // ResultBytesAtMost(result, id).
   };
 
   class Sink : public ResultSink {
@@ -170,7 +171,7 @@ class StreamingCall : public ReactorBase {
       {
         absl::MutexLock lock(&call_->mu_);
         call_->pending_.push_back(
-            Pending{std::move(r), std::move(name), bytes});
+            Pending{std::move(r), std::string(name.id), bytes});
         start = !call_->writing_ && !call_->broken_ && call_->PrepareLocked();
       }
       if (start) call_->WriteMessage();
@@ -243,8 +244,7 @@ class StreamingCall : public ReactorBase {
     message_ = google::protobuf::Arena::CreateMessage<Response>(&arena_);
     auto* results = message_->mutable_results();
     results->Reserve(static_cast<int>(to_write_.size()));
-    for (Pending& p : to_write_)
-      FillResult(p.result, p.name.id, results->Add());
+    for (Pending& p : to_write_) FillResult(p.result, p.id, results->Add());
     to_write_.clear();
     if (write_summary_) {
       gate_.FillSummary(summary_to_write_, jobs_read_to_write_,
