@@ -19,6 +19,7 @@
 # server's threads only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/bench_lib.sh
 quick=0
 if [[ ${1:-} == --quick ]]; then quick=1; shift; fi
 build=${BUILD_DIR:-build}
@@ -30,7 +31,6 @@ for bin in "$client" "$null" "$server"; do
 done
 if ((quick)); then duration=${DURATION:-1s}; runs=${RUNS:-1}; else
   duration=${DURATION:-10s}; runs=${RUNS:-3}; fi
-ticks=$(getconf CLK_TCK)
 
 pid=
 log=$(mktemp)
@@ -39,9 +39,6 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
-
-# cpu_ticks PID: the process's utime + stime, in clock ticks.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 # measure SERVER_KIND SERVER_FLAGS -- BENCH_ARGS... : one fresh server and
 # one bench run; prints "CPU_US_PER_JOB JOBS_PER_S".
@@ -63,20 +60,16 @@ measure() {
     sleep 0.05
   done
   [[ -n $port ]] || { echo "cpu_per_job: $which did not start: $(cat "$log")" >&2; exit 2; }
-  local before after out jobs
-  before=$(cpu_ticks "$pid")
+  local before after out
+  before=$(cpu_seconds "$pid")
   out=$("$client" bench --target "127.0.0.1:$port" --duration "$duration" \
     --warmup 0 --json "$@" 2>/dev/null) || true
-  after=$(cpu_ticks "$pid")
+  after=$(cpu_seconds "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  jobs=$(grep -oP '"outcomes":\{\K[^}]*' <<<"$out" | grep -oP ':\K[0-9]+' |
-    awk '{ n += $1 } END { print n + 0 }')
-  local rate
-  rate=$(grep -oP '"jobs_per_s":\K[0-9.]+' <<<"$out" | head -1 || echo 0)
-  awk -v t=$((after - before)) -v hz="$ticks" -v n="$jobs" -v r="$rate" \
-    'BEGIN { if (n > 0) printf "%.2f %.0f\n", t / hz * 1e6 / n, r; else print "- -" }'
+  awk -v t="$after" -v t0="$before" -v n="$(outcomes_total "$out")" \
+    -v r="$(field jobs_per_s "$out")" \
+    'BEGIN { if (n > 0) printf "%.2f %.0f\n", (t - t0) * 1e6 / n, r + 0; else print "- -" }'
 }
-median() { tr ' ' '\n' | grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 
 loads=(
   "RunBatch echo, 10,000-job calls, 2 in flight|echo||--jobs-per-call 10000 --concurrency 2"
@@ -103,12 +96,12 @@ for entry in "${loads[@]}"; do
       null_cpu+=("$c")
     fi
   done
-  jc=$(echo "${jg_cpu[*]}" | median)
-  jr=$(echo "${jg_rate[*]}" | median)
+  jc=$(median "${jg_cpu[@]}")
+  jr=$(median "${jg_rate[@]}")
   nc=-
   ratio=-
   if ((${#null_cpu[@]})); then
-    nc=$(echo "${null_cpu[*]}" | median)
+    nc=$(median "${null_cpu[@]}")
     ratio=$(awk -v a="$jc" -v b="$nc" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
   fi
   echo "| $label | $jc (${jg_cpu[*]}) | $jr | $nc | $ratio |"

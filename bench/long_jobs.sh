@@ -12,6 +12,7 @@
 #   DURATION   measured time of each load (default 5s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/bench_lib.sh
 build=${BUILD_DIR:-build}
 client=$build/client/jobgroup
 server=${JOBGROUPD:-$build/jobgroupd}
@@ -38,7 +39,6 @@ for _ in $(seq 200); do
 done
 [[ -n $port ]] || { echo "long_jobs: jobgroupd did not start: $(cat "$log")" >&2; exit 2; }
 target=127.0.0.1:$port
-field() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
 measure() {  # LABEL ARGS...
   local label=$1 out
   shift

@@ -30,6 +30,7 @@
 # Client, servers and everything else share this machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/bench_lib.sh
 quick=0
 if [[ ${1:-} == --quick ]]; then quick=1; shift; fi
 build=${BUILD_DIR:-build}
@@ -86,7 +87,6 @@ bench() {
   [[ -n $out ]] || { echo "null_bench: jobgroup bench $* failed" >&2; exit 2; }
   echo "$out"
 }
-field() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
 errors() { grep -oP '"errors":\{\K[^}]*' <<<"$1"; }
 error_count() { { errors "$1" || true; } | { grep -oP ':\K[0-9]+' || true; } |
   awk '{ n += $1 } END { print n + 0 }'; }
@@ -158,16 +158,6 @@ overload=$(awk -v r="$peak_j" 'BEGIN { printf "%d", r / 10 * 2 }')
 ((overload > 0)) || overload=2
 n5=$(bench "$null_port" --jobs-per-call 10 --rate "$overload")
 j5=$(bench "$jobgroupd_port" --jobs-per-call 10 --rate "$overload")
-# Goodput: the job results per second of the measured window (calls that
-# ended in it), times the share of outcomes that SUCCEEDED.
-goodput() {
-  local all
-  all=$(grep -oP '"outcomes":\{\K[^}]*' <<<"$1" | grep -oP ':\K[0-9]+' |
-    awk '{ n += $1 } END { print n + 0 }')
-  awk -v ok="$(grep -oP '"SUCCEEDED":\K[0-9]+' <<<"$1")" -v all="$all" \
-      -v r="$(field jobs_per_s "$1")" \
-      'BEGIN { printf "%.1f", (all > 0 ? r * ok / all : 0) }'
-}
 g5n=$(goodput "$n5"); g5j=$(goodput "$j5")
 rows+=("$(printf '| 10-job calls at %s calls/s (2x jobgroupd peak, open loop): goodput jobs/s | %s | %s | %s |' \
   "$overload" "$g5n" "$g5j" "$(ratio "$g5j" "$g5n")")")

@@ -22,6 +22,7 @@
 #   MULTS       the overloads, as multiples of the peak (default "2 10")
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/bench_lib.sh
 runs=${1:-3}
 build=${BUILD_DIR:-build}
 server=$build/jobgroupd
@@ -65,19 +66,7 @@ counts() {
          /^jobgroup_rejected_total\{/ { r += $2 }
          END { printf "%.0f %.0f", n, r }'
 }
-cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 stop() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { grep -oP "\"$1\":\K[0-9.]+" <<<"$2" | head -1; }
-# Succeeded results per second of the window.
-goodput() {
-  local all
-  all=$(grep -oP '"outcomes":\{\K[^}]*' <<<"$1" | grep -oP ':\K[0-9]+' |
-    awk '{ n += $1 } END { print n + 0 }')
-  awk -v ok="$(grep -oP '"SUCCEEDED":\K[0-9]+' <<<"$1")" -v all="$all" \
-      -v r="$(field jobs_per_s "$1")" \
-      'BEGIN { printf "%.0f", (all > 0 ? r * ok / all : 0) }'
-}
 errors_of() { grep -oP '"errors":\{\K[^}]*' <<<"$1" || true; }
 
 # one FLAGS... -- BENCH_ARGS... : one run on a fresh server; sets OUT (the
@@ -89,7 +78,7 @@ one() {
   local before try
   for try in 1 2; do
     start "${flags[@]}"
-    before=$(cpu_of "$pid")
+    before=$(cpu_seconds "$pid")
     # shellcheck disable=SC2086
     /usr/bin/time -f '%U %S' -o "$tfile" "$client" bench \
       --target "127.0.0.1:$PORT" ${JOB:---kind echo --payload x} \
@@ -104,7 +93,7 @@ one() {
     OUT=$(cat "$cout")
     SERVER_GOODPUT=$(awk -v a="${s0% *}" -v b="${s1% *}" -v w="$window_s" 'BEGIN { printf "%.0f", (b - a) / w }')
     SERVER_REFUSED=$(awk -v a="${s0#* }" -v b="${s1#* }" -v w="$window_s" 'BEGIN { printf "%.0f", (b - a) / w }')
-    SERVER_CPU=$(awk -v a="$(cpu_of "$pid")" -v b="$before" 'BEGIN { printf "%.1f", a - b }')
+    SERVER_CPU=$(awk -v a="$(cpu_seconds "$pid")" -v b="$before" 'BEGIN { printf "%.1f", a - b }')
     # The last line: before it, time may say the command exited non-zero.
     CLIENT_CPU=$(tail -n1 "$tfile" | awk '{ printf "%.1f", $1 + $2 }')
     stop
@@ -146,7 +135,7 @@ for mult in ${MULTS:-2 10}; do
       declare -n f="flags_$cfg"
       one "${f[@]}" -- --rate "$rate"
       g=$SERVER_GOODPUT
-      cg=$(goodput "$OUT")
+      cg=$(goodput "$OUT" %.0f)
       e=$(errors_of "$OUT")
       good[$cfg]+="$g "
       cgood[$cfg]+="$cg "
