@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/core/caller_runs.h"
 
 namespace jobgroup {
 namespace {
@@ -36,16 +37,10 @@ bool Lease::SameLease(const JobSpec& a, const JobSpec& b) {
          a.resolved_backend == b.resolved_backend;
 }
 
-bool Lease::Cheap(const JobKind& kind) {
-  int64_t ns = kind.typical_run_ns.load(std::memory_order_relaxed);
+bool Lease::Cheap(const KindStats& stats) {
+  int64_t ns = stats.typical_run_ns();
   return ns > 0 && ns * static_cast<int64_t>(kMaxBatch) <=
                        absl::ToInt64Nanoseconds(kSlice);
-}
-
-int64_t Lease::NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
-                                size_t jobs) {
-  int64_t avg = absl::ToInt64Nanoseconds(elapsed) / static_cast<int64_t>(jobs);
-  return old_ns == 0 ? avg : (3 * old_ns + avg) / 4;
 }
 
 std::shared_ptr<Lease> Executor::Start(
@@ -84,6 +79,7 @@ Lease::Lease(Executor* executor, Mode mode,
       mode_(mode),
       jobs_(std::move(jobs)),
       kind_(jobs_.front()->resolved_kind),
+      stats_(mode == Mode::kSlices ? &executor->kind_stats(*kind_) : nullptr),
       backend_(jobs_.front()->resolved_backend),
       deadline_(deadline),
       scope_(std::move(scope)),
@@ -174,6 +170,13 @@ void Lease::OnPermit(uint32_t i, absl::Duration waited) {
 
 void Lease::SubmitTrip() {
   std::shared_ptr<Lease> self = shared_from_this();
+  if (mode_ == Mode::kSlices && Cheap(*stats_)) {
+    // Quick enough to run on the thread that asked, if it lets us.
+    CallerRuns::Trip trip = [self] { self->OnWorker(); };
+    if (CallerRuns::Keep(static_cast<uint32_t>(jobs_.size() - next_), trip)) {
+      return;
+    }
+  }
   if (executor_->workers_->Submit([self] { self->OnWorker(); })) return;
   // Shutting down: the jobs holding a permit end CANCELLED (in kSlices,
   // every job not run yet), reported as the last action.
@@ -440,10 +443,7 @@ void Lease::RunSlice() {
   if (next_ > slice_first) {
     // Keep the kind's typical run time: the average over this slice,
     // weighed 1/4 against what was known.
-    int64_t old = kind_->typical_run_ns.load(std::memory_order_relaxed);
-    kind_->typical_run_ns.store(
-        NextTypicalRunNs(old, now - slice_start, next_ - slice_first),
-        std::memory_order_relaxed);
+    stats_->RecordRuns(now - slice_start, next_ - slice_first);
   }
   bool more = !stopped && next_ < jobs_.size();
   {

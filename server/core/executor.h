@@ -65,6 +65,7 @@
 #include "server/core/cancellation.h"
 #include "server/core/job.h"
 #include "server/core/job_kind.h"
+#include "server/core/kind_stats.h"
 #include "server/core/mutex.h"
 #include "server/core/semaphore.h"
 #include "server/core/timer_service.h"
@@ -114,17 +115,11 @@ class Lease : public std::enable_shared_from_this<Lease> {
   static bool Plain(const JobSpec& job, const RetryPolicy& retry);
   // True when `a` and `b` may share a lease (same kind and backend).
   static bool SameLease(const JobSpec& a, const JobSpec& b);
-  // True when a whole lease of synchronous `kind` typically fits in one
-  // slice, so that splitting a call's jobs over the workers would cost more
-  // hand-offs than it gains (from JobKind::typical_run_ns, which leases
-  // keep).
-  static bool Cheap(const JobKind& kind);
-  // The next JobKind::typical_run_ns after a slice that ran `jobs` (> 0)
-  // jobs in `elapsed`: the slice's average per job, weighed 1/4 against
-  // `old_ns` (0 when nothing is known yet, then the average alone). A pure
-  // function: leases feed it their measured slices, tests feed it samples.
-  static int64_t NextTypicalRunNs(int64_t old_ns, absl::Duration elapsed,
-                                  size_t jobs);
+  // True when a whole lease of a synchronous kind with `stats` typically
+  // fits in one slice, so that splitting a call's jobs over the workers
+  // would cost more hand-offs than it gains, and a trip may run on the
+  // thread that asks for it (CallerRuns).
+  static bool Cheap(const KindStats& stats);
 
   // Results of some of the lease's jobs, each with `index` set to the
   // job's place in the lease (0 to size - 1).
@@ -250,6 +245,8 @@ class Lease : public std::enable_shared_from_this<Lease> {
   const Mode mode_;
   const std::vector<std::shared_ptr<const JobSpec>> jobs_;
   const JobKind* const kind_;
+  // kSlices: the kind's statistics, which each slice feeds; else null.
+  KindStats* const stats_;
   Semaphore* const backend_;
   const absl::Time deadline_;
   const std::shared_ptr<const CancellationSignal> scope_;
@@ -318,12 +315,15 @@ class Executor {
 
   TimerService* timers() const { return timers_; }
   WorkerPool* workers() const { return workers_; }
+  // What the executor has learnt of `kind` by running it.
+  KindStats& kind_stats(const JobKind& kind) { return kind_stats_.For(kind); }
 
  private:
   friend class Lease;
   WorkerPool* const workers_;
   TimerService* const timers_;
   ExecutorObserver* const observer_;
+  KindStatsTable kind_stats_;
   std::atomic<int64_t> running_{0};
   std::atomic<int64_t> abandoned_{0};
 };

@@ -123,10 +123,6 @@ class JobKind {
   SyncHandler sync;
   AsyncHandler async;
   ParamValidator validate;
-  // A running average of how long one handler call of this kind takes, in
-  // nanoseconds (0 until known), kept by the executor to decide how many
-  // jobs to run one after another on one worker. Relaxed atomic: a hint.
-  mutable std::atomic<int64_t> typical_run_ns{0};
 };
 
 class KindRegistry {

@@ -344,6 +344,17 @@ void TaskGroup::SpawnBlock(const JobFactory& factory, uint64_t first,
   // time, with attempt state.
   std::vector<std::shared_ptr<const JobSpec>> run;
   uint64_t run_first = 0;
+  // Whether the kind of `run` is cheap, asked of the executor's statistics
+  // once per kind in a row, not per job.
+  const JobKind* cheap_kind = nullptr;
+  bool cheap = false;
+  auto is_cheap = [&](const JobKind* kind) {
+    if (kind != cheap_kind) {
+      cheap_kind = kind;
+      cheap = Lease::Cheap(executor_->kind_stats(*kind));
+    }
+    return cheap;
+  };
   auto spawn_run = [&] {
     if (run.empty()) return;
     Live live;
@@ -359,7 +370,7 @@ void TaskGroup::SpawnBlock(const JobFactory& factory, uint64_t first,
       if (!run.empty() &&
           (!Lease::SameLease(*run.front(), *spec) ||
            (spec->resolved_kind->sync != nullptr && run.size() >= split &&
-            !Lease::Cheap(*spec->resolved_kind)))) {
+            !is_cheap(spec->resolved_kind)))) {
         spawn_run();
       }
       if (run.empty()) run_first = index;

@@ -30,6 +30,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "server/core/caller_runs.h"
 #include "server/service/arena_messages.h"
 #include "server/service/job_calls.h"
 #include "server/service/result_stream.h"
@@ -79,6 +80,9 @@ class ProcessCall final
     }
     gate_.ctx().metrics->MessagesReceived(Method::kProcess, 1);
     ++messages_read_;
+    // The message's first quick jobs run on this thread (CallerRuns), the
+    // rest on the workers, while the next message is read.
+    CallerRuns caller_runs;
     TakeMessage();
   }
 

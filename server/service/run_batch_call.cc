@@ -5,10 +5,12 @@
 // reply goes out when the run is done — unless it would be over the message
 // limit: then the call ends RESOURCE_EXHAUSTED (counted and logged so),
 // saying how large it would have been and pointing to the streaming calls.
+#include <atomic>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/caller_runs.h"
 #include "server/core/task_group.h"
 #include "server/service/call_gate.h"
 #include "server/service/job_calls.h"
@@ -45,6 +47,29 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     run_ = TaskGroup::Create(ctx.executor, *options, &sink_);
     gate_.Register(run_);
     RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
+  }
+
+  // Starts the call; returns the reactor gRPC is to drive it with. A call
+  // over before it returns (refused, or a small call of quick jobs, run
+  // here on the thread that read it: CallerRuns) is sent with the
+  // context's default reactor, and this one is deleted: gRPC runs the
+  // OnDone() of a reactor of ours on its executor, a thread hop per call
+  // that its default reactor, having nothing to do there, is spared.
+  grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* context,
+                                  grpc::ByteBuffer& raw) {
+    {
+      CallerRuns caller_runs;
+      Start(raw);
+    }
+    Stage expected = Stage::kStarting;
+    if (stage_.compare_exchange_strong(expected, Stage::kStarted,
+                                       std::memory_order_acq_rel)) {
+      return this;  // Still running: End() finishes it.
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(std::move(ended_status_));
+    delete this;
+    return reactor;
   }
 
   void OnCancel() override {
@@ -94,14 +119,27 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
       absl::Status s = call_->CheckReplySize();
       if (!s.ok()) call_->response_->Clear();
       s = call_->gate_.End(s, &summary);
-      call_->Finish(ToGrpc(s));
+      call_->End(ToGrpc(s));
     }
 
    private:
     RunBatchCall* const call_;
   };
 
-  void Fail(const absl::Status& s) { Finish(ToGrpc(gate_.End(s, nullptr))); }
+  void Fail(const absl::Status& s) { End(ToGrpc(gate_.End(s, nullptr))); }
+
+  // Sends the reply with `status`; from any thread, once. While the call
+  // is still being started (Begin() has not returned), only keeps the
+  // status for Begin() to send.
+  void End(grpc::Status status) {
+    ended_status_ = std::move(status);
+    Stage expected = Stage::kStarting;
+    if (stage_.compare_exchange_strong(expected, Stage::kEndedWhileStarting,
+                                       std::memory_order_acq_rel)) {
+      return;
+    }
+    Finish(std::move(ended_status_));
+  }
 
   // A job FAILED for its output's size (CallGate::JobDone) after the run
   // counted it as a success: under FAIL_FAST it cancels the others, as
@@ -114,6 +152,14 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   }
 
   static constexpr int kJobsField = 1;  // RunBatchRequest.jobs
+
+  enum class Stage : uint8_t {
+    kStarting,            // In Begin(): End() keeps the status.
+    kEndedWhileStarting,  // End() came first: Begin() sends the reply.
+    kStarted,             // Begin() returned this reactor: End() finishes.
+  };
+  std::atomic<Stage> stage_{Stage::kStarting};
+  grpc::Status ended_status_;  // Written by End() before it moves stage_.
 
   CallGate gate_;
   // On the response's arena (null without one: then owned here).
@@ -131,8 +177,7 @@ grpc::ServerUnaryReactor* StartRunBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
     grpc::ByteBuffer* raw, v1::RunBatchResponse* response) {
   auto* call = new RunBatchCall(ctx, context, response);
-  call->Start(*raw);
-  return call;
+  return call->Begin(context, *raw);
 }
 
 }  // namespace jobgroup

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "google/protobuf/arena.h"
+#include "server/core/caller_runs.h"
 #include "server/service/arena_messages.h"
 #include "server/service/job_calls.h"
 #include "server/service/result_stream.h"
@@ -61,7 +62,11 @@ grpc::ServerWriteReactor<v1::StreamBatchResponse>* StartStreamBatchCall(
     const ServiceContext& ctx, grpc::CallbackServerContext* context,
     grpc::ByteBuffer* raw) {
   auto* call = new StreamBatchCall(ctx, context);
-  call->Start(*raw);
+  {
+    // As in RunBatch: a small call of quick jobs runs on this thread.
+    CallerRuns caller_runs;
+    call->Start(*raw);
+  }
   return call;
 }
 

@@ -195,13 +195,14 @@ TEST(SyncLeaseTest, RunsOfACallShareTheBackendCapacity) {
 // on the machine (and on ThreadSanitizer).
 TEST(SyncLeaseTest, TheTypicalRunTimeIsARunningAverageOfSlices) {
   // The first slice is all there is to know.
-  EXPECT_EQ(Lease::NextTypicalRunNs(0, absl::Microseconds(64), 64), 1000);
+  EXPECT_EQ(KindStats::NextTypicalRunNs(0, absl::Microseconds(64), 64), 1000);
   // A later one weighs 1/4: 1000 and a slice of 5 µs a job make 2000.
-  EXPECT_EQ(Lease::NextTypicalRunNs(1000, absl::Microseconds(50), 10), 2000);
+  EXPECT_EQ(KindStats::NextTypicalRunNs(1000, absl::Microseconds(50), 10),
+            2000);
   // Steady slices of 20 µs a job draw the average to 20 µs.
   int64_t ns = 1000;
   for (int i = 0; i < 40; ++i) {
-    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(20 * 64), 64);
+    ns = KindStats::NextTypicalRunNs(ns, absl::Microseconds(20 * 64), 64);
   }
   EXPECT_NEAR(ns, 20000, 10);
 }
@@ -211,35 +212,37 @@ TEST(SyncLeaseTest, TheTypicalRunTimeIsARunningAverageOfSlices) {
 TEST(SyncLeaseTest, AKindIsCheapWhenAWholeRunFitsInASlice) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
-  EXPECT_EQ(spin->typical_run_ns.load(), 0) << "unknown before any run";
-  EXPECT_FALSE(Lease::Cheap(*spin)) << "unknown is not cheap";
+  KindStats& stats = env.executor().kind_stats(*spin);
+  EXPECT_EQ(stats.typical_run_ns(), 0) << "unknown before any run";
+  EXPECT_FALSE(Lease::Cheap(stats)) << "unknown is not cheap";
   const int64_t limit = absl::ToInt64Nanoseconds(Lease::kSlice) /
                         static_cast<int64_t>(Lease::kMaxBatch);
-  spin->typical_run_ns.store(limit);
-  EXPECT_TRUE(Lease::Cheap(*spin)) << limit << " ns";
-  spin->typical_run_ns.store(limit + 1);
-  EXPECT_FALSE(Lease::Cheap(*spin)) << limit + 1 << " ns";
-  spin->typical_run_ns.store(1);
-  EXPECT_TRUE(Lease::Cheap(*spin));
+  stats.set_typical_run_ns(limit);
+  EXPECT_TRUE(Lease::Cheap(stats)) << limit << " ns";
+  stats.set_typical_run_ns(limit + 1);
+  EXPECT_FALSE(Lease::Cheap(stats)) << limit + 1 << " ns";
+  stats.set_typical_run_ns(1);
+  EXPECT_TRUE(Lease::Cheap(stats));
   // From samples: slices of 2 µs a job make a cheap kind, then slices of
   // 50 µs a job a costly one.
   int64_t ns = 0;
   for (int i = 0; i < 10; ++i) {
-    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(2 * 64), 64);
+    ns = KindStats::NextTypicalRunNs(ns, absl::Microseconds(2 * 64), 64);
   }
-  spin->typical_run_ns.store(ns);
-  EXPECT_TRUE(Lease::Cheap(*spin)) << ns << " ns";
+  stats.set_typical_run_ns(ns);
+  EXPECT_TRUE(Lease::Cheap(stats)) << ns << " ns";
   for (int i = 0; i < 10; ++i) {
-    ns = Lease::NextTypicalRunNs(ns, absl::Microseconds(50 * 64), 64);
+    ns = KindStats::NextTypicalRunNs(ns, absl::Microseconds(50 * 64), 64);
   }
-  spin->typical_run_ns.store(ns);
-  EXPECT_FALSE(Lease::Cheap(*spin)) << ns << " ns";
+  stats.set_typical_run_ns(ns);
+  EXPECT_FALSE(Lease::Cheap(stats)) << ns << " ns";
 }
 
 TEST(SyncLeaseTest, RunsRecordTheirKindsTypicalRunTime) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
-  ASSERT_EQ(spin->typical_run_ns.load(), 0);
+  KindStats& stats = env.executor().kind_stats(*spin);
+  ASSERT_EQ(stats.typical_run_ns(), 0);
   CollectingSink sink;
   auto run = TaskGroup::Create(&env.executor(), {}, &sink);
   run->AddJobs(64, FromList(env.Spins(64, "", 1)));
@@ -247,15 +250,16 @@ TEST(SyncLeaseTest, RunsRecordTheirKindsTypicalRunTime) {
   ASSERT_TRUE(sink.Wait());
   // Each job spun for 1 µs at least; how much longer depends on the
   // machine, so only that a time was recorded is checked.
-  EXPECT_GE(spin->typical_run_ns.load(), 1000);
+  EXPECT_GE(stats.typical_run_ns(), 1000);
 }
 
 TEST(SyncLeaseTest, AQuickKindRunsASmallCallAsOneRun) {
   RunEnv env;
   const JobKind* spin = env.Job("spin")->resolved_kind;
+  KindStats& stats = env.executor().kind_stats(*spin);
   // 1 µs a job, as runs of quick jobs record it.
-  spin->typical_run_ns.store(1000);
-  ASSERT_TRUE(Lease::Cheap(*spin));
+  stats.set_typical_run_ns(1000);
+  ASSERT_TRUE(Lease::Cheap(stats));
   // Ten quick jobs: one run, so one db permit at a time, in order.
   CollectingSink sink;
   auto run = TaskGroup::Create(&env.executor(), {}, &sink);

@@ -5,7 +5,9 @@
 // ignore cancellation), deadlines already past, expiring during spawn and
 // mid-run, client cancels and drains at random instants, FAIL_FAST and
 // COLLECT_ALL, rounds (batch_size) and windows (max_concurrency), input all
-// at once or streamed, sinks that consume at once or later. A few calls run
+// at once or streamed, drivers that let the executor run quick trips on
+// their thread (CallerRuns) or not, sinks that consume at once or later. A
+// few calls run
 // at once, sharing the backends. After each call it checks:
 //  - every job has exactly one result, with a valid outcome, and none comes
 //    after OnDone(); OnDone() comes exactly once;
@@ -21,6 +23,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -30,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/core/caller_runs.h"
 #include "server/core/mutex.h"
 #include "server/core/notification.h"
 #include "server/core/task_group.h"
@@ -143,6 +147,9 @@ class RandomCall {
         CancelCause::kClient, CancelCause::kDrain, CancelCause::kShutdown};
     cause_ = kCauses[r() % 3];
     driver_seed_ = r();
+    // Half the drivers let the executor keep quick trips on their thread
+    // and run them once the input is closed, as the service's threads do.
+    caller_runs_ = r() % 2 == 0;
   }
 
   void Start() {
@@ -270,8 +277,10 @@ class RandomCall {
   std::string Describe() const {
     return absl::StrCat(
         "call ", id_, " (seed ", seed_, "): ", plans_.size(), " jobs",
-        streamed_ ? ", streamed" : "", ", batch_size ", options_.batch_size,
-        ", max_concurrency ", options_.max_concurrency,
+        streamed_ ? ", streamed" : "",
+        caller_runs_ ? ", driver keeps quick trips (CallerRuns)" : "",
+        ", batch_size ", options_.batch_size, ", max_concurrency ",
+        options_.max_concurrency,
         options_.policy == FailurePolicy::kFailFast ? ", fail-fast"
                                                     : ", collect-all",
         options_.fallback_mode == FallbackMode::kRace ? ", race" : "",
@@ -423,6 +432,8 @@ class RandomCall {
   }
 
   void Drive() {
+    std::optional<CallerRuns> caller_runs;
+    if (caller_runs_) caller_runs.emplace();
     std::mt19937_64 r(driver_seed_);
     uint64_t n = jobs_.size();
     auto all = std::make_shared<std::vector<std::shared_ptr<const JobSpec>>>(
@@ -457,6 +468,7 @@ class RandomCall {
   const int id_;
   uint64_t seed_ = 0;
   uint64_t driver_seed_ = 0;
+  bool caller_runs_ = false;
   TaskGroup::Options options_;
   std::string deadline_note_;
   std::vector<std::shared_ptr<JobSpec>> jobs_;
