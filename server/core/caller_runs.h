@@ -16,7 +16,7 @@
 // still bounds its handlers; cancellation and the deadline are checked
 // before each job as on a worker; a lease's slice ends after
 // Lease::kSlice, and what is left of it goes to the workers. What changes:
-// up to one slice of quick handlers can run on server threads beside the
+// up to four slices of quick handlers per server thread can run beside the
 // `--workers` worker threads.
 //
 // Trips asked for on a thread with no CallerRuns open (a worker, a timer,
@@ -40,9 +40,10 @@ namespace jobgroup {
 class CallerRuns {
  public:
   using Trip = absl::AnyInvocable<void() &&>;
-  // Jobs kept at most per CallerRuns: one lease's worth (Lease::kMaxJobs)
-  // of a kind whose lease fits in a slice.
-  static constexpr uint32_t kMaxJobs = 64;
+  // Jobs kept at most per CallerRuns: four leases' worth (Lease::kMaxJobs)
+  // of kinds whose lease fits in a slice, so at most four slices, and the
+  // whole of a Process message as clients send them by default (256).
+  static constexpr uint32_t kMaxJobs = 256;
 
   CallerRuns();
   // CallerRuns::~CallerRuns()
