@@ -195,10 +195,8 @@ bool TaskGroup::DeliverLocked(JobResult&& r, Outbox* out) {
 }
 
 void TaskGroup::Deliver(Outbox out) {
-  uint64_t consumed = 0;
-  for (JobResult& r : out.results) {
-    if (sink_->OnResult(std::move(r))) ++consumed;
-  }
+  const uint64_t consumed =
+      out.results.empty() ? 0 : sink_->OnResults(absl::MakeSpan(out.results));
   const bool cancelled_now = out.cancelled.cancelled();
   if (cancelled_now) sink_->OnCancelled(out.cancelled);
   const uint64_t delivered = out.results.size() + (cancelled_now ? 1 : 0);

@@ -66,6 +66,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/attempt_plan.h"
 #include "server/core/cancellation.h"
 #include "server/core/executor.h"
@@ -93,6 +94,19 @@ class ResultSink {
   // sink keeps it (e.g. until a stream writes it) and will call
   // TaskGroup::Ack() for it later. Must not block.
   virtual bool OnResult(JobResult result) = 0;
+  // ResultSink::OnResults()
+  //
+  // Results that arrived together, in place (each may be moved from), as
+  // OnResult() for each (the default); returns how many were consumed at
+  // once. A sink overrides it to do once per batch what it would
+  // otherwise do per result.
+  virtual uint64_t OnResults(absl::Span<JobResult> results) {
+    uint64_t consumed = 0;
+    for (JobResult& r : results) {
+      if (OnResult(std::move(r))) ++consumed;
+    }
+    return consumed;
+  }
   // ResultSink::OnCancelled()
   //
   // The call was cancelled (`why` is the first cancellation): once, from

@@ -316,7 +316,8 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
 
 void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
 
-bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed) {
+bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed,
+                       DoneBatch* batch) {
   bool over = r.outcome == JobOutcome::kSucceeded &&
               r.output.size() > ctx_.options->max_output_bytes;
   if (over) {
@@ -328,15 +329,12 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed) {
     std::string().swap(r.output);
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
-  // The output's bytes in, the job's freed bytes out: one update, and a
-  // release (which may wake waiting streams) only when it frees more.
-  uint64_t out = r.output.size();
-  if (out > freed) {
-    HoldBytes(out - freed);
-  } else if (freed > out) {
-    ReleaseBytes(freed - out);
-  }
-  ctx_.jobs_in_flight->fetch_sub(1);
+  DoneBatch one;
+  DoneBatch& done = batch != nullptr ? *batch : one;
+  ++done.jobs;
+  done.output_bytes += r.output.size();
+  done.freed_bytes += freed;
+  if (batch == nullptr) JobsDone(one);
   ctx_.metrics->JobFinished(kind, r);
   // One sample a call (a compare per job): jobs that never started
   // (kind null) waited for nothing.
@@ -344,6 +342,18 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed) {
     ctx_.adaptive->Observe(r.queue_time, ctx_.admission->used(), absl::Now());
   }
   return over;
+}
+
+void CallGate::JobsDone(const DoneBatch& batch) {
+  if (batch.jobs == 0) return;
+  // The outputs' bytes in, the jobs' freed bytes out: one update, and a
+  // release (which may wake waiting streams) only when it frees more.
+  if (batch.output_bytes > batch.freed_bytes) {
+    HoldBytes(batch.output_bytes - batch.freed_bytes);
+  } else if (batch.freed_bytes > batch.output_bytes) {
+    ReleaseBytes(batch.freed_bytes - batch.output_bytes);
+  }
+  ctx_.jobs_in_flight->fetch_sub(static_cast<int64_t>(batch.jobs));
 }
 
 BatchSummary CallGate::Summary(const BatchSummary& run) const {

@@ -183,7 +183,22 @@ class CallGate {
   // spec), given back in the same step (one budget update per job).
   // The call's first job (index 0), if it started, is the adaptive limit's
   // sample of the call: the time it waited for a permit and a worker.
-  bool JobDone(absl::string_view kind, JobResult& r, uint64_t freed = 0);
+  // With `batch` (not null), the gauge and the memory budget are not
+  // touched: the job is added to `batch`, for one JobsDone() after a batch
+  // of results (a few shared counters updated once per batch instead of
+  // per job, which the threads running a big call would otherwise take
+  // turns at).
+  struct DoneBatch {
+    uint64_t jobs = 0;
+    uint64_t output_bytes = 0;  // Held from now on.
+    uint64_t freed_bytes = 0;   // Given back.
+  };
+  bool JobDone(absl::string_view kind, JobResult& r, uint64_t freed = 0,
+               DoneBatch* batch = nullptr);
+  // CallGate::JobsDone()
+  //
+  // The gauge and budget updates of the jobs JobDone() added to `batch`.
+  void JobsDone(const DoneBatch& batch);
 
   // CallGate::Summary()
   //

@@ -155,27 +155,39 @@ class StreamingCall : public ReactorBase {
    public:
     explicit Sink(StreamingCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
-      uint64_t freed = 0;
-      JobName name = call_->NameOf(r, &freed);
-      if (call_->gate_.JobDone(name.kind, r, freed) &&
-          call_->policy_ == FailurePolicy::kFailFast) {
-        // The run counted it as a success: its failure cancels the others
-        // here, as any failure does under FAIL_FAST.
-        call_->run_->Cancel(
-            CancelCause::kFailFast,
-            absl::CancelledError(absl::StrCat("cancelled because job ", r.index,
-                                              " failed: ", r.error.message())));
+      OnResults(absl::MakeSpan(&r, 1));
+      return false;  // Acked once written.
+    }
+    // A batch of results: the shared counters and the call's lock once
+    // for all of them.
+    uint64_t OnResults(absl::Span<JobResult> results) override {
+      CallGate::DoneBatch done;
+      std::vector<Pending> ready;
+      ready.reserve(results.size());
+      for (JobResult& r : results) {
+        uint64_t freed = 0;
+        JobName name = call_->NameOf(r, &freed);
+        if (call_->gate_.JobDone(name.kind, r, freed, &done) &&
+            call_->policy_ == FailurePolicy::kFailFast) {
+          // The run counted it as a success: its failure cancels the others
+          // here, as any failure does under FAIL_FAST.
+          call_->run_->Cancel(CancelCause::kFailFast,
+                              absl::CancelledError(absl::StrCat(
+                                  "cancelled because job ", r.index,
+                                  " failed: ", r.error.message())));
+        }
+        const uint64_t bytes = ResultBytesAtMost(r, name.id);
+        ready.push_back(Pending{std::move(r), std::string(name.id), bytes});
       }
-      const uint64_t bytes = ResultBytesAtMost(r, name.id);
+      call_->gate_.JobsDone(done);
       bool start;
       {
         absl::MutexLock lock(&call_->mu_);
-        call_->pending_.push_back(
-            Pending{std::move(r), std::string(name.id), bytes});
+        for (Pending& p : ready) call_->pending_.push_back(std::move(p));
         start = !call_->writing_ && !call_->broken_ && call_->PrepareLocked();
       }
       if (start) call_->WriteMessage();
-      return false;  // Acked once written.
+      return 0;  // Acked once written.
     }
     void OnCancelled(const Cancellation& why) override {
       call_->OnRunCancelled(why);

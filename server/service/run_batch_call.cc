@@ -106,11 +106,21 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
    public:
     explicit Sink(RunBatchCall* call) : call_(call) {}
     bool OnResult(JobResult r) override {
-      const v1::Job& job = call_->request_->jobs(static_cast<int>(r.index));
-      if (call_->gate_.JobDone(job.kind(), r)) call_->OnOutputOverLimit(r);
-      FillResult(r, job.id(),
-                 call_->response_->mutable_results(static_cast<int>(r.index)));
-      return true;
+      return OnResults(absl::MakeSpan(&r, 1)) == 1;
+    }
+    uint64_t OnResults(absl::Span<JobResult> results) override {
+      CallGate::DoneBatch done;
+      for (JobResult& r : results) {
+        const v1::Job& job = call_->request_->jobs(static_cast<int>(r.index));
+        if (call_->gate_.JobDone(job.kind(), r, 0, &done)) {
+          call_->OnOutputOverLimit(r);
+        }
+        FillResult(
+            r, job.id(),
+            call_->response_->mutable_results(static_cast<int>(r.index)));
+      }
+      call_->gate_.JobsDone(done);
+      return results.size();
     }
     void OnDone(const BatchSummary& run_summary) override {
       BatchSummary summary = call_->gate_.Summary(run_summary);

@@ -77,6 +77,35 @@ TEST(TaskGroupTest, EveryJobSucceedsAndTheSummaryAddsUp) {
   EXPECT_FALSE(sink.summary().deadline_hit);
 }
 
+// A sink that takes results a batch at a time (ResultSink::OnResults())
+// gets every result there, exactly once, in fewer calls than results.
+TEST(TaskGroupTest, ASinkTakingBatchesGetsEveryResultOnceInBatches) {
+  class BatchSink : public CollectingSink {
+   public:
+    bool OnResult(JobResult r) override {
+      ADD_FAILURE() << "OnResult() for job " << r.index
+                    << ": batches must come through OnResults()";
+      return CollectingSink::OnResult(std::move(r));
+    }
+    uint64_t OnResults(absl::Span<JobResult> results) override {
+      EXPECT_FALSE(results.empty());
+      batches.fetch_add(1);
+      for (JobResult& r : results) CollectingSink::OnResult(std::move(r));
+      return results.size();
+    }
+    std::atomic<int> batches{0};
+  };
+  TestEnv env;
+  BatchSink sink;
+  auto job = env.Job("echo");
+  RunAll(env, {}, &sink, 1000, Repeat(job));
+  ASSERT_TRUE(sink.Wait());
+  EXPECT_EQ(sink.count(), 1000u);
+  EXPECT_EQ(sink.summary().count(JobOutcome::kSucceeded), 1000u);
+  EXPECT_GE(sink.batches.load(), 1);
+  EXPECT_LT(sink.batches.load(), 1000) << "results came one at a time";
+}
+
 TEST(TaskGroupTest, BackendCapacityIsNeverExceededAndStaysFullyUsed) {
   TestEnv env;
   CollectingSink sink;
