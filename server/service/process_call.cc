@@ -516,20 +516,25 @@ class ProcessCall final
 
   void OnWindowFreed() override { ReadMoreIfRoom(); }
 
-  JobName NameOf(const JobResult& r, uint64_t* freed) override {
+  void NamesOf(absl::Span<const JobResult> results, JobName* names,
+               uint64_t* freed) override {
     absl::MutexLock lock(&input_mu_);
-    auto it = live_.find(r.index);
-    if (it == live_.end()) return {};
-    // The spec keeps its kind and id alive while the sink takes the result.
-    std::shared_ptr<JobSpec> spec = std::move(it->second.spec);
-    *freed = it->second.held_bytes;
-    // A rejected duplicate is not the owner of its id.
-    if (auto id = live_ids_.find(spec->id);
-        id != live_ids_.end() && id->second == r.index) {
-      live_ids_.erase(id);
+    for (const JobResult& r : results) {
+      JobName& name = *names++;
+      auto it = live_.find(r.index);
+      if (it == live_.end()) continue;
+      // The spec keeps its kind and id alive while the sink takes the
+      // result.
+      std::shared_ptr<JobSpec> spec = std::move(it->second.spec);
+      *freed += it->second.held_bytes;
+      // A rejected duplicate is not the owner of its id.
+      if (auto id = live_ids_.find(spec->id);
+          id != live_ids_.end() && id->second == r.index) {
+        live_ids_.erase(id);
+      }
+      live_.erase(it);
+      name = {spec->kind, spec->id, std::move(spec)};
     }
-    live_.erase(it);
-    return {spec->kind, spec->id, std::move(spec)};
   }
 
   // The message being read, raw, and parsed. Used by one OnReadDone() at a

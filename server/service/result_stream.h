@@ -37,9 +37,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "google/protobuf/arena.h"
 #include "jobgroup/v1/jobgroup.pb.h"
 #include "server/core/task_group.h"
@@ -77,10 +79,12 @@ class StreamingCall : public ReactorBase {
         sink_(this),
         arena_(CallArenaOptions()) {}
 
-  // Kind and id of the job whose result `r` is, for the result message and
-  // metrics; sets `freed` to the bytes the call held for the job until its
-  // result (given back by JobDone(), netted against the output it holds).
-  virtual JobName NameOf(const JobResult& r, uint64_t* freed) = 0;
+  // Kind and id of the job of each of `results`, into `names` (as many),
+  // for the result messages and metrics; adds to `freed` the bytes the call
+  // held for those jobs until their results (given back by JobsDone(),
+  // netted against the outputs they hold). One call per batch of results.
+  virtual void NamesOf(absl::Span<const JobResult> results, JobName* names,
+                       uint64_t* freed) = 0;
   // A written batch of results freed window slots.
   virtual void OnWindowFreed() {}
   // The run was cancelled (ResultSink::OnCancelled()). Any thread, no lock
@@ -162,12 +166,14 @@ class StreamingCall : public ReactorBase {
     // for all of them.
     uint64_t OnResults(absl::Span<JobResult> results) override {
       CallGate::DoneBatch done;
+      absl::InlinedVector<JobName, Lease::kMaxBatch> names(results.size());
+      call_->NamesOf(results, names.data(), &done.freed_bytes);
       std::vector<Pending> ready;
       ready.reserve(results.size());
-      for (JobResult& r : results) {
-        uint64_t freed = 0;
-        JobName name = call_->NameOf(r, &freed);
-        if (call_->gate_.JobDone(name.kind, r, freed, &done) &&
+      for (size_t i = 0; i < results.size(); ++i) {
+        JobResult& r = results[i];
+        JobName& name = names[i];
+        if (call_->gate_.JobDone(name.kind, r, 0, &done) &&
             call_->policy_ == FailurePolicy::kFailFast) {
           // The run counted it as a success: its failure cancels the others
           // here, as any failure does under FAIL_FAST.
@@ -178,6 +184,7 @@ class StreamingCall : public ReactorBase {
         }
         const uint64_t bytes = ResultBytesAtMost(r, name.id);
         ready.push_back(Pending{std::move(r), std::string(name.id), bytes});
+        name = JobName();  // Its spec goes now, not with the batch.
       }
       call_->gate_.JobsDone(done);
       bool start;

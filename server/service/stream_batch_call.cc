@@ -45,10 +45,13 @@ class StreamBatchCall final
   void OnDone() override { delete this; }
 
  private:
-  JobName NameOf(const JobResult& r, uint64_t*) override {
+  void NamesOf(absl::Span<const JobResult> results, JobName* names,
+               uint64_t*) override {
     // The request lives as long as the call.
-    const v1::Job& job = request_->jobs(static_cast<int>(r.index));
-    return {job.kind(), job.id(), nullptr};
+    for (const JobResult& r : results) {
+      const v1::Job& job = request_->jobs(static_cast<int>(r.index));
+      *names++ = {job.kind(), job.id(), nullptr};
+    }
   }
 
   static constexpr int kJobsField = 1;  // StreamBatchRequest.jobs
