@@ -17,7 +17,7 @@ CallerRuns::~CallerRuns() {
   if (outer_ != nullptr) return;
   // Trips asked for while the kept ones run go to the workers.
   open_caller_runs = nullptr;
-  for (Trip& trip : trips_) std::move(trip)();
+  for (Trip& trip : trips_) trip();
 }
 
 bool CallerRuns::Keep(uint32_t jobs, Trip& trip) {

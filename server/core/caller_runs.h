@@ -39,7 +39,9 @@ namespace jobgroup {
 
 class CallerRuns {
  public:
-  using Trip = absl::AnyInvocable<void() &&>;
+  // The same type as a WorkerPool task: a trip not kept goes there as it
+  // is.
+  using Trip = absl::AnyInvocable<void()>;
   // Jobs kept at most per CallerRuns: four leases' worth (Lease::kMaxJobs)
   // of kinds whose lease fits in a slice, so at most four slices, and the
   // whole of a Process message as clients send them by default (256).

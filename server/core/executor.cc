@@ -169,15 +169,13 @@ void Lease::OnPermit(uint32_t i, absl::Duration waited) {
 }
 
 void Lease::SubmitTrip() {
-  std::shared_ptr<Lease> self = shared_from_this();
-  if (mode_ == Mode::kSlices && Cheap(*stats_)) {
-    // Quick enough to run on the thread that asked, if it lets us.
-    CallerRuns::Trip trip = [self] { self->OnWorker(); };
-    if (CallerRuns::Keep(static_cast<uint32_t>(jobs_.size() - next_), trip)) {
-      return;
-    }
+  WorkerPool::Task trip = [self = shared_from_this()] { self->OnWorker(); };
+  // Quick enough to run on the thread that asked, if it lets us.
+  if (mode_ == Mode::kSlices && Cheap(*stats_) &&
+      CallerRuns::Keep(static_cast<uint32_t>(jobs_.size() - next_), trip)) {
+    return;
   }
-  if (executor_->workers_->Submit([self] { self->OnWorker(); })) return;
+  if (executor_->workers_->Submit(std::move(trip))) return;
   // Shutting down: the jobs holding a permit end CANCELLED (in kSlices,
   // every job not run yet), reported as the last action.
   const absl::Status why = absl::UnavailableError("server is shutting down");

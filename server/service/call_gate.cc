@@ -316,8 +316,7 @@ absl::Status CallGate::Admit(uint64_t window, uint64_t jobs) {
 
 void CallGate::AddJobs(int64_t n) { ctx_.jobs_in_flight->fetch_add(n); }
 
-bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed,
-                       DoneBatch* batch) {
+bool CallGate::JobDone(absl::string_view kind, JobResult& r, DoneBatch& batch) {
   bool over = r.outcome == JobOutcome::kSucceeded &&
               r.output.size() > ctx_.options->max_output_bytes;
   if (over) {
@@ -329,12 +328,8 @@ bool CallGate::JobDone(absl::string_view kind, JobResult& r, uint64_t freed,
     std::string().swap(r.output);
     outputs_over_limit_.fetch_add(1, std::memory_order_relaxed);
   }
-  DoneBatch one;
-  DoneBatch& done = batch != nullptr ? *batch : one;
-  ++done.jobs;
-  done.output_bytes += r.output.size();
-  done.freed_bytes += freed;
-  if (batch == nullptr) JobsDone(one);
+  ++batch.jobs;
+  batch.output_bytes += r.output.size();
   ctx_.metrics->JobFinished(kind, r);
   // One sample a call (a compare per job): jobs that never started
   // (kind null) waited for nothing.

@@ -170,34 +170,32 @@ class CallGate {
   // Adds `n` (which may be negative) to the in-flight gauge.
   void AddJobs(int64_t n);
 
-  // CallGate::JobDone()
-  //
-  // One job of kind `kind` ended with `r`: bounds its output, holds its
-  // bytes (HoldBytes(); a stream gives them back once the result is
-  // written), takes it off the gauge and into metrics. A SUCCEEDED result whose
-  // output is over
-  // --max_output_bytes becomes FAILED (RESOURCE_EXHAUSTED naming the size
-  // and the limit, the output dropped); JobDone() then returns true, and
-  // Summary() counts it as failed. Any thread.
-  // `freed`: bytes the call held for the job until now (a stream's read
-  // spec), given back in the same step (one budget update per job).
-  // The call's first job (index 0), if it started, is the adaptive limit's
-  // sample of the call: the time it waited for a permit and a worker.
-  // With `batch` (not null), the gauge and the memory budget are not
-  // touched: the job is added to `batch`, for one JobsDone() after a batch
-  // of results (a few shared counters updated once per batch instead of
-  // per job, which the threads running a big call would otherwise take
-  // turns at).
+  // What JobDone() leaves to JobsDone() for a batch of results: the
+  // in-flight gauge and the memory budget are updated once per batch, not
+  // per job (shared counters, which the threads running a big call would
+  // otherwise take turns at).
   struct DoneBatch {
     uint64_t jobs = 0;
     uint64_t output_bytes = 0;  // Held from now on.
-    uint64_t freed_bytes = 0;   // Given back.
+    // Given back: bytes the call held for the jobs until now (a stream's
+    // read specs), netted against their outputs in the same update.
+    uint64_t freed_bytes = 0;
   };
-  bool JobDone(absl::string_view kind, JobResult& r, uint64_t freed = 0,
-               DoneBatch* batch = nullptr);
+  // CallGate::JobDone()
+  //
+  // One job of kind `kind` ended with `r`: bounds its output, adds it to
+  // `batch` (its output's bytes to hold, a stream gives them back once the
+  // result is written) and puts it into metrics. A SUCCEEDED result whose
+  // output is over --max_output_bytes becomes FAILED (RESOURCE_EXHAUSTED
+  // naming the size and the limit, the output dropped); JobDone() then
+  // returns true, and Summary() counts it as failed. Any thread.
+  // The call's first job (index 0), if it started, is the adaptive limit's
+  // sample of the call: the time it waited for a permit and a worker.
+  bool JobDone(absl::string_view kind, JobResult& r, DoneBatch& batch);
   // CallGate::JobsDone()
   //
-  // The gauge and budget updates of the jobs JobDone() added to `batch`.
+  // Holds and gives back the bytes of `batch` and takes its jobs off the
+  // gauge: once after every batch of JobDone()s.
   void JobsDone(const DoneBatch& batch);
 
   // CallGate::Summary()

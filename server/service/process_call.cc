@@ -189,7 +189,7 @@ class ProcessCall final
       adding_ = added > 0;
     }
     // Held before the parse's reservation goes, and before any of these
-    // jobs can finish and give its share back (CallGate::JobDone()).
+    // jobs can finish and give its share back (CallGate::JobsDone()).
     if (held > 0) gate_.HoldBytes(held);
     if (added > 0) {
       ProcessCall* self = this;

@@ -173,7 +173,7 @@ class StreamingCall : public ReactorBase {
       for (size_t i = 0; i < results.size(); ++i) {
         JobResult& r = results[i];
         JobName& name = names[i];
-        if (call_->gate_.JobDone(name.kind, r, 0, &done) &&
+        if (call_->gate_.JobDone(name.kind, r, done) &&
             call_->policy_ == FailurePolicy::kFailFast) {
           // The run counted it as a success: its failure cancels the others
           // here, as any failure does under FAIL_FAST.

@@ -112,7 +112,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
       CallGate::DoneBatch done;
       for (JobResult& r : results) {
         const v1::Job& job = call_->request_->jobs(static_cast<int>(r.index));
-        if (call_->gate_.JobDone(job.kind(), r, 0, &done)) {
+        if (call_->gate_.JobDone(job.kind(), r, done)) {
           call_->OnOutputOverLimit(r);
         }
         FillResult(
