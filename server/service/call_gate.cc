@@ -70,12 +70,27 @@ void CountInvalid(const ServiceContext& ctx, const absl::Status& s) {
 
 void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
                 const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
-                std::shared_ptr<const std::string> traceparent) {
-  const RequestValidator* v = &validator;
-  const google::protobuf::RepeatedPtrField<v1::Job>* all = &jobs;
-  run.AddJobs(jobs.size(), [v, all, tp = std::move(traceparent)](uint64_t i) {
-    return v->ToJobSpec(all->Get(static_cast<int>(i)), i, tp);
-  });
+                const std::shared_ptr<const std::string>& traceparent,
+                uint64_t request_bytes, JobSpecs* specs,
+                absl::FunctionRef<void()> drop_request) {
+  // Sized before the first job is added: the run reads and writes the
+  // specs of the jobs it starts while later ones are made, never the same.
+  const uint64_t n = jobs.size();
+  specs->assign(n, nullptr);
+  JobSpecs* all = specs;
+  if (request_bytes > kSpecsFirstOverBytes) {
+    for (uint64_t i = 0; i < n; ++i) {
+      (*specs)[i] =
+          validator.ToJobSpec(jobs.Get(static_cast<int>(i)), i, traceparent);
+    }
+    drop_request();
+    run.AddJobs(n, [all](uint64_t i) { return (*all)[i]; });
+  } else {
+    run.AddJobs(n, [all, v = &validator, jobs = &jobs,
+                    tp = traceparent](uint64_t i) {
+      return (*all)[i] = v->ToJobSpec(jobs->Get(static_cast<int>(i)), i, tp);
+    });
+  }
   run.CloseInput();
 }
 

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -52,12 +54,30 @@ absl::Status Authenticate(const ServiceContext& ctx,
 // Counts a refused request in metrics.
 void CountInvalid(const ServiceContext& ctx, const absl::Status& s);
 
-// Hands every job of a request to `run` (each made into its JobSpec only
-// when it starts, with the call's `traceparent`, may be null) and closes
-// its input. `jobs` must outlive the run.
+// The specs of a whole batch's jobs (RunBatch, StreamBatch), in request
+// order.
+using JobSpecs = std::vector<std::shared_ptr<const JobSpec>>;
+
+// RunAllJobs()
+//
+// Hands every job of a validated request to `run`, each made into its
+// JobSpec in `specs` (with the call's `traceparent`, may be null), and
+// closes its input. A request whose parse took `request_bytes` up to
+// kSpecsFirstOverBytes is read as its jobs start (the first start at once,
+// while later ones are still being made). A larger one is made into specs
+// before any job starts, and then `drop_request` is called: the call need
+// not hold the parsed request, about twice its specs' memory, until its
+// last result (100,000 sleeps in one call peak at 115 MB, not 156). The
+// run shares each spec when the job starts, and the caller may drop its own
+// share once the job has its result. On the first path a job a cancelled
+// run settles without starting has no spec (its request is still held);
+// `specs`, and the request until `drop_request`, must outlive the run.
+inline constexpr uint64_t kSpecsFirstOverBytes = 16 << 20;
 void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
                 const google::protobuf::RepeatedPtrField<v1::Job>& jobs,
-                std::shared_ptr<const std::string> traceparent);
+                const std::shared_ptr<const std::string>& traceparent,
+                uint64_t request_bytes, JobSpecs* specs,
+                absl::FunctionRef<void()> drop_request);
 
 class CallGate {
  public:

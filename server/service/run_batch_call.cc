@@ -1,6 +1,7 @@
 // RunBatch: one unary reactor per call. The request comes raw; it is parsed
-// onto the response's arena once the token and its shape have been checked
-// (CallGate::ReadRequest()). Every result has its slot in the
+// onto an arena of its own once the token and its shape have been checked
+// (CallGate::ReadRequest()), and freed once its jobs are specs, before any
+// of them runs. Every result has its slot in the
 // response up front; the run's sink fills them from any thread, and the
 // reply goes out when the run is done — unless it would be over the message
 // limit: then the call ends RESOURCE_EXHAUSTED (counted and logged so),
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/caller_runs.h"
 #include "server/core/task_group.h"
+#include "server/service/arena_messages.h"
 #include "server/service/call_gate.h"
 #include "server/service/job_calls.h"
 #include "server/service/proto_mapping.h"
@@ -24,8 +26,9 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   RunBatchCall(const ServiceContext& ctx, grpc::CallbackServerContext* context,
                v1::RunBatchResponse* response)
       : gate_(ctx, context, Method::kRunBatch),
+        request_arena_(request_block_.Options()),
         request_(google::protobuf::Arena::CreateMessage<v1::RunBatchRequest>(
-            response->GetArena())),
+            &request_arena_)),
         response_(response),
         sink_(this) {}
 
@@ -38,7 +41,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     absl::StatusOr<TaskGroup::Options> options =
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return Fail(options.status());
-    uint64_t n = request_->jobs_size();
+    const uint64_t n = request_->jobs_size();
     // Every result has its slot up front; sinks fill them from any thread.
     auto* results = response_->mutable_results();
     results->Reserve(static_cast<int>(n));
@@ -46,7 +49,11 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     policy_ = options->policy;
     run_ = TaskGroup::Create(ctx.executor, *options, &sink_);
     gate_.Register(run_);
-    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
+    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent(),
+               request_arena_.SpaceUsed(), &specs_, [this] {
+                 request_ = nullptr;
+                 request_arena_.Reset();
+               });
   }
 
   // Starts the call; returns the reactor gRPC is to drive it with. A call
@@ -111,12 +118,18 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     uint64_t OnResults(absl::Span<JobResult> results) override {
       CallGate::DoneBatch done;
       for (JobResult& r : results) {
-        const v1::Job& job = call_->request_->jobs(static_cast<int>(r.index));
-        if (call_->gate_.JobDone(job.kind(), r, done)) {
+        // The job's last use of its spec here: the call's share goes. A job
+        // settled before it started (a cancelled run) has no spec; its
+        // request is still held then (RunAllJobs()).
+        const std::shared_ptr<const JobSpec> spec =
+            std::move(call_->specs_[r.index]);
+        const v1::Job* job =
+            spec ? nullptr : &call_->request_->jobs(static_cast<int>(r.index));
+        if (call_->gate_.JobDone(spec ? spec->kind : job->kind(), r, done)) {
           call_->OnOutputOverLimit(r);
         }
         FillResult(
-            r, job.id(),
+            r, spec ? spec->id : job->id(),
             call_->response_->mutable_results(static_cast<int>(r.index)));
       }
       call_->gate_.JobsDone(done);
@@ -124,7 +137,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     }
     void OnDone(const BatchSummary& run_summary) override {
       BatchSummary summary = call_->gate_.Summary(run_summary);
-      call_->gate_.FillSummary(summary, call_->request_->jobs_size(),
+      call_->gate_.FillSummary(summary, call_->specs_.size(),
                                call_->response_->mutable_summary());
       absl::Status s = call_->CheckReplySize();
       if (!s.ok()) call_->response_->Clear();
@@ -172,10 +185,12 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   grpc::Status ended_status_;  // Written by End() before it moves stage_.
 
   CallGate gate_;
-  // On the response's arena (null without one: then owned here).
-  v1::RunBatchRequest* const request_;
-  std::unique_ptr<v1::RunBatchRequest> owned_request_{
-      request_->GetArena() == nullptr ? request_ : nullptr};
+  FirstArenaBlock request_block_;
+  google::protobuf::Arena request_arena_;
+  // On request_arena_; null once its jobs are specs_.
+  v1::RunBatchRequest* request_;
+  // One per job, each dropped once the job's result is in its slot.
+  JobSpecs specs_;
   v1::RunBatchResponse* const response_;
   Sink sink_;
   FailurePolicy policy_ = FailurePolicy::kFailFast;

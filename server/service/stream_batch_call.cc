@@ -1,7 +1,8 @@
 // StreamBatch: all the jobs up front, results streamed as they finish
 // (StreamingCall), the summary in the last message. The request comes raw
-// and is parsed onto the call's arena once the token and its shape have
-// been checked (CallGate::ReadRequest()).
+// and is parsed onto an arena of its own once the token and its shape have
+// been checked (CallGate::ReadRequest()), and freed once its jobs are
+// specs, before any of them runs.
 #include <string>
 #include <utility>
 
@@ -21,9 +22,9 @@ class StreamBatchCall final
   StreamBatchCall(const ServiceContext& ctx,
                   grpc::CallbackServerContext* context)
       : StreamingCall(ctx, context, Method::kStreamBatch),
-        arena_(CallArenaOptions()),
+        request_arena_(request_block_.Options()),
         request_(google::protobuf::Arena::CreateMessage<v1::StreamBatchRequest>(
-            &arena_)) {}
+            &request_arena_)) {}
 
   void Start(grpc::ByteBuffer& raw) {
     const ServiceContext& ctx = gate_.ctx();
@@ -35,7 +36,11 @@ class StreamBatchCall final
         gate_.AcceptBatch(request_->jobs(), request_->options());
     if (!options.ok()) return FailBeforeRun(options.status());
     StartRun(*options);
-    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent());
+    RunAllJobs(*run_, *ctx.validator, request_->jobs(), gate_.traceparent(),
+               request_arena_.SpaceUsed(), &specs_, [this] {
+                 request_ = nullptr;
+                 request_arena_.Reset();
+               });
   }
 
   void OnCancel() override {
@@ -47,17 +52,28 @@ class StreamBatchCall final
  private:
   void NamesOf(absl::Span<const JobResult> results, JobName* names,
                uint64_t*) override {
-    // The request lives as long as the call.
+    // The call's share of each spec goes to the result, which keeps it
+    // while the sink takes it. A job settled before it started (a cancelled
+    // run) has no spec; its request is still held then (RunAllJobs()).
     for (const JobResult& r : results) {
-      const v1::Job& job = request_->jobs(static_cast<int>(r.index));
-      *names++ = {job.kind(), job.id(), nullptr};
+      std::shared_ptr<const JobSpec> spec = std::move(specs_[r.index]);
+      if (spec == nullptr) {
+        const v1::Job& job = request_->jobs(static_cast<int>(r.index));
+        *names++ = {job.kind(), job.id(), nullptr};
+      } else {
+        *names++ = {spec->kind, spec->id, std::move(spec)};
+      }
     }
   }
 
   static constexpr int kJobsField = 1;  // StreamBatchRequest.jobs
 
-  google::protobuf::Arena arena_;
-  v1::StreamBatchRequest* const request_;  // On arena_.
+  FirstArenaBlock request_block_;
+  google::protobuf::Arena request_arena_;
+  // On request_arena_; null once its jobs are specs_.
+  v1::StreamBatchRequest* request_;
+  // One per job, each dropped once the job's result is taken.
+  JobSpecs specs_;
 };
 }  // namespace
 

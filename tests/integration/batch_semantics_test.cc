@@ -103,6 +103,57 @@ TEST_F(BatchSemanticsTest, EchoBatchSucceedsInRequestOrder) {
   EXPECT_EQ(resp.results(8).id(), "8");
 }
 
+// 60,000 jobs with a param each: about 24 MB once parsed, over
+// kSpecsFirstOverBytes, so the server makes them all into specs and frees
+// the parsed request before the first starts. Every job still has its
+// result, with its own id and output, in RunBatch and in StreamBatch.
+TEST_F(BatchSemanticsTest, RequestFreedBeforeItsJobsStartAnswersEveryJob) {
+  constexpr int kJobs = 60000;
+  auto stub = server_->NewStub();
+  RunBatchRequest req;
+  v1::StreamBatchRequest sreq;
+  for (int i = 0; i < kJobs; ++i) {
+    v1::Job* j = req.add_jobs();
+    j->set_kind("echo");
+    j->set_payload(absl::StrCat("p", i));
+    (*j->mutable_params())["n"] = absl::StrCat(i);
+    if (i % 2) j->set_id(absl::StrCat("id-", i));
+    *sreq.add_jobs() = *j;
+  }
+  auto expect_result = [](const JobResult& r, int i) {
+    EXPECT_EQ(r.outcome(), v1::JOB_OUTCOME_SUCCEEDED) << i;
+    EXPECT_EQ(r.output(), absl::StrCat("p", i));
+    EXPECT_EQ(r.id(), i % 2 ? absl::StrCat("id-", i) : absl::StrCat(i));
+  };
+  {
+    grpc::ClientContext ctx;
+    SetDeadlineMs(&ctx, 120000);
+    RunBatchResponse resp;
+    grpc::Status s = stub->RunBatch(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ExpectOneOutcomeEach(req, resp);
+    for (int i = 0; i < kJobs; ++i) expect_result(resp.results(i), i);
+  }
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 120000);
+  auto reader = stub->StreamBatch(&ctx, sreq);
+  std::vector<int> seen(kJobs, 0);
+  v1::StreamBatchResponse msg;
+  uint64_t summary_total = 0;
+  while (reader->Read(&msg)) {
+    for (const JobResult& r : msg.results()) {
+      ASSERT_LT(r.index(), static_cast<uint64_t>(kJobs));
+      ++seen[r.index()];
+      expect_result(r, static_cast<int>(r.index()));
+    }
+    if (msg.has_summary()) summary_total = msg.summary().total();
+  }
+  grpc::Status s = reader->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(summary_total, static_cast<uint64_t>(kJobs));
+  for (int i = 0; i < kJobs; ++i) EXPECT_EQ(seen[i], 1) << i;
+}
+
 TEST_F(BatchSemanticsTest, DeadlineGivesPartialResultsBeforeTheClientDeadline) {
   auto stub = server_->NewStub();
   RunBatchRequest req;
