@@ -202,13 +202,13 @@ void Lease::SubmitTrip() {
   }
   for (uint32_t i : queued) {
     backend_->Release();
-    if (mode_ == Mode::kTogether) AddResult(ShutdownResult(i, why));
+    if (mode_ == Mode::kTogether) AddResult(NotStartedResult(i, why));
   }
   if (mode_ == Mode::kSlices && !queued.empty()) {
     std::vector<JobResult> rest;
     rest.reserve(jobs_.size() - next_);
     for (; next_ < jobs_.size(); ++next_) {
-      rest.push_back(ShutdownResult(next_, why));
+      rest.push_back(NotStartedResult(next_, why));
     }
     Report(&rest);
   }
@@ -222,7 +222,7 @@ void Lease::OnWorker() {
   }
 }
 
-JobResult Lease::ShutdownResult(size_t i, const absl::Status& why) {
+JobResult Lease::NotStartedResult(size_t i, const absl::Status& why) {
   JobResult r;
   r.index = i;
   r.outcome = OutcomeForCancellation(why);
@@ -231,8 +231,14 @@ JobResult Lease::ShutdownResult(size_t i, const absl::Status& why) {
 }
 
 bool Lease::ShouldStop(absl::Time now) const {
-  return (scope_ && scope_->IsCancelled()) ||
-         (mode_ != Mode::kAttempt && now >= deadline_);
+  return ScopeCancelled() || (mode_ != Mode::kAttempt && now >= deadline_);
+}
+
+bool Lease::ScopeCancelled() const { return scope_ && scope_->IsCancelled(); }
+
+absl::Status Lease::PastDeadline() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before the job started");
 }
 
 absl::Status Lease::ThrownError() {
@@ -287,8 +293,10 @@ void Lease::StartQueued() {
   }
   for (uint32_t i : queued) {
     absl::Time now = absl::Now();
-    // After the group's cancellation or deadline nothing starts; the group
-    // settles the job (at once, or when its deadline timer fires).
+    // After the group's cancellation or deadline nothing starts. The group
+    // settles the job when it cancelled; past the deadline the job ends
+    // here, which tells the group (TaskGroup::OnReport()): its deadline
+    // timer may not have fired yet, and the lease may be all that holds it.
     bool stop = ShouldStop(now);
     if (stop && mode_ == Mode::kAttempt) {
       End(scope_->reason(), false);  // Queued: gives the permit back.
@@ -315,6 +323,7 @@ void Lease::StartQueued() {
     }
     if (stop) {
       backend_->Release();
+      if (!ScopeCancelled()) AddResult(NotStartedResult(i, PastDeadline()));
       continue;
     }
     HandlerStarted(*jobs_[i], now - admitted_);
@@ -383,17 +392,23 @@ void Lease::RunSlice() {
   ExecutorObserver* observer = executor_->observer_;
   const absl::Time slice_start = absl::Now();
   const size_t slice_first = next_;
+  // Instants, not differences, are compared per job: absl's Time
+  // arithmetic is out of line, and a job's handler may be a few dozen
+  // instructions.
+  const absl::Time slice_end = slice_start + kSlice;
+  absl::Time flush_at = slice_start + kFlushAfter;
   absl::Time now = slice_start;
-  absl::Time last_report = slice_start;
   bool stopped = false;
+  bool past_deadline = false;
   std::vector<JobResult> batch;
   batch.reserve(std::min(kMaxBatch, jobs_.size() - next_));
   while (next_ < jobs_.size()) {
     if (ShouldStop(now)) {
       stopped = true;
+      past_deadline = !ScopeCancelled();
       break;
     }
-    if (now - slice_start >= kSlice) break;  // Yield.
+    if (now >= slice_end) break;  // Yield.
     const JobSpec& job = *jobs_[next_];
     JobContext ctx(&job, executor_->timers_, deadline_,
                    [](absl::StatusOr<std::string>) {});
@@ -409,7 +424,8 @@ void Lease::RunSlice() {
       s.job = static_cast<uint32_t>(next_);
       s.started = started;
     }
-    if (observer) observer->OnHandlerStart(job, started - admitted_);
+    const absl::Duration queue_time = started - admitted_;
+    if (observer) observer->OnHandlerStart(job, queue_time);
     absl::StatusOr<std::string> out = CallSync(ctx);
     now = absl::Now();
     bool abandoned;
@@ -421,20 +437,21 @@ void Lease::RunSlice() {
       s.abandoned = false;
     }
     if (abandoned) executor_->abandoned_.fetch_sub(1);
-    if (observer) observer->OnHandlerEnd(job, now - started);
+    const absl::Duration run_time = now - started;
+    if (observer) observer->OnHandlerEnd(job, run_time);
     JobResult& r = batch.emplace_back();
     r.index = next_;
     r.attempts = 1;
-    r.queue_time = started - admitted_;
-    r.run_time = now - started;
+    r.queue_time = queue_time;
+    r.run_time = run_time;
     SetOutput(std::move(out), r);
     ++next_;
     if (next_ < jobs_.size() &&
         (r.outcome == JobOutcome::kFailed || batch.size() >= kMaxBatch ||
-         now - last_report >= kFlushAfter)) {
+         now >= flush_at)) {
       // A failure goes out at once: under fail-fast it cancels the rest.
       Report(&batch);
-      last_report = now;
+      flush_at = now + kFlushAfter;
     }
   }
   executor_->running_.fetch_sub(1, std::memory_order_relaxed);
@@ -442,6 +459,13 @@ void Lease::RunSlice() {
     // Keep the kind's typical run time: the average over this slice,
     // weighed 1/4 against what was known.
     stats_->RecordRuns(now - slice_start, next_ - slice_first);
+  }
+  if (past_deadline) {
+    // The jobs left end here, as in StartQueued(): past the deadline the
+    // group may know of it only from this report.
+    for (; next_ < jobs_.size(); ++next_) {
+      batch.push_back(NotStartedResult(next_, PastDeadline()));
+    }
   }
   bool more = !stopped && next_ < jobs_.size();
   {

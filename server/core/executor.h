@@ -222,6 +222,10 @@ class Lease : public std::enable_shared_from_this<Lease> {
   // kAttempt, whose deadline its timer or the group's enforces) the
   // deadline passed.
   bool ShouldStop(absl::Time now) const;
+  bool ScopeCancelled() const;
+  // The error of a job that did not start because the call's deadline had
+  // passed.
+  static absl::Status PastDeadline();
   // Handlers are user code: an exception costs their job only, as its
   // error. CallSync() returns a synchronous handler's output; StartHandler()
   // runs the handler of `ctx`'s job to its Finish() (synchronous), or hands
@@ -235,8 +239,9 @@ class Lease : public std::enable_shared_from_this<Lease> {
   void HandlerStarted(const JobSpec& job, absl::Duration queued);
   void HandlerEnded(const JobSpec& job, absl::Duration ran, bool abandoned);
   void OnFinished(uint32_t i, absl::StatusOr<std::string> output);
-  // A job that ends without running: the server is shutting down.
-  static JobResult ShutdownResult(size_t i, const absl::Status& why);
+  // A job that ends without running, for `why`: the server is shutting
+  // down, or the call's deadline passed (PastDeadline()).
+  static JobResult NotStartedResult(size_t i, const absl::Status& why);
   // Queues `r` for the group and reports, unless another thread is
   // reporting (it then takes `r` along).
   void AddResult(JobResult r);

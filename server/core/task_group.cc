@@ -614,26 +614,39 @@ void TaskGroup::OnReport(uint64_t first, JobResult* results, size_t n) {
   Live finished;  // Released after the lock.
   {
     MutexLock lock(&mu_);
+    // A lease that found the call's deadline passed ends the jobs it has
+    // left, last in its report (Lease::PastDeadline()). The deadline timer
+    // may not have fired yet, and the lease may be all that still holds
+    // this group: the call is cancelled for its deadline now, which
+    // settles those jobs with every other.
+    if (n != 0 && results[n - 1].outcome == JobOutcome::kDeadlineExceeded &&
+        !cancelled_.cancelled() && !done_ && absl::Now() >= options_.deadline) {
+      CancelLocked(Cancellation::Of(CancelCause::kDeadline), &out);
+    }
     auto it = live_.find(first);
-    if (it == live_.end()) return;  // Settled already, by a cancellation.
-    Live& live = it->second;
-    out.results.reserve(n);
-    Cancellation fail_fast;
-    for (size_t i = 0; i < n; ++i) {
-      JobResult& r = results[i];
-      if (r.index >= live.count) continue;
-      const uint64_t bit = uint64_t{1} << r.index;
-      if ((live.reported & bit) != 0) continue;  // Reported already.
-      live.reported |= bit;
-      r.index += first;
-      r.kind = live.kind;
-      SettleLiveLocked(std::move(r), &fail_fast, &out);
+    if (it == live_.end()) {
+      // Settled already, by a cancellation: an earlier one, or that above.
+      if (!out.cancelled.cancelled()) return;
+    } else {
+      Live& live = it->second;
+      out.results.reserve(n);
+      Cancellation fail_fast;
+      for (size_t i = 0; i < n; ++i) {
+        JobResult& r = results[i];
+        if (r.index >= live.count) continue;
+        const uint64_t bit = uint64_t{1} << r.index;
+        if ((live.reported & bit) != 0) continue;  // Reported already.
+        live.reported |= bit;
+        r.index += first;
+        r.kind = live.kind;
+        SettleLiveLocked(std::move(r), &fail_fast, &out);
+      }
+      if (live.all_reported()) {
+        finished = std::move(live);
+        live_.erase(it);
+      }
+      if (fail_fast.cancelled()) CancelLocked(fail_fast, &out);
     }
-    if (live.all_reported()) {
-      finished = std::move(live);
-      live_.erase(it);
-    }
-    if (fail_fast.cancelled()) CancelLocked(fail_fast, &out);
   }
   Deliver(std::move(out));
 }

@@ -30,17 +30,19 @@ inline google::protobuf::ArenaOptions CallArenaOptions() {
 
 // FirstArenaBlock: the first block of an arena that belongs to a call
 // object, so that a small request parsed onto it costs no allocation of its
-// own. Declare it before the arena it starts. Not thread-safe by itself:
-// the arena using it is.
+// own. Declare it before the arena it starts, made with
+// CallArenaOptions(&block).
 struct FirstArenaBlock {
-  google::protobuf::ArenaOptions Options() {
-    google::protobuf::ArenaOptions o = CallArenaOptions();
-    o.initial_block = bytes;
-    o.initial_block_size = sizeof(bytes);
-    return o;
-  }
   alignas(16) char bytes[4096];
 };
+
+// The options of a call's arena that starts in `first`.
+inline google::protobuf::ArenaOptions CallArenaOptions(FirstArenaBlock* first) {
+  google::protobuf::ArenaOptions o = CallArenaOptions();
+  o.initial_block = first->bytes;
+  o.initial_block_size = sizeof(first->bytes);
+  return o;
+}
 
 template <class Request, class Response>
 class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {

@@ -26,7 +26,7 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
   RunBatchCall(const ServiceContext& ctx, grpc::CallbackServerContext* context,
                v1::RunBatchResponse* response)
       : gate_(ctx, context, Method::kRunBatch),
-        request_arena_(request_block_.Options()),
+        request_arena_(CallArenaOptions(&request_block_)),
         request_(google::protobuf::Arena::CreateMessage<v1::RunBatchRequest>(
             &request_arena_)),
         response_(response),

@@ -22,7 +22,7 @@ class StreamBatchCall final
   StreamBatchCall(const ServiceContext& ctx,
                   grpc::CallbackServerContext* context)
       : StreamingCall(ctx, context, Method::kStreamBatch),
-        request_arena_(request_block_.Options()),
+        request_arena_(CallArenaOptions(&request_block_)),
         request_(google::protobuf::Arena::CreateMessage<v1::StreamBatchRequest>(
             &request_arena_)) {}
 

@@ -229,24 +229,33 @@ TEST(CallerRunsTest, ACallCancelledWhileItsTripIsKeptEndsCancelled) {
   EXPECT_TRUE(env.Idle());
 }
 
+// The deadline passes while the trip is kept, and its timer cannot fire
+// (the timer thread is held): the lease finds the deadline passed, and
+// once the group's owner has dropped it the lease is all that holds the
+// group. Its jobs still end DEADLINE_EXCEEDED and the call is done (before
+// the fix the group went with the lease, unfinished, and a call could wait
+// for good).
 TEST(CallerRunsTest, ADeadlinePassedWhileTheTripWasKeptStopsItsJobs) {
   WhereEnv env;
   env.SetQuick(true);
   CollectingSink sink;
   TaskGroup::Options options;
   {
-    CallerRuns caller_runs;
-    options.deadline = absl::Now() + absl::Milliseconds(20);
-    auto group = TaskGroup::Create(&env.executor(), options, &sink);
-    group->AddJobs(10, FromList(env.Jobs(10, "db")));
-    group->CloseInput();
-    // Past the deadline before the kept trip runs.
-    while (absl::Now() < options.deadline) {
-      absl::SleepFor(absl::Milliseconds(5));
+    testing::TimerThreadHeld timers_held(env.timers());
+    {
+      CallerRuns caller_runs;
+      options.deadline = absl::Now() + absl::Milliseconds(20);
+      auto group = TaskGroup::Create(&env.executor(), options, &sink);
+      group->AddJobs(10, FromList(env.Jobs(10, "db")));
+      group->CloseInput();
+      testing::SleepPast(options.deadline);
     }
+    // Done when the CallerRuns closed, with the timer still held.
+    ASSERT_TRUE(sink.Wait());
   }
-  ASSERT_TRUE(sink.Wait());
   EXPECT_EQ(sink.summary().count(JobOutcome::kDeadlineExceeded), 10u);
+  EXPECT_TRUE(sink.summary().deadline_hit);
+  EXPECT_EQ(sink.summary().cancel_cause, CancelCause::kDeadline);
   EXPECT_EQ(env.Ran(), 0);
   EXPECT_TRUE(env.Idle());
 }

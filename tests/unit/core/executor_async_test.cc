@@ -219,6 +219,44 @@ TEST(AsyncLeaseTest, TheCallDeadlineEndsItsJobs) {
             s.count(JobOutcome::kSucceeded) + 6);
 }
 
+// The same for jobs whose trip reaches a worker after the deadline, with
+// the timer thread held and the group dropped by its owner: the lease is
+// all that holds the group, and finding the deadline passed it ends the
+// jobs, which cancels the call for its deadline (before the fix the group
+// went with the lease, unfinished).
+TEST(AsyncLeaseTest, ADeadlinePassedBeforeTheWorkerTripEndsTheCall) {
+  AsyncEnv env;
+  CollectingSink sink;
+  {
+    testing::TimerThreadHeld timers_held(env.timers());
+    // Both workers busy until the deadline has passed.
+    auto release_workers = std::make_shared<Notification>();
+    std::atomic<int> busy{0};
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(env.pool().Submit([&busy, release_workers] {
+        busy.fetch_add(1);
+        release_workers->WaitForNotification();
+      }));
+    }
+    while (busy.load() < 2) absl::SleepFor(absl::Milliseconds(1));
+    TaskGroup::Options o;
+    o.deadline = absl::Now() + absl::Milliseconds(20);
+    {
+      auto run = TaskGroup::Create(&env.executor(), o, &sink);
+      run->AddJobs(3, FromList(env.Sleeps(3, "db", [](int) { return 1; })));
+      run->CloseInput();
+    }
+    testing::SleepPast(o.deadline);
+    release_workers->Notify();
+    ASSERT_TRUE(sink.Wait());
+  }
+  BatchSummary s = sink.summary();
+  EXPECT_EQ(s.count(JobOutcome::kDeadlineExceeded), 3u);
+  EXPECT_EQ(s.cancel_cause, CancelCause::kDeadline);
+  EXPECT_EQ(env.started.load(), 0);
+  EXPECT_TRUE(env.Idle());
+}
+
 TEST(AsyncLeaseTest, AFailureCancelsTheRestUnderFailFast) {
   AsyncEnv env;
   CollectingSink sink;

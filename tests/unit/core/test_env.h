@@ -241,6 +241,37 @@ inline JobFactory Repeat(std::shared_ptr<JobSpec> job) {
   return [job](uint64_t) { return job; };
 }
 
+// Holds the timer thread inside a callback from construction to
+// destruction: no timer fires meanwhile (a call's deadline timer among
+// them), however slow the machine, so a test can pass a deadline that
+// only the code under test may notice.
+class TimerThreadHeld {
+ public:
+  explicit TimerThreadHeld(TimerService& timers)
+      : state_(std::make_shared<State>()) {
+    timers.Schedule(absl::InfinitePast(), [state = state_] {
+      state->entered.Notify();
+      state->release.WaitForNotification();
+    });
+    state_->entered.WaitForNotification();
+  }
+  ~TimerThreadHeld() { state_->release.Notify(); }
+  TimerThreadHeld(const TimerThreadHeld&) = delete;
+  TimerThreadHeld& operator=(const TimerThreadHeld&) = delete;
+
+ private:
+  struct State {
+    Notification entered;
+    Notification release;
+  };
+  std::shared_ptr<State> state_;  // Shared with the callback.
+};
+
+// Waits until `t` has passed (by the clock the code under test reads).
+inline void SleepPast(absl::Time t) {
+  while (absl::Now() <= t) absl::SleepFor(absl::Milliseconds(2));
+}
+
 // Makes job i of a batch the i-th of `jobs`.
 inline JobFactory FromList(std::vector<std::shared_ptr<const JobSpec>> jobs) {
   auto all = std::make_shared<decltype(jobs)>(std::move(jobs));
