@@ -57,6 +57,12 @@ std::shared_ptr<const JobSpec> Candidate(
   return std::shared_ptr<const JobSpec>(job, &job->fallbacks[k - 1]);
 }
 
+// A result a lease gives a job it did not start because the call's
+// deadline had passed (Lease::PastDeadline()).
+bool IsNotStartedPastDeadline(const JobResult& r) {
+  return r.outcome == JobOutcome::kDeadlineExceeded && r.attempts == 0;
+}
+
 }  // namespace
 
 std::shared_ptr<TaskGroup> TaskGroup::Create(Executor* executor,
@@ -614,38 +620,39 @@ void TaskGroup::OnReport(uint64_t first, JobResult* results, size_t n) {
   Live finished;  // Released after the lock.
   {
     MutexLock lock(&mu_);
-    // A lease that found the call's deadline passed ends the jobs it has
-    // left, last in its report (Lease::PastDeadline()). The deadline timer
-    // may not have fired yet, and the lease may be all that still holds
-    // this group: the call is cancelled for its deadline now, which
-    // settles those jobs with every other.
-    if (n != 0 && results[n - 1].outcome == JobOutcome::kDeadlineExceeded &&
-        !cancelled_.cancelled() && !done_ && absl::Now() >= options_.deadline) {
-      CancelLocked(Cancellation::Of(CancelCause::kDeadline), &out);
-    }
     auto it = live_.find(first);
-    if (it == live_.end()) {
-      // Settled already, by a cancellation: an earlier one, or that above.
-      if (!out.cancelled.cancelled()) return;
-    } else {
-      Live& live = it->second;
-      out.results.reserve(n);
-      Cancellation fail_fast;
-      for (size_t i = 0; i < n; ++i) {
-        JobResult& r = results[i];
-        if (r.index >= live.count) continue;
-        const uint64_t bit = uint64_t{1} << r.index;
-        if ((live.reported & bit) != 0) continue;  // Reported already.
-        live.reported |= bit;
-        r.index += first;
-        r.kind = live.kind;
-        SettleLiveLocked(std::move(r), &fail_fast, &out);
-      }
-      if (live.all_reported()) {
-        finished = std::move(live);
-        live_.erase(it);
-      }
-      if (fail_fast.cancelled()) CancelLocked(fail_fast, &out);
+    if (it == live_.end()) return;  // Settled already, by a cancellation.
+    // A lease that found the call's deadline passed ends the jobs it has
+    // not started, last in its report (Lease::PastDeadline(), no attempt).
+    // The deadline timer may not have fired yet, and the lease may be all
+    // that still holds this group: the call is cancelled for its deadline
+    // now, which settles those jobs with every other. The jobs that ran
+    // keep their outcomes.
+    const bool past_deadline =
+        n != 0 && IsNotStartedPastDeadline(results[n - 1]) &&
+        !cancelled_.cancelled() && absl::Now() >= options_.deadline;
+    Live& live = it->second;
+    out.results.reserve(n);
+    Cancellation fail_fast;
+    for (size_t i = 0; i < n; ++i) {
+      JobResult& r = results[i];
+      if (r.index >= live.count) continue;
+      if (past_deadline && IsNotStartedPastDeadline(r)) continue;
+      const uint64_t bit = uint64_t{1} << r.index;
+      if ((live.reported & bit) != 0) continue;  // Reported already.
+      live.reported |= bit;
+      r.index += first;
+      r.kind = live.kind;
+      SettleLiveLocked(std::move(r), &fail_fast, &out);
+    }
+    if (live.all_reported()) {
+      finished = std::move(live);
+      live_.erase(it);
+    }
+    if (fail_fast.cancelled()) {
+      CancelLocked(fail_fast, &out);
+    } else if (past_deadline) {
+      CancelLocked(Cancellation::Of(CancelCause::kDeadline), &out);
     }
   }
   Deliver(std::move(out));

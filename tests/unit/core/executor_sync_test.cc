@@ -371,6 +371,42 @@ TEST(SyncLeaseTest, TheCallDeadlineEndsARunMidway) {
   EXPECT_LE(env.Ran().size(), s.count(JobOutcome::kSucceeded) + 4);
 }
 
+// The deadline passes mid-run while its timer is held: the call still ends,
+// cancelled for its deadline by what the run itself finds (a lease's
+// report, or the group's own check before it starts more), and exactly the
+// jobs whose handlers ran succeed. One worker: every job that ran is
+// reported before anything can cancel the call.
+TEST(SyncLeaseTest, ADeadlineFoundMidRunKeepsTheOutcomesOfTheJobsThatRan) {
+  RunEnv env(/*workers=*/1);
+  CollectingSink sink;
+  TaskGroup::Options o;
+  o.deadline = absl::Now() + absl::Milliseconds(5);
+  constexpr int kJobs = 20000;  // 5 µs each: 100 ms of work.
+  {
+    testing::TimerThreadHeld timers_held(env.timers());
+    auto run = TaskGroup::Create(&env.executor(), o, &sink);
+    run->AddJobs(kJobs, FromList(env.Spins(kJobs, "", 5)));
+    run->CloseInput();
+    ASSERT_TRUE(sink.Wait());
+  }
+  BatchSummary s = sink.summary();
+  EXPECT_EQ(s.cancel_cause, CancelCause::kDeadline);
+  EXPECT_TRUE(s.deadline_hit);
+  EXPECT_GT(s.count(JobOutcome::kDeadlineExceeded), 0u);
+  EXPECT_EQ(
+      s.count(JobOutcome::kSucceeded) + s.count(JobOutcome::kDeadlineExceeded),
+      static_cast<uint64_t>(kJobs));
+  std::map<uint64_t, JobResult> results = sink.results();
+  std::vector<std::string> ran = env.Ran();
+  EXPECT_EQ(s.count(JobOutcome::kSucceeded), ran.size());
+  for (const std::string& id : ran) {
+    uint64_t index = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(id, &index));
+    EXPECT_EQ(results[index].outcome, JobOutcome::kSucceeded) << index;
+  }
+  EXPECT_TRUE(env.Idle());
+}
+
 TEST(SyncLeaseTest, AFailureInsideARunCancelsTheRestOfItAtOnce) {
   RunEnv env;
   CollectingSink sink;
