@@ -206,10 +206,7 @@ void Lease::SubmitTrip() {
   }
   if (mode_ == Mode::kSlices && !queued.empty()) {
     std::vector<JobResult> rest;
-    rest.reserve(jobs_.size() - next_);
-    for (; next_ < jobs_.size(); ++next_) {
-      rest.push_back(NotStartedResult(next_, why));
-    }
+    EndTheRest(why, &rest);
     Report(&rest);
   }
 }
@@ -228,6 +225,13 @@ JobResult Lease::NotStartedResult(size_t i, const absl::Status& why) {
   r.outcome = OutcomeForCancellation(why);
   r.error = why;
   return r;
+}
+
+void Lease::EndTheRest(const absl::Status& why, std::vector<JobResult>* batch) {
+  batch->reserve(batch->size() + (jobs_.size() - next_));
+  for (; next_ < jobs_.size(); ++next_) {
+    batch->push_back(NotStartedResult(next_, why));
+  }
 }
 
 bool Lease::ShouldStop(absl::Time now) const {
@@ -460,13 +464,9 @@ void Lease::RunSlice() {
     // weighed 1/4 against what was known.
     stats_->RecordRuns(now - slice_start, next_ - slice_first);
   }
-  if (past_deadline) {
-    // The jobs left end here, as in StartQueued(): past the deadline the
-    // group may know of it only from this report.
-    for (; next_ < jobs_.size(); ++next_) {
-      batch.push_back(NotStartedResult(next_, PastDeadline()));
-    }
-  }
+  // The jobs left end here, as in StartQueued(): past the deadline the
+  // group may know of it only from this report.
+  if (past_deadline) EndTheRest(PastDeadline(), &batch);
   bool more = !stopped && next_ < jobs_.size();
   {
     MutexLock lock(&mu_);

@@ -242,6 +242,9 @@ class Lease : public std::enable_shared_from_this<Lease> {
   // A job that ends without running, for `why`: the server is shutting
   // down, or the call's deadline passed (PastDeadline()).
   static JobResult NotStartedResult(size_t i, const absl::Status& why);
+  // kSlices: appends to `batch` the results of the jobs from next_ on,
+  // ended for `why` without running, and moves next_ past them.
+  void EndTheRest(const absl::Status& why, std::vector<JobResult>* batch);
   // Queues `r` for the group and reports, unless another thread is
   // reporting (it then takes `r` along).
   void AddResult(JobResult r);

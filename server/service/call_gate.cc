@@ -77,21 +77,32 @@ void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
   // specs of the jobs it starts while later ones are made, never the same.
   const uint64_t n = jobs.size();
   specs->assign(n, nullptr);
-  JobSpecs* all = specs;
   if (request_bytes > kSpecsFirstOverBytes) {
     for (uint64_t i = 0; i < n; ++i) {
       (*specs)[i] =
           validator.ToJobSpec(jobs.Get(static_cast<int>(i)), i, traceparent);
     }
     drop_request();
-    run.AddJobs(n, [all](uint64_t i) { return (*all)[i]; });
+    run.AddJobs(n, [specs](uint64_t i) { return (*specs)[i]; });
   } else {
-    run.AddJobs(n, [all, v = &validator, jobs = &jobs,
+    run.AddJobs(n, [specs, v = &validator, jobs = &jobs,
                     tp = traceparent](uint64_t i) {
-      return (*all)[i] = v->ToJobSpec(jobs->Get(static_cast<int>(i)), i, tp);
+      return (*specs)[i] = v->ToJobSpec(jobs->Get(static_cast<int>(i)), i, tp);
     });
   }
   run.CloseInput();
+}
+
+JobName TakeJobName(JobSpecs& specs,
+                    const google::protobuf::RepeatedPtrField<v1::Job>* jobs,
+                    uint64_t index) {
+  std::shared_ptr<const JobSpec> spec = std::move(specs[index]);
+  if (spec == nullptr) {
+    const v1::Job& job = jobs->Get(static_cast<int>(index));
+    return {job.kind(), job.id(), nullptr};
+  }
+  const absl::string_view kind = spec->kind, id = spec->id;
+  return {kind, id, std::move(spec)};
 }
 
 CallGate::CallGate(const ServiceContext& ctx,

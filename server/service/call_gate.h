@@ -79,6 +79,27 @@ void RunAllJobs(TaskGroup& run, const RequestValidator& validator,
                 uint64_t request_bytes, JobSpecs* specs,
                 absl::FunctionRef<void()> drop_request);
 
+// The kind and id of a job whose result has come. `holder` keeps the two
+// views alive while the sink takes the result (null when the call keeps
+// them alive itself); the result then keeps a copy of the id only, so that
+// a job's spec is not held past its result (its bytes are given back then).
+struct JobName {
+  absl::string_view kind;
+  absl::string_view id;
+  std::shared_ptr<const JobSpec> holder;
+};
+
+// TakeJobName()
+//
+// The name of job `index` of a batch that RunAllJobs() handed to its run,
+// taking the call's share of the job's spec from `specs` into the name's
+// holder. A job that a cancelled run settled before it started has no
+// spec: its name then comes from `jobs`, the request, which RunAllJobs()
+// keeps in that case (`jobs` may be null once the request is dropped).
+JobName TakeJobName(JobSpecs& specs,
+                    const google::protobuf::RepeatedPtrField<v1::Job>* jobs,
+                    uint64_t index);
+
 class CallGate {
  public:
   CallGate(const ServiceContext& ctx, grpc::CallbackServerContext* context,

@@ -58,16 +58,6 @@ inline constexpr int kResultsPerMessage = 1024;
 // spread over many results.
 inline constexpr uint64_t kMessageBytes = 1 << 20;
 
-// The kind and id of a job whose result has come. `holder` keeps the two
-// views alive while the sink takes the result (null when the call keeps
-// them alive itself); the result then keeps a copy of the id only, so that
-// a job's spec is not held past its result (its bytes are given back then).
-struct JobName {
-  absl::string_view kind;
-  absl::string_view id;
-  std::shared_ptr<const JobSpec> holder;
-};
-
 template <class ReactorBase, class Response>
 class StreamingCall : public ReactorBase {
  protected:

@@ -117,19 +117,16 @@ class RunBatchCall final : public grpc::ServerUnaryReactor {
     }
     uint64_t OnResults(absl::Span<JobResult> results) override {
       CallGate::DoneBatch done;
+      const auto* jobs =
+          call_->request_ == nullptr ? nullptr : &call_->request_->jobs();
       for (JobResult& r : results) {
-        // The job's last use of its spec here: the call's share goes. A job
-        // settled before it started (a cancelled run) has no spec; its
-        // request is still held then (RunAllJobs()).
-        const std::shared_ptr<const JobSpec> spec =
-            std::move(call_->specs_[r.index]);
-        const v1::Job* job =
-            spec ? nullptr : &call_->request_->jobs(static_cast<int>(r.index));
-        if (call_->gate_.JobDone(spec ? spec->kind : job->kind(), r, done)) {
+        // The job's last use of its spec here: the call's share goes.
+        const JobName name = TakeJobName(call_->specs_, jobs, r.index);
+        if (call_->gate_.JobDone(name.kind, r, done)) {
           call_->OnOutputOverLimit(r);
         }
         FillResult(
-            r, spec ? spec->id : job->id(),
+            r, name.id,
             call_->response_->mutable_results(static_cast<int>(r.index)));
       }
       call_->gate_.JobsDone(done);

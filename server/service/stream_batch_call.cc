@@ -53,16 +53,10 @@ class StreamBatchCall final
   void NamesOf(absl::Span<const JobResult> results, JobName* names,
                uint64_t*) override {
     // The call's share of each spec goes to the result, which keeps it
-    // while the sink takes it. A job settled before it started (a cancelled
-    // run) has no spec; its request is still held then (RunAllJobs()).
+    // while the sink takes it.
+    const auto* jobs = request_ == nullptr ? nullptr : &request_->jobs();
     for (const JobResult& r : results) {
-      std::shared_ptr<const JobSpec> spec = std::move(specs_[r.index]);
-      if (spec == nullptr) {
-        const v1::Job& job = request_->jobs(static_cast<int>(r.index));
-        *names++ = {job.kind(), job.id(), nullptr};
-      } else {
-        *names++ = {spec->kind, spec->id, std::move(spec)};
-      }
+      *names++ = TakeJobName(specs_, jobs, r.index);
     }
   }
 
